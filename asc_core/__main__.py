@@ -1,0 +1,3 @@
+from asc_core.cli import main
+
+raise SystemExit(main())
