@@ -7,6 +7,7 @@ Soft problems (stereo mixed down, another rate resampled) are returned as notes 
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,25 @@ def resample(x: np.ndarray, orig_sr: int, new_sr: int) -> np.ndarray:
     return AF.resample(torch.from_numpy(np.ascontiguousarray(x)), orig_sr, new_sr).numpy()
 
 
+def _wav_truncation(head: bytes, size: int) -> str | None:
+    """For RIFF/WAVE data: a message if the 'data' chunk declares more bytes than the file holds.
+
+    libsndfile silently shortens such files to what is present, so this is checked by hand.
+    """
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    pos = 12
+    while pos + 8 <= len(head):
+        cid, n = head[pos:pos + 4], struct.unpack("<I", head[pos + 4:pos + 8])[0]
+        if cid == b"data":
+            have = size - (pos + 8)
+            if n != 0xFFFFFFFF and n > have:
+                return f"is truncated: its header declares {n} bytes of audio, {have} are present"
+            return None
+        pos += 8 + n + (n & 1)
+    return None
+
+
 def decode(source: str | Path | bytes, name: str | None = None, target_sr: int = SAMPLE_RATE,
            warn: bool = True) -> Clip:
     """Decode a file path or in-memory bytes into a mono float32 clip at ``target_sr``.
@@ -54,10 +74,15 @@ def decode(source: str | Path | bytes, name: str | None = None, target_sr: int =
         if path.stat().st_size == 0:
             raise AudioError(label, "file is empty (0 bytes)")
         handle = path
+        with open(path, "rb") as f:
+            trunc = _wav_truncation(f.read(4096), path.stat().st_size)
     else:
         if len(source) == 0:
             raise AudioError(label, "file is empty (0 bytes)")
         handle = io.BytesIO(source)
+        trunc = _wav_truncation(source[:4096], len(source))
+    if trunc:
+        raise AudioError(label, trunc)
     try:
         with sf.SoundFile(handle) as f:
             declared = f.frames

@@ -68,15 +68,18 @@ def peaking_sos(f0: float, gain_db: float, q: float) -> np.ndarray:
 
 def harmonic_tone(rng: np.random.Generator, n: int, f0: float, n_harm: int, rolloff_db: float,
                   wander: float = 0.01, wander_hz: float = 0.3) -> np.ndarray:
-    """A harmonic series whose fundamental wanders slowly (engines, hum, motors)."""
+    """A harmonic source whose fundamental wanders slowly (engines, hum, motors, voices).
+
+    A sawtooth (all harmonics, -6 dB/octave) low-passed near ``f0 * n_harm`` or where the per-harmonic
+    roll-off reaches ~12 dB: one vectorised call instead of a sum of sines.
+    """
     f_inst = f0 * smooth_envelope(rng, n, wander_hz, wander)
-    phase = 2 * np.pi * np.cumsum(f_inst) / SR
-    out = np.zeros(n)
-    for h in range(1, n_harm + 1):
-        if f0 * h > SR / 2 - 500:
-            break
-        out += db(-rolloff_db * (h - 1)) * np.sin(h * phase + rng.uniform(0, 2 * np.pi))
-    return normalize(out)
+    phase = 2 * np.pi * np.cumsum(f_inst) / SR + rng.uniform(0, 2 * np.pi)
+    x = 2 * np.mod(phase / (2 * np.pi), 1.0) - 1
+    cutoff = f0 * max(1.5, min(n_harm, 12.0 / max(rolloff_db, 0.5)))
+    if cutoff < SR / 2 - 1000:
+        x = butter(x, "lowpass", cutoff, order=2)
+    return normalize(x)
 
 
 def place(dst: np.ndarray, src: np.ndarray, start: int, gain: float = 1.0) -> None:

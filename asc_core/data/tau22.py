@@ -108,10 +108,11 @@ class TAU22Dataset:
         index = pd.Series(range(len(df)), index=df["filename"])
         df["subset"] = 0
         df["test"] = False
+        self.split_rows: dict[str, object] = {}
         for pct in reversed(SUBSETS):
-            rows = self._split_rows(f"split{pct}.csv", index, df)
+            rows = self.split_rows[f"split{pct}"] = self._split_rows(f"split{pct}.csv", index, df)
             df.loc[rows, "subset"] = pct
-        test_rows = self._split_rows("test.csv", index, df)
+        test_rows = self.split_rows["test"] = self._split_rows("test.csv", index, df)
         df.loc[test_rows, "test"] = True
         overlap = int(((df["subset"] > 0) & df["test"]).sum())
         if overlap:

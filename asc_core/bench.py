@@ -1,0 +1,62 @@
+"""``python -m asc_core bench ...``: throughput and latency measured on this machine.
+
+Speed is reported here, never asserted in tests.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+
+def _machine() -> dict:
+    import torch
+
+    return {"cpu_cores": os.cpu_count(), "cuda": torch.cuda.is_available(), "torch": torch.__version__,
+            "python": platform.python_version(), "torch_threads": torch.get_num_threads()}
+
+
+def bench_data(quick: bool = False) -> dict:
+    """Generation time per preset, log-mel extraction clips/s (cold) and the cache-hit speed-up."""
+    from asc_core.data import open_dataset
+    from asc_core.data.features import FeatureConfig, extract
+    from asc_core.data.synth import generate
+
+    rows = []
+    presets = ["tiny"] if quick else ["tiny", "mini", "standard"]
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for preset in presets:
+            t0 = time.perf_counter()
+            root = generate(preset, 0, tmp / preset)
+            gen_s = time.perf_counter() - t0
+            ds = open_dataset(root)
+            files = ds.clips["filename"].tolist()
+            row = {"preset": preset, "clips": len(files), "generate_s": round(gen_s, 1)}
+            for name, cfg in (("dcase24", FeatureConfig()), ("passt", FeatureConfig.passt())):
+                cold = extract(ds, files, cfg, cache_dir=tmp / "cache")
+                warm = extract(ds, files, cfg, cache_dir=tmp / "cache")
+                _ = float(warm.x[:].astype("float32").mean())  # touch every page of the memory map
+                warm_s = warm.seconds
+                row[f"{name}_clips_per_s"] = round(len(files) / cold.seconds, 1)
+                row[f"{name}_cache_hit_s"] = round(warm_s, 4)
+                row[f"{name}_cache_speedup"] = round(cold.seconds / max(warm_s, 1e-6), 1)
+            rows.append(row)
+    return {"bench": "data", "machine": _machine(), "rows": rows}
+
+
+def format_result(result: dict) -> str:
+    m = result["machine"]
+    lines = [f"bench {result['bench']} — {m['cpu_cores']} cores, cuda={m['cuda']}, torch {m['torch']}, "
+             f"{m['torch_threads']} threads"]
+    rows = result["rows"]
+    if rows:
+        keys = list(rows[0].keys())
+        widths = {k: max(len(k), *(len(str(r.get(k, ''))) for r in rows)) for k in keys}
+        lines.append("  ".join(k.rjust(widths[k]) for k in keys))
+        for r in rows:
+            lines.append("  ".join(str(r.get(k, "")).rjust(widths[k]) for k in keys))
+    return "\n".join(lines)

@@ -1,0 +1,57 @@
+"""One registry of models (timm style): ``register_model``, ``list_models``, ``create_model``."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Callable
+
+import torch.nn as nn
+
+_MODELS: dict[str, Callable[..., nn.Module]] = {}
+_FAMILY: dict[str, str] = {}
+STUDENT_WIDTHS = (32, 48, 64, 80, 96)
+
+
+def register_model(fn: Callable[..., nn.Module] | None = None, *, family: str = "student"):
+    """Decorator: register ``fn`` under its function name. ``family`` is 'student' or 'teacher'."""
+
+    def wrap(f):
+        name = f.__name__
+        if name in _MODELS:
+            warnings.warn(f"model {name!r} registered twice; the later one wins", stacklevel=2)
+        _MODELS[name] = f
+        _FAMILY[name] = family
+        return f
+
+    return wrap(fn) if fn is not None else wrap
+
+
+def list_models(family: str | None = None) -> list[str]:
+    _ensure_loaded()
+    return sorted(n for n in _MODELS if family is None or _FAMILY[n] == family)
+
+
+def model_family(name: str) -> str:
+    _ensure_loaded()
+    return _FAMILY[name]
+
+
+def create_model(name: str, **kwargs) -> nn.Module:
+    """Build a registered model; unknown names and bad arguments raise ValueError naming the valid ones."""
+    _ensure_loaded()
+    if name not in _MODELS:
+        raise ValueError(f"unknown model {name!r}; valid models: {', '.join(sorted(_MODELS))}")
+    width = kwargs.get("width")
+    if width is not None and (not isinstance(width, int) or width < 8 or width % 8):
+        raise ValueError(f"width must be a positive multiple of 8 (e.g. {', '.join(map(str, STUDENT_WIDTHS))}), got {width!r}")
+    try:
+        model = _MODELS[name](**kwargs)
+    except TypeError as e:
+        raise ValueError(f"bad arguments for model {name!r}: {e}") from None
+    model.model_name = name
+    return model
+
+
+def _ensure_loaded():
+    # importing the package registers every architecture module
+    import asc_core.models  # noqa: F401

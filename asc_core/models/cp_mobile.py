@@ -1,0 +1,141 @@
+"""CP-Mobile (Schmid et al., DCASE2023) and the simplified CP-Mobile of the DCASE2024/2025 baseline.
+
+Inverted-bottleneck blocks (1×1 expansion → 3×3 depthwise with the block's stride → 1×1 linear
+projection), a residual only where input and output channels agree (AvgPool2d(3, stride) when
+strided), ReLU after the addition; the 2023 version adds a scalar GRN before that ReLU. Stem: two
+3×3 stride-2 conv-BN-ReLU (1 → base/4 → base). Head: 1×1 conv to classes, BN, global average pool.
+
+``dcase24_baseline`` (base 32, multiplier 1.8, expansion 2.1, blocks (3,2,1), strides b2 (1,1),
+b3 (1,2), b4 (2,1)) has exactly 61,148 parameters and 29,419,156 MACs at 256 × 65.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn as nn
+
+from asc_core.models._registry import register_model
+
+__all__ = ["CPMobileConfig", "CPMobile", "make_divisible"]
+
+
+def make_divisible(v: float, divisor: int = 8, min_value: int | None = None) -> int:
+    """MobileNet's channel rounding (as in the CP-JKU code)."""
+    min_value = min_value or divisor
+    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
+    if new_v < 0.9 * v:
+        new_v += divisor
+    return new_v
+
+
+def conv_bn(cin: int, cout: int, k: int = 3, stride=1, groups: int = 1, act: bool = True) -> nn.Sequential:
+    layers = [nn.Conv2d(cin, cout, k, stride, padding=k // 2, groups=groups, bias=False), nn.BatchNorm2d(cout)]
+    if act:
+        layers.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*layers)
+
+
+class GRN(nn.Module):
+    """Global Response Normalisation with scalar γ, β (identity at init), as in CP-Mobile 2023."""
+
+    def __init__(self):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.zeros(1))
+        self.beta = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        gx = torch.norm(x, p=2, dim=(2, 3), keepdim=True)
+        nx = gx / (gx.mean(dim=1, keepdim=True) + 1e-6)
+        return self.gamma * (x * nx) + self.beta + x
+
+
+class Block(nn.Module):
+    """CP-Mobile block. ``depthwise`` builds the 3×3 depthwise stage (Rep-Mobile swaps it)."""
+
+    def __init__(self, cin: int, cout: int, expansion: float, stride=(1, 1), grn: bool = False, depthwise=None):
+        super().__init__()
+        exp = make_divisible(cin * expansion, 8)
+        self.exp_conv = conv_bn(cin, exp, 1)
+        self.depth_conv = depthwise(exp, stride) if depthwise else conv_bn(exp, exp, 3, stride, groups=exp)
+        self.proj_conv = conv_bn(exp, cout, 1, act=False)
+        stride = tuple(stride) if isinstance(stride, (tuple, list)) else (stride, stride)
+        if cin == cout:
+            self.shortcut = nn.Identity() if stride == (1, 1) else nn.AvgPool2d(3, stride, padding=1)
+        else:
+            self.shortcut = None
+        self.grn = GRN() if grn else nn.Identity()
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        y = self.proj_conv(self.depth_conv(self.exp_conv(x)))
+        if self.shortcut is not None:
+            y = y + self.shortcut(x)
+        return self.act(self.grn(y))
+
+
+@dataclass
+class CPMobileConfig:
+    base_channels: int = 32
+    channels_multiplier: float = 1.8
+    expansion_rate: float = 2.1
+    n_blocks: tuple[int, ...] = (3, 2, 1)
+    strides: dict = field(default_factory=lambda: {"b2": (1, 1), "b3": (1, 2), "b4": (2, 1)})
+    grn: bool = False
+    n_classes: int = 10
+    in_channels: int = 1
+
+
+class CPMobile(nn.Module):
+    def __init__(self, cfg: CPMobileConfig, depthwise=None):
+        super().__init__()
+        self.cfg = cfg
+        base = make_divisible(cfg.base_channels, 8)
+        chans = [base] + [make_divisible(cfg.base_channels * cfg.channels_multiplier**i, 8) for i in range(len(cfg.n_blocks))]
+        self.in_c = nn.Sequential(conv_bn(cfg.in_channels, base // 4, 3, 2), conv_bn(base // 4, base, 3, 2))
+        stages, b, cin = [], 0, chans[0]
+        for s, n in enumerate(cfg.n_blocks):
+            blocks = []
+            for _ in range(n):
+                b += 1
+                blocks.append(Block(cin, chans[s + 1], cfg.expansion_rate, cfg.strides.get(f"b{b}", (1, 1)), cfg.grn, depthwise))
+                cin = chans[s + 1]
+            stages.append(nn.Sequential(*blocks))
+        self.stages = nn.Sequential(*stages)
+        self.feed_forward = nn.Sequential(nn.Conv2d(cin, cfg.n_classes, 1, bias=False), nn.BatchNorm2d(cfg.n_classes),
+                                          nn.AdaptiveAvgPool2d((1, 1)))
+        self.apply(_init)
+
+    def embed(self, x):
+        return self.stages(self.in_c(x))
+
+    def forward(self, x):
+        return self.feed_forward(self.embed(x)).flatten(1)
+
+
+def _init(m):
+    if isinstance(m, nn.Conv2d):
+        nn.init.kaiming_normal_(m.weight, mode="fan_out")
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+    elif isinstance(m, nn.BatchNorm2d):
+        nn.init.ones_(m.weight)
+        nn.init.zeros_(m.bias)
+
+
+def _create(width: int, n_classes: int = 10, **overrides) -> CPMobile:
+    return CPMobile(CPMobileConfig(base_channels=width, n_classes=n_classes, **overrides))
+
+
+@register_model
+def dcase24_baseline(width: int = 32, n_classes: int = 10) -> CPMobile:
+    """Simplified CP-Mobile of the DCASE2024/2025 Task 1 baseline (61,148 params at width 32)."""
+    return _create(width, n_classes)
+
+
+@register_model
+def cp_mobile(width: int = 32, n_classes: int = 10, channels_multiplier: float = 2.3, expansion_rate: float = 3.0) -> CPMobile:
+    """CP-JKU DCASE23 CP-Mobile with GRN (strides b2 (2,2), b4 (2,1))."""
+    return _create(width, n_classes, channels_multiplier=channels_multiplier, expansion_rate=expansion_rate,
+                   strides={"b2": (2, 2), "b4": (2, 1)}, grn=True)

@@ -1,0 +1,60 @@
+"""Home: which dataset is loaded, what it holds, and a first look and listen."""
+
+import pandas as pd
+import streamlit as st
+
+from asc_core.data.check import check_dataset
+from asc_core.data.labels import DEVICES, SCENES
+from asc_core.paths import default_dataset_root
+from asc_core.views import clip_preview, dataset_summary
+
+st.title("ASC Lab")
+st.caption("Data-efficient, low-complexity acoustic scene classification: subsets, teachers, pruning, devices.")
+
+root = st.text_input("Dataset folder (TAU22 layout)", value=str(default_dataset_root()), key="home_root")
+
+
+@st.cache_data(max_entries=8, show_spinner="Reading the dataset…")
+def _report(path: str) -> dict:
+    return check_dataset(path)
+
+
+report = _report(root)
+if not report["clips"]:
+    st.error(report["problems"][0] if report["problems"] else f"No dataset at {root}")
+    st.info("Create the embedded dataset with `make app` or "
+            "`python -m asc_core data synth --preset mini --out data/mini`.")
+    st.stop()
+
+summary = dataset_summary(report)
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Clips", f"{report['clips']:,}")
+c2.metric("Training clips (100 %)", f"{report['rows']['split100']:,}")
+c3.metric("Test clips", f"{report['rows']['test']:,}")
+c4.metric("Problems", len(report["problems"]))
+for p in report["problems"]:
+    st.warning(p)
+
+st.subheader("Clips per split and device")
+st.dataframe(pd.DataFrame(summary["devices"]).T.reindex(columns=list(DEVICES)).fillna(0).astype(int),
+             width="stretch")
+
+st.subheader("Listen to a scene")
+col_a, col_b = st.columns([1, 3])
+scene = col_a.selectbox("Scene", SCENES, key="home_scene")
+device = col_a.selectbox("Device", DEVICES, key="home_device")
+preview = clip_preview(root, scene, device)
+if preview is None:
+    col_b.info(f"No {scene} clip from device {device} in this dataset.")
+else:
+    col_b.caption(preview["filename"])
+    col_b.audio(preview["wav"], format="audio/wav")
+    col_b.plotly_chart(preview["figure"], width="stretch")
+
+st.subheader("Coming next")
+st.markdown(
+    "- **Experiment** — subset, student, teachers, KD, pruning, budget; launch in the background\n"
+    "- **Jobs** — live progress, curves, cancel / resume\n"
+    "- **Compare** — runs table, accuracy vs MACs, data-efficiency curves, per-device confusion\n"
+    "- **Data**, **Listen**, **Models**, **Learn**, **Try it**"
+)

@@ -1,0 +1,46 @@
+"""Shared fixtures: the embedded `tiny` dataset (generated once per session) and a real-split TAU22 root."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("ASC_CACHE", str(Path(__file__).resolve().parent.parent / ".cache" / "test"))
+
+
+@pytest.fixture(scope="session")
+def tiny_root(tmp_path_factory) -> Path:
+    from asc_core.data.synth import generate
+
+    return generate("tiny", 0, tmp_path_factory.mktemp("data") / "tiny")
+
+
+@pytest.fixture(scope="session")
+def tau22_root(tmp_path_factory) -> Path:
+    """meta.csv and the official DCASE2024 split files, no audio (tests write placeholder clips)."""
+    from asc_core.data.download import install_split_files
+    from asc_core.paths import TAU22_ASSETS
+
+    root = tmp_path_factory.mktemp("tau22") / "TAU-urban-acoustic-scenes-2022-mobile-development"
+    root.mkdir()
+    with gzip.open(TAU22_ASSETS / "meta.csv.gz", "rb") as f, open(root / "meta.csv", "wb") as g:
+        shutil.copyfileobj(f, g)
+    install_split_files(root)
+    (root / "audio").mkdir()
+    return root
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+def copy_dataset(src: Path, dst: Path) -> Path:
+    """A writable copy of a dataset folder for tests that break it."""
+    shutil.copytree(src, dst)
+    return dst
