@@ -1,0 +1,143 @@
+"""Rep-Mobile (Han et al., "Data-Efficient Low-Complexity Acoustic Scene Classification via Distilling
+and Progressive Pruning", DCASE2024 Task 1 winner).
+
+CP-Mobile blocks whose depthwise 3×3 convolution gets parallel training-time branches — 1×1, 3×1
+(frequency), 1×3 (time), each with its own BatchNorm, plus a BatchNorm-only identity branch where
+the stride is 1 — summed before the ReLU. ``reparameterize()`` folds every branch into one depthwise
+3×3 kernel (zero-padding the smaller kernels into the 3×3 grid ACNet-style, folding each BatchNorm:
+W' = W·γ/σ, b' = β − μ·γ/σ). The folded stage is stored as a bias-free depthwise conv followed by an
+identity-statistics BatchNorm carrying the bias, i.e. exactly the layers of plain CP-Mobile, so the
+deployed network has the same parameters and MACs as CP-Mobile of the same width.
+
+The branch set is configurable (Table II of the paper: without 3×3, without 1×1, without 3×1 and 1×3).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from asc_core.models._registry import register_model
+from asc_core.models.cp_mobile import CPMobile, CPMobileConfig
+
+__all__ = ["RepDepthwise", "reparameterize_model", "BRANCHES"]
+
+BRANCHES = ("3x3", "1x1", "3x1", "1x3", "identity")
+_KERNEL = {"3x3": (3, 3), "1x1": (1, 1), "3x1": (3, 1), "1x3": (1, 3)}
+
+
+class RepDepthwise(nn.Module):
+    """Depthwise conv stage with re-parameterisable branches; output = ReLU(Σ branches)."""
+
+    def __init__(self, channels: int, stride=(1, 1), branches=BRANCHES, inference_mode: bool = False):
+        super().__init__()
+        stride = tuple(stride) if isinstance(stride, (tuple, list)) else (stride, stride)
+        unknown = set(branches) - set(BRANCHES)
+        if unknown or not branches:
+            raise ValueError(f"branches must be a non-empty subset of {BRANCHES}, got {branches!r}")
+        self.channels, self.stride = channels, stride
+        self.branch_names = tuple(b for b in BRANCHES if b in branches and (b != "identity" or stride == (1, 1)))
+        self.inference_mode = inference_mode
+        self.act = nn.ReLU(inplace=True)
+        if inference_mode:
+            self._build_deploy()
+            return
+        self.branches = nn.ModuleDict()
+        for name in self.branch_names:
+            if name == "identity":
+                self.branches[name] = nn.BatchNorm2d(channels)
+            else:
+                kh, kw = _KERNEL[name]
+                self.branches[name] = nn.Sequential(
+                    nn.Conv2d(channels, channels, (kh, kw), stride, padding=(kh // 2, kw // 2), groups=channels, bias=False),
+                    nn.BatchNorm2d(channels))
+
+    def _build_deploy(self):
+        self.conv = nn.Conv2d(self.channels, self.channels, 3, self.stride, padding=1, groups=self.channels, bias=False)
+        self.bn = nn.BatchNorm2d(self.channels)
+
+    def forward(self, x):
+        if self.inference_mode:
+            return self.act(self.bn(self.conv(x)))
+        out = 0
+        for b in self.branches.values():
+            out = out + b(x)
+        return self.act(out)
+
+    # ------------------------------------------------------------------ folding
+    def _fuse_bn(self, kernel: torch.Tensor, bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
+        std = (bn.running_var + bn.eps).sqrt()
+        t = (bn.weight / std).reshape(-1, 1, 1, 1)
+        return kernel * t, bn.bias - bn.running_mean * bn.weight / std
+
+    def _branch_kernel(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+        c = self.channels
+        if name == "identity":
+            k = torch.zeros(c, 1, 3, 3, device=self.branches[name].weight.device)
+            k[:, 0, 1, 1] = 1.0
+            return self._fuse_bn(k, self.branches[name])
+        conv, bn = self.branches[name]
+        kh, kw = _KERNEL[name]
+        k = F.pad(conv.weight, [(3 - kw) // 2, (3 - kw) // 2, (3 - kh) // 2, (3 - kh) // 2])  # last dim (time) first
+        return self._fuse_bn(k, bn)
+
+    def branch_kernels(self) -> dict[str, torch.Tensor]:
+        """Each branch's BN-folded kernel in the 3×3 grid (for the app's heatmaps)."""
+        with torch.no_grad():
+            return {n: self._branch_kernel(n)[0].detach().clone() for n in self.branch_names}
+
+    def get_kernel_bias(self) -> tuple[torch.Tensor, torch.Tensor]:
+        kernel, bias = 0, 0
+        for name in self.branch_names:
+            k, b = self._branch_kernel(name)
+            kernel, bias = kernel + k, bias + b
+        return kernel, bias
+
+    @torch.no_grad()
+    def reparameterize(self) -> None:
+        """Fold the branches into one depthwise 3×3 conv (+ bias as an identity BatchNorm). Idempotent."""
+        if self.inference_mode:
+            return
+        kernel, bias = self.get_kernel_bias()
+        device = kernel.device
+        del self.branches
+        self.inference_mode = True
+        self._build_deploy()
+        self.to(device)
+        self.train(self.training)  # the new layers follow the module's mode (eval stays eval)
+        self.conv.weight.copy_(kernel)
+        self.bn.weight.fill_(1.0)
+        self.bn.bias.copy_(bias)
+        self.bn.running_mean.zero_()
+        self.bn.running_var.fill_(1.0 - self.bn.eps)
+
+
+def reparameterize_model(model: nn.Module, inplace: bool = False) -> nn.Module:
+    """The deployed network: every RepDepthwise folded. Deep-copies unless ``inplace``."""
+    m = model if inplace else copy.deepcopy(model)
+    for mod in m.modules():
+        if isinstance(mod, RepDepthwise):
+            mod.reparameterize()
+    return m
+
+
+def _create(width: int, n_classes: int, branches, inference_mode: bool, **cfg) -> CPMobile:
+    def depthwise(ch, stride):
+        return RepDepthwise(ch, stride, branches, inference_mode)
+
+    return CPMobile(CPMobileConfig(base_channels=width, n_classes=n_classes, **cfg), depthwise=depthwise)
+
+
+@register_model
+def rep_mobile(width: int = 32, n_classes: int = 10, branches=BRANCHES, inference_mode: bool = False,
+               channels_multiplier: float = 1.8, expansion_rate: float = 2.1) -> CPMobile:
+    """Rep-Mobile on the DCASE24 baseline's CP-Mobile layout (multiplier 1.8, expansion 2.1).
+
+    At width 32 the folded network has the baseline's 61,148 parameters and 29.42 M MACs; the paper's
+    126K variant is ``rep_mobile(channels_multiplier=2.3, expansion_rate=3.0)``.
+    """
+    return _create(width, n_classes, tuple(branches), inference_mode,
+                   channels_multiplier=channels_multiplier, expansion_rate=expansion_rate)
