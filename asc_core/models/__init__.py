@@ -1,6 +1,14 @@
 """The model zoo. Input [B, 1, F, T] log-mel, output 10-class logits."""
 
-from asc_core.models._registry import STUDENT_WIDTHS, create_model, list_models, model_family, register_model
-from asc_core.models import cp_mobile, rep_mobile  # noqa: F401  (registers the architectures)
+from asc_core.models._registry import STUDENT_WIDTHS, create_model, list_models, model_family, model_features, register_model
+from asc_core.models import bc_resnet, cp_mobile, cp_resnet, dssdn, passt, rep_mobile, sscp_mobile, tf_sepnet  # noqa: F401  (registers)
 
-__all__ = ["create_model", "list_models", "model_family", "register_model", "STUDENT_WIDTHS"]
+__all__ = ["create_model", "list_models", "model_family", "model_features", "register_model", "STUDENT_WIDTHS", "input_shape"]
+
+
+def input_shape(name: str, batch: int = 1) -> tuple[int, int, int, int]:
+    """The [B, 1, F, T] log-mel shape of one second for model ``name``."""
+    from asc_core.data.features import FEATURE_PRESETS
+
+    f, t = FEATURE_PRESETS[model_features(name)]().shape
+    return (batch, 1, f, t)

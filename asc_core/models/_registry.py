@@ -9,11 +9,13 @@ import torch.nn as nn
 
 _MODELS: dict[str, Callable[..., nn.Module]] = {}
 _FAMILY: dict[str, str] = {}
+_FEATURES: dict[str, str] = {}
 STUDENT_WIDTHS = (32, 48, 64, 80, 96)
 
 
-def register_model(fn: Callable[..., nn.Module] | None = None, *, family: str = "student"):
-    """Decorator: register ``fn`` under its function name. ``family`` is 'student' or 'teacher'."""
+def register_model(fn: Callable[..., nn.Module] | None = None, *, family: str = "student", features: str = "dcase24"):
+    """Decorator: register ``fn`` under its function name. ``family`` is 'student' (a CNN that fits or
+    can be pruned to the DCASE budget) or 'teacher'; ``features`` names its front-end preset."""
 
     def wrap(f):
         name = f.__name__
@@ -21,6 +23,7 @@ def register_model(fn: Callable[..., nn.Module] | None = None, *, family: str = 
             warnings.warn(f"model {name!r} registered twice; the later one wins", stacklevel=2)
         _MODELS[name] = f
         _FAMILY[name] = family
+        _FEATURES[name] = features
         return f
 
     return wrap(fn) if fn is not None else wrap
@@ -36,11 +39,22 @@ def model_family(name: str) -> str:
     return _FAMILY[name]
 
 
+def model_features(name: str) -> str:
+    """Name of the feature preset a model expects ('dcase24' or 'passt')."""
+    _ensure_loaded()
+    _check_name(name)
+    return _FEATURES[name]
+
+
+def _check_name(name: str) -> None:
+    if name not in _MODELS:
+        raise ValueError(f"unknown model {name!r}; valid models: {', '.join(sorted(_MODELS))}")
+
+
 def create_model(name: str, **kwargs) -> nn.Module:
     """Build a registered model; unknown names and bad arguments raise ValueError naming the valid ones."""
     _ensure_loaded()
-    if name not in _MODELS:
-        raise ValueError(f"unknown model {name!r}; valid models: {', '.join(sorted(_MODELS))}")
+    _check_name(name)
     width = kwargs.get("width")
     if width is not None and (not isinstance(width, int) or width < 8 or width % 8):
         raise ValueError(f"width must be a positive multiple of 8 (e.g. {', '.join(map(str, STUDENT_WIDTHS))}), got {width!r}")
@@ -49,6 +63,7 @@ def create_model(name: str, **kwargs) -> nn.Module:
     except TypeError as e:
         raise ValueError(f"bad arguments for model {name!r}: {e}") from None
     model.model_name = name
+    model.feature_preset = _FEATURES[name]
     return model
 
 

@@ -88,12 +88,13 @@ class CPMobileConfig:
 
 
 class CPMobile(nn.Module):
-    def __init__(self, cfg: CPMobileConfig, depthwise=None):
+    def __init__(self, cfg: CPMobileConfig, depthwise=None, stem=None):
         super().__init__()
+        stem = stem or (lambda cin, cout: conv_bn(cin, cout, 3, 2))
         self.cfg = cfg
         base = make_divisible(cfg.base_channels, 8)
         chans = [base] + [make_divisible(cfg.base_channels * cfg.channels_multiplier**i, 8) for i in range(len(cfg.n_blocks))]
-        self.in_c = nn.Sequential(conv_bn(cfg.in_channels, base // 4, 3, 2), conv_bn(base // 4, base, 3, 2))
+        self.in_c = nn.Sequential(stem(cfg.in_channels, base // 4), stem(base // 4, base))
         stages, b, cin = [], 0, chans[0]
         for s, n in enumerate(cfg.n_blocks):
             blocks = []
