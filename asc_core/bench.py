@@ -48,6 +48,46 @@ def bench_data(quick: bool = False) -> dict:
     return {"bench": "data", "machine": _machine(), "rows": rows}
 
 
+def _latency_ms(model, shape, repeats: int) -> float:
+    import torch
+
+    x = torch.randn(*shape)
+    with torch.inference_mode():
+        model(x)  # warm-up
+        t0 = time.perf_counter()
+        for _ in range(repeats):
+            model(x)
+    return 1000 * (time.perf_counter() - t0) / repeats
+
+
+def bench_models(quick: bool = False) -> dict:
+    """Per model: params, MACs, bytes at fp16, CPU latency (fp32) at batch 1 and 64; Rep-Mobile folded vs not."""
+    import torch
+
+    from asc_core.complexity import measure
+    from asc_core.models import create_model, input_shape, list_models
+    from asc_core.models.rep_mobile import reparameterize_model
+
+    rows = []
+    names = ["dcase24_baseline", "rep_mobile", "passt_tiny"] if quick else list_models()
+    for name in names:
+        torch.manual_seed(0)
+        model = create_model(name).eval()
+        variants = [(name, model)]
+        if name == "rep_mobile":
+            variants = [("rep_mobile (training)", model), ("rep_mobile (folded)", reparameterize_model(model))]
+        for label, m in variants:
+            shape = input_shape(name)
+            c = measure(m, shape)
+            big = name == "passt_s"
+            rows.append({"model": label, "params": c.params, "macs": c.macs, "bytes_fp16": c.bytes("fp16"),
+                         "dcase": "yes" if c.meets_dcase else "no",
+                         "ms_b1": round(_latency_ms(m, shape, 3 if big or quick else 30), 2),
+                         "ms_b64": round(_latency_ms(m, (64, *shape[1:]), 1 if big or quick else 5), 1)})
+    return {"bench": "models", "machine": _machine(), "rows": rows,
+            "note": "CPU fp32 latency; PaSST MACs from torchinfo omit attention matmuls"}
+
+
 def format_result(result: dict) -> str:
     m = result["machine"]
     lines = [f"bench {result['bench']} — {m['cpu_cores']} cores, cuda={m['cuda']}, torch {m['torch']}, "

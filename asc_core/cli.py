@@ -95,11 +95,39 @@ def cmd_data_probe(a) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- models
+def cmd_models(a) -> int:
+    from asc_core.models import list_models, model_doc, model_family
+
+    rows = [{"name": n, "family": model_family(n), "description": model_doc(n)} for n in list_models()]
+    _emit(rows, a.json, "\n".join(f"{r['name']:<18} {r['family']:<8} {r['description']}" for r in rows))
+    return 0
+
+
+def cmd_complexity(a) -> int:
+    from asc_core.complexity import model_report
+
+    rep = model_report(a.model, a.width)
+    text = [f"{a.model}" + (f" (width {a.width})" if a.width else "") + f", input {rep['deployed']['input_shape']}"]
+    for key in ("deployed", "training"):
+        if key in rep:
+            c = rep[key]
+            text.append(f"  {key:<9} {c['params']:>10,} params  {c['macs']:>14,} MACs  "
+                        f"{c['bytes']['fp32']:>9,} B fp32  {c['bytes']['fp16']:>9,} B fp16  {c['bytes']['int8']:>9,} B int8")
+    text.append("  " + rep["deployed"]["verdict"])
+    if a.layers:
+        text.append(f"  {'layer':<40}{'output':>22}{'params':>10}{'MACs':>14}")
+        for r in rep["deployed"]["layers"]:
+            text.append(f"  {r['name']:<40}{str(r['output_shape']):>22}{r['params']:>10,}{r['macs']:>14,}")
+    _emit(rep, a.json, "\n".join(text))
+    return 0
+
+
 # ---------------------------------------------------------------- bench
 def cmd_bench(a) -> int:
     from asc_core import bench
 
-    fn = {"data": bench.bench_data}[a.what]
+    fn = {"data": bench.bench_data, "models": bench.bench_models}[a.what]
     result = fn(quick=a.quick)
     _emit(result, a.json, bench.format_result(result))
     return 0
@@ -142,8 +170,19 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--json", action="store_true")
     pr.set_defaults(func=cmd_data_probe)
 
+    m = sub.add_parser("models", help="the registered models")
+    m.add_argument("--json", action="store_true")
+    m.set_defaults(func=cmd_models)
+
+    cx = sub.add_parser("complexity", help="params, MACs, bytes and the DCASE verdict of a model")
+    cx.add_argument("--model", required=True)
+    cx.add_argument("--width", type=int, default=None)
+    cx.add_argument("--layers", action="store_true", help="per-layer table")
+    cx.add_argument("--json", action="store_true")
+    cx.set_defaults(func=cmd_complexity)
+
     b = sub.add_parser("bench", help="throughput and latency on this machine")
-    b.add_argument("what", choices=["data"])
+    b.add_argument("what", choices=["data", "models"])
     b.add_argument("--quick", action="store_true", help="smaller measurements (for tests)")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_bench)

@@ -111,3 +111,21 @@ def check_budget(c: Complexity, max_macs: int = MAX_MACS, max_bytes: int = MAX_P
         over.append(f"{c.bytes(precision):,} B of parameters at {precision} > {max_bytes:,} B")
     if over:
         raise BudgetError("model exceeds the budget: " + "; ".join(over))
+
+
+def model_report(name: str, width: int | None = None, **kwargs) -> dict:
+    """Figures of registered model ``name``: the deployed network (folded, for Rep-Mobile) with its
+    per-layer table and DCASE verdict, and the training-time network where it differs."""
+    from asc_core.models import create_model, input_shape
+    from asc_core.models.rep_mobile import RepDepthwise, reparameterize_model
+
+    if width is not None:
+        kwargs["width"] = width
+    model = create_model(name, **kwargs)
+    shape = input_shape(name)
+    has_branches = any(isinstance(m, RepDepthwise) for m in model.modules())
+    deployed = reparameterize_model(model) if has_branches else model
+    rep = {"model": name, "width": width, "deployed": measure(deployed, shape).to_dict(layers=True)}
+    if has_branches:
+        rep["training"] = measure(model, shape).to_dict()
+    return rep

@@ -46,6 +46,13 @@ def model_features(name: str) -> str:
     return _FEATURES[name]
 
 
+def model_doc(name: str) -> str:
+    """First line of a model's docstring (what the app and ``models`` show)."""
+    _ensure_loaded()
+    _check_name(name)
+    return (_MODELS[name].__doc__ or "").strip().splitlines()[0]
+
+
 def _check_name(name: str) -> None:
     if name not in _MODELS:
         raise ValueError(f"unknown model {name!r}; valid models: {', '.join(sorted(_MODELS))}")

@@ -73,5 +73,5 @@ class CPResNet(nn.Module):
 
 @register_model
 def cp_resnet(width: int = 32, n_classes: int = 10, rho: int = 8) -> CPResNet:
-    """CP-ResNet with receptive-field parameter ρ (default 8; CP-JKU's 128K teacher is width 32... 40)."""
+    """CP-ResNet with receptive-field parameter ρ (default 8; 128K parameters at width 32)."""
     return CPResNet(width, rho, n_classes)

@@ -1,0 +1,43 @@
+"""``models``, ``complexity`` and ``bench`` from the command line."""
+
+import json
+
+from tests.test_cli_data import run
+
+
+def test_models_json_lists_every_model():
+    r = run("models", "--json")
+    assert r.returncode == 0, r.stderr
+    names = {m["name"] for m in json.loads(r.stdout)}
+    assert {"dcase24_baseline", "rep_mobile", "sscp_mobile", "cp_mobile", "cp_resnet", "bc_resnet", "tf_sepnet",
+            "dssdn_s", "dssdn_m", "dssdn_l", "passt_tiny", "passt_s"} <= names
+
+
+def test_complexity_json_rep_mobile_deployed_and_training():
+    r = run("complexity", "--model", "rep_mobile", "--width", "32", "--json")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    assert rep["deployed"]["params"] == 61_148 and rep["deployed"]["macs"] == 29_419_156
+    assert rep["deployed"]["bytes"] == {"fp32": 244_592, "fp16": 122_296, "int8": 61_148}
+    assert rep["deployed"]["widest_precision"] == "fp16" and rep["deployed"]["meets_dcase"]
+    assert rep["training"]["params"] > rep["deployed"]["params"]
+    assert rep["deployed"]["layers"][0]["name"] == "in_c.0.0"
+
+
+def test_complexity_errors_are_one_line():
+    r = run("complexity", "--model", "nope")
+    assert r.returncode == 2 and r.stderr.startswith("error: unknown model 'nope'; valid models:")
+    r = run("complexity", "--model", "rep_mobile", "--width", "33")
+    assert r.returncode == 2 and "width must be a positive multiple of 8" in r.stderr
+
+
+def test_bench_quick_runs():
+    r = run("bench", "models", "--quick", "--json")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)["rows"]
+    folded = next(x for x in rows if x["model"] == "rep_mobile (folded)")
+    assert folded["params"] == 61_148 and folded["ms_b1"] > 0
+    r = run("bench", "data", "--quick", "--json")
+    assert r.returncode == 0, r.stderr
+    row = json.loads(r.stdout)["rows"][0]
+    assert row["preset"] == "tiny" and row["dcase24_clips_per_s"] > 0 and row["dcase24_cache_speedup"] > 1

@@ -1,0 +1,129 @@
+"""The model zoo: exact baseline figures, folding, forward/backward, fx tracing, clear errors."""
+
+import pytest
+import torch
+
+from asc_core.complexity import MAX_PARAM_BYTES, BudgetError, check_budget, measure
+from asc_core.models import STUDENT_WIDTHS, create_model, input_shape, list_models, model_family
+from asc_core.models.rep_mobile import BRANCHES, RepDepthwise, reparameterize_model
+
+STUDENTS = list_models("student")
+
+
+def _randomise_bn(model, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            n = m.num_features
+            m.running_mean.copy_(torch.rand(n, generator=g) * 2 - 1)
+            m.running_var.copy_(torch.rand(n, generator=g) * 1.5 + 0.5)
+            m.weight.data.copy_(torch.rand(n, generator=g) + 0.5)
+            m.bias.data.copy_(torch.rand(n, generator=g) - 0.5)
+    return model.eval()
+
+
+def test_baseline_exact_complexity():
+    c = measure(create_model("dcase24_baseline"), (1, 1, 256, 65))
+    assert (c.params, c.macs) == (61_148, 29_419_156)
+    assert c.bytes("fp16") == 122_296 and c.widest_precision == "fp16" and c.meets_dcase
+    assert sum(r.params for r in c.layers) == 61_148 and sum(r.macs for r in c.layers) == 29_419_156
+    first = c.layers[0]
+    assert first.name == "in_c.0.0" and first.output_shape == [1, 8, 128, 33] and first.macs == 304_128
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_forward_backward(name):
+    torch.manual_seed(0)
+    model = create_model(name)
+    x = torch.randn(*input_shape(name, 2))
+    y = model(x)
+    assert y.shape == (2, 10) and torch.isfinite(y).all()
+    y.sum().backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+    if hasattr(model, "regularization_loss"):
+        r = model.regularization_loss()
+        assert r.ndim == 0 and r > 0
+        r.backward()
+
+
+@pytest.mark.parametrize("name", STUDENTS)
+def test_students_trace_with_fx(name):
+    model = create_model(name).eval()
+    gm = torch.fx.symbolic_trace(model)
+    x = torch.randn(*input_shape(name, 2))
+    torch.testing.assert_close(gm(x), model(x))
+
+
+@pytest.mark.parametrize("name", ["dcase24_baseline", "rep_mobile", "sscp_mobile", "cp_mobile", "tf_sepnet", "cp_resnet"])
+def test_every_width_builds(name):
+    params = [measure(create_model(name, width=w)).params for w in STUDENT_WIDTHS]
+    assert params == sorted(params) and len(set(params)) == len(params)
+
+
+@pytest.mark.parametrize("branches", [BRANCHES, ("1x1", "3x1", "1x3", "identity"), ("3x3", "3x1", "1x3", "identity"),
+                                      ("3x3", "1x1", "identity"), ("3x3",)])
+@pytest.mark.parametrize("stride", [(1, 1), (1, 2), (2, 1), (2, 2)])
+def test_depthwise_folding_is_exact(branches, stride):
+    torch.manual_seed(1)
+    m = _randomise_bn(RepDepthwise(24, stride, branches))
+    x = torch.randn(3, 24, 33, 17)
+    y = m(x)
+    m.reparameterize()
+    m.reparameterize()  # idempotent
+    assert m.inference_mode and not hasattr(m, "branches")
+    assert (m(x) - y).abs().max() <= 1e-4
+
+
+@pytest.mark.parametrize("width", STUDENT_WIDTHS)
+def test_rep_mobile_folds_to_cp_mobile_complexity(width):
+    model = _randomise_bn(create_model("rep_mobile", width=width), seed=width)
+    x = torch.randn(2, 1, 256, 65)
+    folded = reparameterize_model(model)
+    assert (folded(x) - model(x)).abs().max() <= 1e-4
+    assert not any(isinstance(m, RepDepthwise) and not m.inference_mode for m in folded.modules())
+    plain = measure(create_model("dcase24_baseline", width=width))
+    deployed = measure(folded)
+    assert (deployed.params, deployed.macs) == (plain.params, plain.macs)
+    assert measure(model).params > deployed.params  # the training-time branches cost extra
+
+
+def test_rep_mobile_branch_subsets_fold_exactly():
+    for branches in [("1x1", "3x1", "1x3", "identity"), ("3x3", "3x1", "1x3"), ("3x3", "1x1", "identity")]:
+        model = _randomise_bn(create_model("rep_mobile", branches=branches))
+        x = torch.randn(2, 1, 256, 65)
+        assert (reparameterize_model(model)(x) - model(x)).abs().max() <= 1e-4
+
+
+def test_dssdn_sizes_ordered():
+    s, m, l = (measure(create_model(n)) for n in ("dssdn_s", "dssdn_m", "dssdn_l"))
+    assert s.params < m.params < l.params and s.macs < m.macs < l.macs
+
+
+def test_unknown_model_and_bad_width():
+    with pytest.raises(ValueError, match="unknown model 'resnet50'; valid models: .*dcase24_baseline.*rep_mobile"):
+        create_model("resnet50")
+    with pytest.raises(ValueError, match="width must be a positive multiple of 8 .*32, 48, 64, 80, 96.*got 30"):
+        create_model("rep_mobile", width=30)
+    with pytest.raises(ValueError, match="bad arguments for model 'dcase24_baseline'"):
+        create_model("dcase24_baseline", depth=3)
+    with pytest.raises(ValueError, match="branches must be a non-empty subset"):
+        create_model("rep_mobile", branches=("5x5",))
+
+
+def test_families_and_budget_check():
+    assert model_family("passt_s") == "teacher" and model_family("rep_mobile") == "student"
+    c = measure(create_model("dcase24_baseline", width=64))
+    assert not c.meets_dcase and "exceeds" in c.verdict()
+    with pytest.raises(BudgetError, match="MACs > 30,000,000"):
+        check_budget(c)
+    assert c.bytes("int8") > MAX_PARAM_BYTES or c.widest_precision == "int8"
+
+
+def test_passt_checkpoint_is_local_only(tmp_path):
+    with pytest.raises(FileNotFoundError, match="never downloaded"):
+        create_model("passt_tiny", checkpoint=str(tmp_path / "missing.pt"))
+    src = create_model("passt_tiny", n_classes=527)
+    torch.save(src.state_dict(), tmp_path / "audioset.pt")
+    dst = create_model("passt_tiny", checkpoint=str(tmp_path / "audioset.pt"))
+    torch.testing.assert_close(dst.patch_embed.weight, src.patch_embed.weight)
+    assert dst.head[1].out_features == 10
