@@ -123,6 +123,64 @@ def cmd_complexity(a) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- training and runs
+def cmd_train(a) -> int:
+    from asc_core.config import load_config
+    from asc_core.store import Store
+    from asc_core.train.runner import run_experiment
+
+    cfg = load_config(a.config, a.set)  # validated before any work
+    store = Store(a.runs)
+    store.mark_interrupted()
+    summary = run_experiment(cfg, store, echo=None if a.json else (lambda s: print(f"[{s}]", file=sys.stderr)))
+    _emit(summary, a.json, _format_summary(summary))
+    return 0 if summary["status"] == "done" else 1
+
+
+def _format_summary(s: dict) -> str:
+    if s["status"] != "done":
+        return f"run {s['run_id']}: {s['status']}" + (f" — {s['error']}" if s.get("error") else "")
+    c = s["complexity"]
+    lines = [f"run {s['run_id']}: done in {s.get('seconds', 0):.0f} s — {s['student']} on {s['subset']} % "
+             f"(teachers: {', '.join(s['teachers']) or 'none'})",
+             f"  macro accuracy {s['macro_accuracy']:.1f} %  (seen {s['seen']:.1f} %, unseen {s['unseen']:.1f} %), "
+             f"log loss {s['log_loss']:.3f}",
+             "  per device: " + "  ".join(f"{d} {v:.1f}" for d, v in s["per_device"].items()),
+             f"  deployed: {c['params']:,} params, {c['macs']:,} MACs, {c['bytes']['fp16']:,} B at fp16 — {c['verdict']}"]
+    if s.get("device_specific"):
+        ds = s["device_specific"]
+        lines.append(f"  device-specific: macro {ds['macro_accuracy']:.1f} %; gain " +
+                     "  ".join(f"{d} {g:+.1f}" for d, g in ds["gain"].items()))
+    return "\n".join(lines)
+
+
+def cmd_runs(a) -> int:
+    from asc_core.store import Store
+
+    store = Store(a.runs)
+    store.mark_interrupted()
+    if a.runs_command == "list":
+        runs = store.list_runs()
+        rows = [{"run_id": r["run_id"], "status": r["status"], "name": r["name"], "group": r["group_name"],
+                 "stage": r["stage"], "progress": r["progress"],
+                 "macro_accuracy": (r["summary"] or {}).get("macro_accuracy")} for r in runs]
+        text = "\n".join(f"{r['run_id']}  {r['status']:<11} {r['name'] or '':<16} {r['stage'] or '':<28} "
+                         + (f"{r['macro_accuracy']:.1f} %" if r["macro_accuracy"] is not None else "")
+                         for r in rows) or "no runs yet"
+        _emit(rows, a.json, text)
+    elif a.runs_command == "show":
+        r = store.get_run(a.run)
+        r["artifacts"] = store.artifacts(a.run)
+        r["skipped_clips"] = store.problems(a.run)
+        text = [f"{r['run_id']}: {r['status']} ({r['stage'] or ''})"]
+        if r["error"]:
+            text.append(f"error: {r['error']}")
+        if r["summary"]:
+            text.append(_format_summary(r["summary"]))
+        _emit(r, a.json, "\n".join(text))
+    return 0
+
+
 # ---------------------------------------------------------------- bench
 def cmd_bench(a) -> int:
     from asc_core import bench
@@ -181,6 +239,24 @@ def build_parser() -> argparse.ArgumentParser:
     cx.add_argument("--json", action="store_true")
     cx.set_defaults(func=cmd_complexity)
 
+    t = sub.add_parser("train", help="run one experiment now (config YAML or preset name)")
+    t.add_argument("config", help="YAML file, or a preset name: " + "quick, paper")
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key (dotted)")
+    t.add_argument("--runs", default=None, help="run store folder (default: $ASC_RUNS or runs/)")
+    t.add_argument("--json", action="store_true")
+    t.set_defaults(func=cmd_train)
+
+    r = sub.add_parser("runs", help="the run store").add_subparsers(dest="runs_command", required=True)
+    rl = r.add_parser("list")
+    rl.add_argument("--runs", default=None)
+    rl.add_argument("--json", action="store_true")
+    rl.set_defaults(func=cmd_runs)
+    rs = r.add_parser("show")
+    rs.add_argument("run")
+    rs.add_argument("--runs", default=None)
+    rs.add_argument("--json", action="store_true")
+    rs.set_defaults(func=cmd_runs)
+
     b = sub.add_parser("bench", help="throughput and latency on this machine")
     b.add_argument("what", choices=["data", "models"])
     b.add_argument("--quick", action="store_true", help="smaller measurements (for tests)")
@@ -195,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
-    except (DatasetError, ValueError, FileNotFoundError) as e:
+    except (DatasetError, ValueError, FileNotFoundError, KeyError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1,0 +1,217 @@
+"""Experiment configs: validated pydantic models loaded from YAML, with ``--set key=value`` overrides.
+
+A wrong key or value fails before any work starts, naming the key and what is allowed.
+Presets live in ``assets/presets/*.yaml``; a config may start with ``preset: NAME`` and override parts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from asc_core.data.features import FEATURE_PRESETS
+from asc_core.paths import ASSETS
+
+PRESETS_DIR = ASSETS / "presets"
+
+
+class ConfigError(ValueError):
+    """A config that cannot be run; the message names the key and what is allowed."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelSpec(_Strict):
+    name: str = "rep_mobile"
+    width: int | None = None
+    kwargs: dict = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, v):
+        from asc_core.models import list_models
+
+        if v not in list_models():
+            raise ValueError(f"unknown model {v!r}; allowed: {', '.join(list_models())}")
+        return v
+
+    @field_validator("width")
+    @classmethod
+    def _width(cls, v):
+        if v is not None and (v < 8 or v % 8):
+            raise ValueError(f"width must be a positive multiple of 8 (e.g. 32, 48, 64, 80, 96), got {v}")
+        return v
+
+    def build(self, n_classes: int = 10):
+        from asc_core.models import create_model
+
+        kw = dict(self.kwargs)
+        if self.width is not None:
+            kw["width"] = self.width
+        return create_model(self.name, n_classes=n_classes, **kw)
+
+
+class Optim(_Strict):
+    epochs: int = Field(10, ge=1)
+    batch_size: int = Field(64, ge=1)
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    lr: float = Field(0.01, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    warmup_epochs: float = Field(1.0, ge=0)
+    schedule: Literal["cosine", "constant"] = "cosine"
+
+
+class Augment(_Strict):
+    roll_ms: float = Field(125.0, ge=0, description="time roll of up to this many ms")
+    freqm: int = Field(48, ge=0, description="frequency mask of up to this many mel bins")
+    mixstyle_p: float = Field(0.7, ge=0, le=1)
+    mixstyle_alpha: float = Field(0.3, gt=0)
+    dir_p: float = Field(0.0, ge=0, le=1, description="probability of a device impulse response on device-a clips")
+    dir_folder: str | None = None
+
+
+class TeacherSpec(_Strict):
+    model: ModelSpec
+    optim: Optim = Field(default_factory=lambda: Optim(epochs=10, lr=1e-3))
+    augment: Augment = Field(default_factory=Augment)
+    seed: int = 0
+
+
+class KD(_Strict):
+    lam: float = Field(0.02, ge=0, le=1, description="weight of the label loss: λ·CE + (1−λ)·KD")
+    tau: float = Field(2.0, gt=0, description="temperature")
+    variant: Literal["paper", "cpjku"] = "cpjku"
+    views: int = Field(1, ge=1, description="stored teacher logits per clip (augmented views)")
+
+
+class DeviceFinetune(_Strict):
+    enabled: bool = False
+    epochs: int = Field(3, ge=1)
+    lr: float = Field(5e-4, gt=0)
+    labels: Literal["hard", "soft", "both"] = "both"
+
+
+class ExperimentConfig(_Strict):
+    name: str = ""
+    dataset: str | None = Field(None, description="TAU22-layout folder; default: the embedded mini set")
+    subset: Literal[5, 10, 25, 50, 100] = 25
+    features: str = "dcase24"
+    feature_mode: Literal["cached", "on_the_fly"] = "cached"
+    student: ModelSpec = Field(default_factory=ModelSpec)
+    teachers: list[TeacherSpec] = Field(default_factory=list)
+    kd: KD = Field(default_factory=KD)
+    optim: Optim = Field(default_factory=Optim)
+    augment: Augment = Field(default_factory=Augment)
+    device_finetune: DeviceFinetune = Field(default_factory=DeviceFinetune)
+    eval_precision: Literal["fp32", "fp16"] = "fp16"
+    seed: int = 0
+    accelerator: Literal["auto", "cpu", "cuda"] = "auto"
+    devices: int = Field(1, ge=1)
+    num_workers: int = Field(0, ge=0)
+
+    @field_validator("features")
+    @classmethod
+    def _features(cls, v):
+        if v not in FEATURE_PRESETS:
+            raise ValueError(f"unknown feature preset {v!r}; allowed: {', '.join(FEATURE_PRESETS)}")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.augment.dir_p > 0 and self.feature_mode == "cached":
+            raise ValueError("augment.dir_p > 0 needs feature_mode: on_the_fly (impulse responses act on waveforms)")
+        return self
+
+    def digest(self) -> str:
+        return hashlib.sha1(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _set_dotted(d: dict, key: str, value):
+    parts = key.split(".")
+    cur = d
+    for p in parts[:-1]:
+        if p.isdigit() and isinstance(cur, list):
+            cur = cur[int(p)]
+            continue
+        cur = cur.setdefault(p, {})
+        if not isinstance(cur, (dict, list)):
+            raise ConfigError(f"--set {key}: {p!r} is not a section")
+    last = parts[-1]
+    if isinstance(cur, list) and last.isdigit():
+        cur[int(last)] = value
+    else:
+        cur[last] = value
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def list_presets() -> list[str]:
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
+
+
+def load_preset(name: str) -> dict:
+    path = PRESETS_DIR / f"{name}.yaml"
+    if not path.exists():
+        raise ConfigError(f"unknown preset {name!r}; allowed: {', '.join(list_presets())}")
+    return _expand(yaml.safe_load(path.read_text()) or {})
+
+
+def _expand(raw: dict) -> dict:
+    if "preset" in raw:
+        raw = dict(raw)
+        return _merge(load_preset(raw.pop("preset")), raw)
+    return raw
+
+
+def parse_config(raw: dict, overrides: list[str] | None = None) -> ExperimentConfig:
+    """Validate a config dict (after ``preset:`` expansion and ``key=value`` overrides)."""
+    if not isinstance(raw, dict):
+        raise ConfigError("a config must be a mapping of keys to values")
+    data = _expand(raw)
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        k, v = item.split("=", 1)
+        _set_dotted(data, k.strip(), yaml.safe_load(v))
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(format_validation_error(e)) from None
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
+    path = Path(path)
+    if not path.exists():
+        if path.stem in list_presets() and not path.suffix:
+            return parse_config({"preset": path.stem}, overrides)
+        raise ConfigError(f"config file {path} does not exist (presets: {', '.join(list_presets())})")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML ({e})") from None
+    return parse_config(raw, overrides)
+
+
+def format_validation_error(e: ValidationError) -> str:
+    lines = []
+    for err in e.errors():
+        key = ".".join(str(x) for x in err["loc"]) or "(config)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif err["type"] == "literal_error":
+            msg = f"must be one of {err['ctx']['expected']}"
+        lines.append(f"{key}: {msg} (got {err.get('input')!r})" if err["type"] != "missing" else f"{key}: required")
+    return "invalid config — " + "; ".join(lines)

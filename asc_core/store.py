@@ -1,0 +1,285 @@
+"""The run store: one SQLite database (WAL, busy timeout, versioned schema) plus a folder per run.
+
+Tables: runs (config, status, timestamps, code version, host, pid, stage/progress, error and
+traceback, summary), metrics (long format per stage/epoch/step), predictions (per clip), artifacts
+(paths of checkpoints, logits, exports), teachers (the zoo), problems (clips skipped by a run).
+Every write is one short transaction, so a process killed at any moment (SIGKILL) leaves the database
+consistent; ``mark_interrupted`` turns runs whose process is gone into ``interrupted``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import sqlite3
+import subprocess
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from asc_core.paths import PROJECT_ROOT
+
+STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
+
+MIGRATIONS = [
+    # v1
+    """
+    CREATE TABLE runs(
+        run_id TEXT PRIMARY KEY, name TEXT, group_name TEXT, status TEXT NOT NULL,
+        config_json TEXT NOT NULL, config_hash TEXT, created_at REAL, started_at REAL, finished_at REAL,
+        updated_at REAL, code_version TEXT, host TEXT, pid INTEGER, stage TEXT, progress REAL DEFAULT 0,
+        epoch INTEGER, step INTEGER, eta_s REAL, error TEXT, traceback TEXT, summary_json TEXT,
+        cancel_requested INTEGER DEFAULT 0);
+    CREATE INDEX runs_status ON runs(status);
+    CREATE TABLE metrics(run_id TEXT, stage TEXT, epoch INTEGER, step INTEGER, key TEXT, value REAL, ts REAL,
+        PRIMARY KEY(run_id, stage, step, key));
+    CREATE TABLE predictions(run_id TEXT, model TEXT, filename TEXT, device TEXT, city TEXT, y_true INTEGER,
+        y_pred INTEGER, probs_json TEXT, PRIMARY KEY(run_id, model, filename));
+    CREATE INDEX pred_cell ON predictions(run_id, model, y_true, y_pred);
+    CREATE TABLE artifacts(run_id TEXT, kind TEXT, path TEXT, meta_json TEXT, PRIMARY KEY(run_id, kind));
+    CREATE TABLE teachers(key TEXT PRIMARY KEY, model TEXT, config_json TEXT, dataset TEXT, subset INTEGER,
+        seed INTEGER, status TEXT, accuracy REAL, ckpt_path TEXT, logits_path TEXT, run_id TEXT, created_at REAL);
+    CREATE TABLE problems(run_id TEXT, filename TEXT, problem TEXT, PRIMARY KEY(run_id, filename));
+    """,
+]
+
+
+def runs_home() -> Path:
+    return Path(os.environ.get("ASC_RUNS", PROJECT_ROOT / "runs"))
+
+
+def code_version() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
+                             text=True, timeout=5)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie is not alive
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+class RunNotFound(KeyError):
+    def __str__(self):
+        return f"no run {self.args[0]!r} in the store"
+
+
+class Store:
+    """The run store at ``root`` (default ``$ASC_RUNS`` or ``<project>/runs``)."""
+
+    def __init__(self, root: str | Path | None = None):
+        self.root = Path(root or runs_home())
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.db_path = self.root / "asc.db"
+        self._migrate()
+
+    # ------------------------------------------------------------ plumbing
+    def connect(self) -> sqlite3.Connection:
+        con = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+        con.row_factory = sqlite3.Row
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA busy_timeout=30000")
+        con.execute("PRAGMA synchronous=NORMAL")
+        return con
+
+    @contextmanager
+    def tx(self):
+        con = self.connect()
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            yield con
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        finally:
+            con.close()
+
+    def _migrate(self):
+        with self.tx() as con:
+            version = con.execute("PRAGMA user_version").fetchone()[0]
+            for i, sql in enumerate(MIGRATIONS[version:], start=version + 1):
+                for stmt in filter(str.strip, sql.split(";")):
+                    con.execute(stmt)
+                con.execute(f"PRAGMA user_version={i}")
+
+    @property
+    def schema_version(self) -> int:
+        con = self.connect()
+        try:
+            return con.execute("PRAGMA user_version").fetchone()[0]
+        finally:
+            con.close()
+
+    def run_dir(self, run_id: str) -> Path:
+        d = self.root / run_id
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    # ------------------------------------------------------------ runs
+    def create_run(self, config: dict, name: str = "", group: str = "", status: str = "queued", config_hash: str = "") -> str:
+        run_id = new_run_id()
+        now = time.time()
+        with self.tx() as con:
+            con.execute("INSERT INTO runs(run_id, name, group_name, status, config_json, config_hash, created_at, updated_at,"
+                        " code_version, host) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                        (run_id, name, group, status, json.dumps(config), config_hash, now, now, code_version(),
+                         socket.gethostname()))
+        return run_id
+
+    def update_run(self, run_id: str, **fields):
+        if "status" in fields and fields["status"] not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {fields['status']!r}")
+        for k in ("summary", "config"):
+            if k in fields:
+                fields[f"{k}_json"] = json.dumps(fields.pop(k), default=str)
+        fields["updated_at"] = time.time()
+        cols = ", ".join(f"{k}=?" for k in fields)
+        with self.tx() as con:
+            cur = con.execute(f"UPDATE runs SET {cols} WHERE run_id=?", (*fields.values(), run_id))
+            if cur.rowcount == 0:
+                raise RunNotFound(run_id)
+
+    def get_run(self, run_id: str) -> dict:
+        con = self.connect()
+        try:
+            row = con.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
+        finally:
+            con.close()
+        if row is None:
+            raise RunNotFound(run_id)
+        return _run_dict(row)
+
+    def list_runs(self, status: str | None = None) -> list[dict]:
+        con = self.connect()
+        try:
+            q = "SELECT * FROM runs" + (" WHERE status=?" if status else "") + " ORDER BY created_at"
+            rows = con.execute(q, (status,) if status else ()).fetchall()
+        finally:
+            con.close()
+        return [_run_dict(r) for r in rows]
+
+    def mark_interrupted(self) -> list[str]:
+        """Runs marked running on this host whose process is gone become ``interrupted``."""
+        host = socket.gethostname()
+        gone = [r["run_id"] for r in self.list_runs("running") if r["host"] == host and not pid_alive(r["pid"])]
+        for run_id in gone:
+            self.update_run(run_id, status="interrupted", error="the process running this job ended unexpectedly")
+        return gone
+
+    def request_cancel(self, run_id: str):
+        self.update_run(run_id, cancel_requested=1)
+
+    def cancel_requested(self, run_id: str) -> bool:
+        return bool(self.get_run(run_id)["cancel_requested"])
+
+    # ------------------------------------------------------------ metrics, predictions, artifacts
+    def log_metrics(self, run_id: str, stage: str, epoch: int, step: int, values: dict[str, float]):
+        now = time.time()
+        with self.tx() as con:
+            con.executemany("INSERT OR REPLACE INTO metrics VALUES (?,?,?,?,?,?,?)",
+                            [(run_id, stage, epoch, step, k, float(v), now) for k, v in values.items()])
+
+    def metrics(self, run_id: str):
+        import pandas as pd
+
+        con = self.connect()
+        try:
+            return pd.read_sql_query("SELECT stage, epoch, step, key, value, ts FROM metrics WHERE run_id=? ORDER BY ts",
+                                     con, params=(run_id,))
+        finally:
+            con.close()
+
+    def save_predictions(self, run_id: str, model: str, rows: list[tuple]):
+        """rows: (filename, device, city, y_true, y_pred, probs list)."""
+        with self.tx() as con:
+            con.execute("DELETE FROM predictions WHERE run_id=? AND model=?", (run_id, model))
+            con.executemany("INSERT INTO predictions VALUES (?,?,?,?,?,?,?,?)",
+                            [(run_id, model, f, d, c, int(t), int(p), json.dumps([round(float(x), 5) for x in pr]))
+                             for f, d, c, t, p, pr in rows])
+
+    def predictions(self, run_id: str, model: str = "general"):
+        import pandas as pd
+
+        con = self.connect()
+        try:
+            df = pd.read_sql_query("SELECT filename, device, city, y_true, y_pred, probs_json FROM predictions"
+                                   " WHERE run_id=? AND model=?", con, params=(run_id, model))
+        finally:
+            con.close()
+        df["probs"] = df.pop("probs_json").map(json.loads)
+        return df
+
+    def add_artifact(self, run_id: str, kind: str, path: str | Path, meta: dict | None = None):
+        with self.tx() as con:
+            con.execute("INSERT OR REPLACE INTO artifacts VALUES (?,?,?,?)", (run_id, kind, str(path), json.dumps(meta or {})))
+
+    def artifacts(self, run_id: str) -> dict[str, dict]:
+        con = self.connect()
+        try:
+            rows = con.execute("SELECT kind, path, meta_json FROM artifacts WHERE run_id=?", (run_id,)).fetchall()
+        finally:
+            con.close()
+        return {r["kind"]: {"path": r["path"], **json.loads(r["meta_json"])} for r in rows}
+
+    def add_problems(self, run_id: str, problems: dict[str, str]):
+        with self.tx() as con:
+            con.executemany("INSERT OR REPLACE INTO problems VALUES (?,?,?)", [(run_id, f, p) for f, p in problems.items()])
+
+    def problems(self, run_id: str) -> dict[str, str]:
+        con = self.connect()
+        try:
+            return {r[0]: r[1] for r in con.execute("SELECT filename, problem FROM problems WHERE run_id=?", (run_id,))}
+        finally:
+            con.close()
+
+    # ------------------------------------------------------------ teacher zoo
+    def get_teacher(self, key: str) -> dict | None:
+        con = self.connect()
+        try:
+            row = con.execute("SELECT * FROM teachers WHERE key=?", (key,)).fetchone()
+        finally:
+            con.close()
+        return dict(row) if row else None
+
+    def put_teacher(self, key: str, **fields):
+        fields = {"key": key, "created_at": time.time(), **fields}
+        if "config_json" in fields and not isinstance(fields["config_json"], str):
+            fields["config_json"] = json.dumps(fields["config_json"])
+        cols = ", ".join(fields)
+        with self.tx() as con:
+            con.execute(f"INSERT OR REPLACE INTO teachers({cols}) VALUES ({', '.join('?' * len(fields))})", tuple(fields.values()))
+
+    def list_teachers(self) -> list[dict]:
+        con = self.connect()
+        try:
+            return [dict(r) for r in con.execute("SELECT * FROM teachers ORDER BY created_at")]
+        finally:
+            con.close()
+
+
+def _run_dict(row: sqlite3.Row) -> dict:
+    d = dict(row)
+    d["config"] = json.loads(d.pop("config_json") or "{}")
+    d["summary"] = json.loads(d.pop("summary_json") or "null")
+    return d

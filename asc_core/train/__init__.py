@@ -1,0 +1,1 @@
+"""Training engine: augmentations, distillation, Lightning module and data, teachers, evaluation."""

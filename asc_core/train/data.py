@@ -1,0 +1,137 @@
+"""Lightning data: a training subset and the test set, from cached log-mels or decoded on the fly.
+
+Cached mode reads the float16 feature cache (time roll in frames); on-the-fly mode decodes waveforms
+(time roll in samples, device impulse responses on device-a clips) and the LightningModule computes
+the log-mel on its device. Teacher logits, when given, ride along per clip: ``[K views, T teachers, C]``
+with the roll shift of each view, so the student sees the input its teachers saw.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from lightning import LightningDataModule
+from torch.utils.data import DataLoader, Dataset
+
+from asc_core.data.audio import fit_length
+from asc_core.data.errors import AudioError
+from asc_core.data.features import FEATURE_PRESETS, FeatureConfig, extract
+from asc_core.data.labels import DEVICES, SCENES
+from asc_core.train.augment import apply_ir, load_irs
+
+
+class ClipSet(Dataset):
+    """Items: (input, label, device index, clip index, teacher logits or empty, roll shift)."""
+
+    def __init__(self, x=None, labels=None, devices=None, *, wave_source=None, train=False, roll=0, seed=0,
+                 teacher=None, shifts=None, irs=None, dir_p=0.0):
+        self.x, self.labels, self.devices = x, labels, devices
+        self.wave_source = wave_source  # (dataset, filenames, FeatureConfig) for on-the-fly decoding
+        self.train, self.roll, self.seed = train, roll, seed
+        self.teacher, self.shifts = teacher, shifts
+        self.irs, self.dir_p = irs or [], dir_p
+        self.epoch = 0
+
+    def __len__(self):
+        return len(self.labels)
+
+    def _rng(self, i):
+        return np.random.default_rng([self.seed, self.epoch, i])
+
+    def __getitem__(self, i):
+        rng = self._rng(i)
+        tl = torch.empty(0)
+        shift = 0
+        if self.teacher is not None:
+            v = int(rng.integers(self.teacher.shape[1]))
+            tl = torch.from_numpy(np.asarray(self.teacher[i, v], dtype=np.float32))
+            shift = int(self.shifts[i, v])
+        elif self.train and self.roll:
+            shift = int(rng.integers(-self.roll, self.roll + 1))
+        if self.wave_source is None:
+            x = torch.from_numpy(np.asarray(self.x[i], dtype=np.float32)).unsqueeze(0)
+            if shift:
+                x = torch.roll(x, shift, dims=-1)
+        else:
+            ds, files, cfg = self.wave_source
+            try:
+                w = fit_length(ds.load(files[i], cfg.sample_rate_hz, warn=False).samples, cfg.clip_samples)
+            except AudioError:
+                w = np.zeros(cfg.clip_samples, dtype=np.float32)  # reported by the feature pass; silent here
+            if self.train and self.irs and self.devices[i] == 0 and rng.random() < self.dir_p:
+                w = apply_ir(w, self.irs[int(rng.integers(len(self.irs)))])
+            if shift:
+                w = np.roll(w, shift * cfg.hop_length)
+            x = torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32)).unsqueeze(0)
+        return x, int(self.labels[i]), int(self.devices[i]), i, tl, shift
+
+
+class ASCDataModule(LightningDataModule):
+    def __init__(self, dataset, subset: int, features: str = "dcase24", mode: str = "cached", batch_size: int = 64,
+                 num_workers: int = 0, seed: int = 0, roll_ms: float = 125.0, dir_p: float = 0.0, dir_folder=None,
+                 teacher_logits=None, teacher_shifts=None, train_filter=None, progress=None):
+        super().__init__()
+        self.ds, self.subset, self.mode, self.features = dataset, subset, mode, features
+        self.fcfg: FeatureConfig = FEATURE_PRESETS[features]()
+        self.batch_size, self.num_workers, self.seed = batch_size, num_workers, seed
+        self.roll = int(round(roll_ms / 1000 * self.fcfg.sample_rate_hz / self.fcfg.hop_length))
+        self.dir_p, self.dir_folder = dir_p, dir_folder
+        self.teacher_logits, self.teacher_shifts = teacher_logits, teacher_shifts
+        self.train_filter = train_filter  # e.g. one device for device-specific fine-tuning
+        self.progress = progress
+        self.skipped: dict[str, str] = {}
+        self._ready = False
+
+    def _features(self, df):
+        fs = extract(self.ds, df["filename"].tolist(), self.fcfg, progress=self.progress)
+        self.skipped.update(fs.skipped)
+        rows = df.set_index("filename").loc[fs.filenames]
+        return fs, rows
+
+    def setup(self, stage=None):
+        if self._ready:
+            return
+        train_df = self.ds.subset(self.subset)
+        fs, rows = self._features(train_df)
+        self.train_files = fs.filenames
+        self.train_rows = rows
+        keep = np.ones(len(rows), dtype=bool) if self.train_filter is None else self.train_filter(rows).to_numpy()
+        self.train_index = np.flatnonzero(keep)
+        y = rows["scene"].map(SCENES.index).to_numpy()
+        d = rows["device"].map(DEVICES.index).to_numpy()
+        teacher = self.teacher_logits[self.train_index] if self.teacher_logits is not None else None
+        shifts = self.teacher_shifts[self.train_index] if self.teacher_shifts is not None else None
+        common = dict(train=True, roll=self.roll, seed=self.seed, teacher=teacher, shifts=shifts)
+        if self.mode == "cached":
+            self.train_set = ClipSet(fs.x[self.train_index] if len(self.train_index) < len(fs.x) else fs.x,
+                                     y[self.train_index], d[self.train_index], **common)
+        else:
+            irs = load_irs(self.dir_folder, self.fcfg.sample_rate_hz) if self.dir_p > 0 else None
+            files = [fs.filenames[i] for i in self.train_index]
+            self.train_set = ClipSet(None, y[self.train_index], d[self.train_index], wave_source=(self.ds, files, self.fcfg),
+                                     irs=irs, dir_p=self.dir_p, **common)
+        tfs, trows = self._features(self.ds.test())
+        self.test_files, self.test_rows = tfs.filenames, trows
+        ty = trows["scene"].map(SCENES.index).to_numpy()
+        td = trows["device"].map(DEVICES.index).to_numpy()
+        if self.mode == "cached":
+            self.test_set = ClipSet(tfs.x, ty, td)
+        else:
+            self.test_set = ClipSet(None, ty, td, wave_source=(self.ds, tfs.filenames, self.fcfg))
+        self._ready = True
+
+    def train_dataloader(self):
+        g = torch.Generator().manual_seed(self.seed)
+        return DataLoader(self.train_set, batch_size=self.batch_size, shuffle=True, generator=g, drop_last=False,
+                          num_workers=self.num_workers)  # workers re-created each epoch, so they see .epoch
+
+    def val_dataloader(self):
+        return DataLoader(self.test_set, batch_size=max(self.batch_size, 128), num_workers=self.num_workers)
+
+    test_dataloader = val_dataloader
+
+    def plain_train_loader(self, batch_size: int = 256):
+        """Training clips without augmentation, in order (for teacher logits)."""
+        x = self.train_set
+        plain = ClipSet(x.x, x.labels, x.devices, wave_source=x.wave_source)
+        return DataLoader(plain, batch_size=batch_size, shuffle=False, num_workers=self.num_workers)

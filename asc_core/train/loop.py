@@ -1,0 +1,96 @@
+"""One Lightning fit with progress written to the run store, cooperative cancel, checkpoints to resume."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import lightning as L
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+
+
+class Cancelled(Exception):
+    """The user asked the run to stop; its checkpoint is saved."""
+
+
+class Reporter:
+    """Writes a run's stage, epoch, step, progress and ETA to the store (throttled), and metrics."""
+
+    def __init__(self, store=None, run_id: str | None = None, min_interval_s: float = 1.0, echo=None):
+        self.store, self.run_id, self.min_interval = store, run_id, min_interval_s
+        self.echo = echo
+        self._last = 0.0
+        self.stage = ""
+
+    def set_stage(self, stage: str, **extra):
+        self.stage = stage
+        if self.echo:
+            self.echo(stage)
+        if self.store and self.run_id:
+            self.store.update_run(self.run_id, stage=stage, progress=0.0, eta_s=None, **extra)
+
+    def update(self, progress: float, epoch: int | None = None, step: int | None = None, eta_s: float | None = None,
+               force: bool = False):
+        now = time.time()
+        if not force and now - self._last < self.min_interval:
+            return
+        self._last = now
+        if self.store and self.run_id:
+            self.store.update_run(self.run_id, progress=float(progress), epoch=epoch, step=step, eta_s=eta_s)
+
+    def metrics(self, epoch: int, step: int, values: dict):
+        if self.store and self.run_id and values:
+            self.store.log_metrics(self.run_id, self.stage, epoch, step, values)
+
+    def cancel_requested(self) -> bool:
+        return bool(self.store and self.run_id and self.store.cancel_requested(self.run_id))
+
+
+class StoreCallback(Callback):
+    def __init__(self, reporter: Reporter):
+        self.r = reporter
+        self.t0 = None
+        self.cancelled = False
+
+    def on_train_start(self, trainer, pl_module):
+        self.t0 = time.time()
+        self.start_step = trainer.global_step
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        total = max(1, trainer.estimated_stepping_batches)
+        done = trainer.global_step
+        frac = done / total
+        elapsed = time.time() - self.t0
+        rate = (done - self.start_step) / max(elapsed, 1e-6)
+        eta = (total - done) / rate if rate > 0 else None
+        self.r.update(frac, trainer.current_epoch, done, eta)
+        if batch_idx % 5 == 0 and self.r.cancel_requested():
+            self.cancelled = True
+            trainer.should_stop = True
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        vals = {k: float(v) for k, v in trainer.callback_metrics.items()
+                if k in ("train_loss_epoch", "train_acc", "val_loss", "val_acc")}
+        vals = {("train_loss" if k == "train_loss_epoch" else k): v for k, v in vals.items()}
+        self.r.metrics(trainer.current_epoch, trainer.global_step, vals)
+        self.r.update(trainer.global_step / max(1, trainer.estimated_stepping_batches), trainer.current_epoch,
+                      trainer.global_step, force=True)
+
+
+def fit(module, datamodule, epochs: int, ckpt_dir: Path, reporter: Reporter, accelerator: str = "auto",
+        devices: int = 1, resume: bool = False, validate_every: int = 1, deterministic: bool = True):
+    """Train; raises Cancelled (after saving ``last.ckpt``) when the user cancelled."""
+    ckpt_dir = Path(ckpt_dir)
+    cb = StoreCallback(reporter)
+    trainer = L.Trainer(
+        max_epochs=epochs, accelerator=accelerator, devices=devices, logger=False, enable_progress_bar=False,
+        enable_model_summary=False, deterministic=deterministic, check_val_every_n_epoch=validate_every,
+        num_sanity_val_steps=0,
+        callbacks=[cb, ModelCheckpoint(dirpath=ckpt_dir, save_last=True, save_top_k=0, every_n_epochs=1)],
+    )
+    last = ckpt_dir / "last.ckpt"
+    trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if resume and last.exists() else None)
+    if cb.cancelled:
+        trainer.save_checkpoint(last)
+        raise Cancelled()
+    return trainer

@@ -1,0 +1,182 @@
+"""One experiment, end to end: teachers (zoo) → teacher logits → student (KD) → deploy → evaluation →
+device-specific fine-tuning → summary, every stage recorded in the run store."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import time
+import traceback
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+
+from asc_core.complexity import measure
+from asc_core.config import ExperimentConfig
+from asc_core.data import open_dataset
+from asc_core.data.features import FEATURE_PRESETS, log_mel
+from asc_core.data.labels import SCENES, TRAIN_DEVICES
+from asc_core.models import input_shape, model_features
+from asc_core.paths import default_dataset_root
+from asc_core.store import Store
+from asc_core.train.data import ASCDataModule
+from asc_core.train.evaluate import deploy, metrics, predict
+from asc_core.train.loop import Cancelled, Reporter, fit
+from asc_core.train.module import ASCModule
+from asc_core.train.teachers import ensure_teacher, load_ensemble
+
+log = logging.getLogger(__name__)
+
+
+def _device(accelerator: str) -> str:
+    return "cuda" if accelerator in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
+
+
+def submit(cfg: ExperimentConfig, store: Store, group: str = "") -> str:
+    return store.create_run(cfg.model_dump(mode="json"), name=cfg.name, group=group, config_hash=cfg.digest())
+
+
+def run_experiment(cfg: ExperimentConfig, store: Store, run_id: str | None = None, resume: bool = False,
+                   echo=None) -> dict:
+    """Run (or resume) one experiment; returns the summary (status done, failed or cancelled)."""
+    if run_id is None:
+        run_id = submit(cfg, store)
+    store.update_run(run_id, status="running", pid=os.getpid(), started_at=time.time(), error=None, traceback=None,
+                     cancel_requested=0)
+    reporter = Reporter(store, run_id, echo=echo)
+    run_dir = store.run_dir(run_id)
+    try:
+        summary = _run(cfg, store, run_id, run_dir, reporter, resume)
+        store.update_run(run_id, status="done", summary=summary, finished_at=time.time(), stage="done", progress=1.0)
+        return summary
+    except Cancelled:
+        store.update_run(run_id, status="cancelled", finished_at=time.time(), error="cancelled by the user")
+        return {"run_id": run_id, "status": "cancelled"}
+    except Exception as e:  # recorded for the app; the CLI prints it
+        store.update_run(run_id, status="failed", finished_at=time.time(), error=f"{type(e).__name__}: {e}",
+                         traceback=traceback.format_exc())
+        log.exception("run %s failed", run_id)
+        return {"run_id": run_id, "status": "failed", "error": f"{type(e).__name__}: {e}"}
+
+
+def _run(cfg: ExperimentConfig, store: Store, run_id: str, run_dir: Path, reporter: Reporter, resume: bool) -> dict:
+    t_start = time.time()
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    ds = open_dataset(cfg.dataset or default_dataset_root())
+    # ---- teachers
+    entries = []
+    for i, spec in enumerate(cfg.teachers):
+        reporter.set_stage(f"teacher {i + 1}/{len(cfg.teachers)}: {spec.model.name}")
+        entries.append(ensure_teacher(ds, cfg.subset, spec, cfg.kd.views, store, reporter, cfg.accelerator, cfg.num_workers))
+    # ---- student data (+ stored teacher logits)
+    reporter.set_stage("features")
+    features = model_features(cfg.student.name) if cfg.features == "dcase24" else cfg.features
+    dm = ASCDataModule(ds, cfg.subset, features, cfg.feature_mode, cfg.optim.batch_size, cfg.num_workers, cfg.seed,
+                       cfg.augment.roll_ms, cfg.augment.dir_p, cfg.augment.dir_folder)
+    dm.setup()
+    if entries:
+        reporter.set_stage("teacher logits")
+        logits, shifts_ms = load_ensemble(entries, dm.train_files)
+        fcfg = FEATURE_PRESETS[features]()
+        dm.teacher_logits = logits
+        dm.teacher_shifts = np.rint(shifts_ms / 1000 * fcfg.sample_rate_hz / fcfg.hop_length).astype(int)
+        dm._ready = False
+        dm.setup()
+    store.add_problems(run_id, dm.skipped)
+    # ---- student
+    reporter.set_stage("student training")
+    student = cfg.student.build()
+    module = ASCModule(student, cfg.optim.model_dump(), cfg.augment.model_dump(),
+                       cfg.kd.model_dump() if entries else None, features, cfg.feature_mode == "on_the_fly", cfg.seed)
+    fit(module, dm, cfg.optim.epochs, run_dir / "ckpt", reporter, cfg.accelerator, cfg.devices, resume)
+    torch.save(student.state_dict(), run_dir / "student.pt")
+    store.add_artifact(run_id, "student", run_dir / "student.pt", {"model": cfg.student.name})
+    # ---- deploy + evaluate
+    reporter.set_stage("evaluation")
+    deployed = deploy(student, cfg.eval_precision)
+    torch.save(deployed.state_dict(), run_dir / "deployed.pt")
+    store.add_artifact(run_id, "deployed", run_dir / "deployed.pt", {"model": cfg.student.name, "precision": cfg.eval_precision,
+                                                                      "folded": True})
+    result = _evaluate(deployed, dm, cfg, store, run_id, "general")
+    cx = measure(deployed, input_shape(cfg.student.name) if features == model_features(cfg.student.name)
+                 else (1, 1, *FEATURE_PRESETS[features]().shape))
+    summary = {
+        "run_id": run_id, "status": "done", "name": cfg.name, "subset": cfg.subset, "student": cfg.student.name,
+        "width": cfg.student.width, "teachers": [e["model"] for e in entries],
+        "teachers_reused": [bool(e.get("reused")) for e in entries],
+        "teacher_accuracy": [e.get("accuracy") for e in entries],
+        "complexity": cx.to_dict(), "train_clips": len(dm.train_files), "skipped_clips": len(dm.skipped),
+        **{k: result[k] for k in ("accuracy", "macro_accuracy", "log_loss", "per_device", "seen", "unseen", "per_class")},
+        "pruning_rounds": [],
+    }
+    # ---- device-specific fine-tuning
+    if cfg.device_finetune.enabled:
+        summary["device_specific"] = _device_finetune(student, dm, cfg, store, run_id, run_dir, reporter, result)
+    summary["seconds"] = round(time.time() - t_start, 1)
+    return summary
+
+
+def _evaluate(model, dm, cfg, store, run_id, name) -> dict:
+    dev = _device(cfg.accelerator)
+    mel = log_mel(dm.fcfg) if cfg.feature_mode == "on_the_fly" else None
+    probs = predict(model, dm.test_dataloader(), dev, mel, half=(cfg.eval_precision == "fp16" and dev == "cuda"))
+    rows = dm.test_rows
+    y = rows["scene"].map(SCENES.index).to_numpy()
+    res = metrics(y, probs, rows["device"].tolist(), rows["city"].tolist())
+    store.save_predictions(run_id, name, list(zip(dm.test_files, rows["device"], rows["city"], y, probs.argmax(1), probs)))
+    store.add_artifact(run_id, f"metrics_{name}", store.run_dir(run_id) / f"metrics_{name}.json")
+    (store.run_dir(run_id) / f"metrics_{name}.json").write_text(json.dumps(res))
+    return res
+
+
+def _device_finetune(general, dm, cfg, store, run_id, run_dir, reporter, base: dict) -> dict:
+    """Per training device: fine-tune a copy of the general model on that device's clips; unknown
+    devices (s4–s6) keep the general model. Returns per-device accuracy of both and the gain."""
+    ft = cfg.device_finetune
+    dev = _device(cfg.accelerator)
+    mel = log_mel(dm.fcfg) if cfg.feature_mode == "on_the_fly" else None
+    rows = dm.test_rows
+    y = rows["scene"].map(SCENES.index).to_numpy()
+    general_probs = predict(deploy(general, cfg.eval_precision), dm.test_dataloader(), dev, mel)
+    combined = general_probs.copy()
+    test_dev = rows["device"].to_numpy()
+    for i, device in enumerate(TRAIN_DEVICES):
+        reporter.set_stage(f"device fine-tuning {i + 1}/{len(TRAIN_DEVICES)}: {device}")
+        sub = copy.copy(dm)
+        sub._ready = False
+        sub.train_filter = (lambda d: (lambda r: r["device"] == d))(device)
+        sub.teacher_logits = dm.teacher_logits if ft.labels != "hard" else None
+        sub.teacher_shifts = dm.teacher_shifts if ft.labels != "hard" else None
+        sub.setup()
+        if len(sub.train_set) == 0:
+            continue
+        model = copy.deepcopy(general)
+        optim = cfg.optim.model_dump() | {"epochs": ft.epochs, "lr": ft.lr, "warmup_epochs": 0}
+        aug = cfg.augment.model_dump() | {"mixstyle_p": 0.0}
+        kd = cfg.kd.model_dump() if sub.teacher_logits is not None else None
+        if kd and ft.labels == "soft":
+            kd["lam"] = 0.0
+        module = ASCModule(model, optim, aug, kd, sub.features, cfg.feature_mode == "on_the_fly", cfg.seed)
+        fit(module, sub, ft.epochs, run_dir / f"ckpt_{device}", reporter, cfg.accelerator, cfg.devices, validate_every=10**6)
+        torch.save(model.state_dict(), run_dir / f"device_{device}.pt")
+        store.add_artifact(run_id, f"device_{device}", run_dir / f"device_{device}.pt", {"device": device})
+        probs = predict(deploy(model, cfg.eval_precision), dm.test_dataloader(), dev, mel)
+        combined[test_dev == device] = probs[test_dev == device]
+    res = metrics(y, combined, rows["device"].tolist(), rows["city"].tolist())
+    store.save_predictions(run_id, "device_specific", list(zip(dm.test_files, rows["device"], rows["city"], y,
+                                                               combined.argmax(1), combined)))
+    gains = {d: res["per_device"][d] - base["per_device"][d] for d in res["per_device"]}
+    return {"macro_accuracy": res["macro_accuracy"], "per_device": res["per_device"], "gain": gains}
+
+
+def resume_run(store: Store, run_id: str, echo=None) -> dict:
+    from asc_core.config import parse_config
+
+    run = store.get_run(run_id)
+    if run["status"] not in ("interrupted", "cancelled", "failed"):
+        raise ValueError(f"run {run_id} is {run['status']}; only interrupted, cancelled or failed runs resume")
+    return run_experiment(parse_config(run["config"]), store, run_id, resume=True, echo=echo)

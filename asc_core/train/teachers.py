@@ -1,0 +1,118 @@
+"""The teacher zoo: a teacher is trained once per (dataset, subset, teacher config, seed) and reused.
+
+Each teacher's logits for the training clips are stored on disk — for K views per clip, view 0 the
+clean clip and views 1..K−1 time-rolled by a stored shift (the augmentation parameters beside the
+logits, as the Rep-Mobile paper stores them) — so distillation never runs a teacher forward pass.
+Shifts are kept in milliseconds and depend only on (clip index, view), so every teacher of an ensemble
+saw the same views, whatever its front end's hop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from asc_core.data.features import FEATURE_PRESETS
+from asc_core.data.labels import SCENES
+from asc_core.models import model_features
+from asc_core.train.data import ASCDataModule
+from asc_core.train.evaluate import metrics, predict
+from asc_core.train.loop import Reporter, fit
+from asc_core.train.module import ASCModule
+
+
+def view_shifts_ms(n: int, views: int, roll_ms: float) -> np.ndarray:
+    """[n, views] time shifts in ms; view 0 is unshifted."""
+    out = np.zeros((n, views), dtype=np.float32)
+    for k in range(1, views):
+        out[:, k] = np.random.default_rng(1000 + k).uniform(-roll_ms, roll_ms, n)
+    return out
+
+
+def teacher_key(ds, subset: int, spec, views: int) -> str:
+    files = ds.subset(subset)["filename"].tolist()
+    payload = json.dumps({"dataset": ds.fingerprint(files), "subset": subset, "spec": spec.model_dump(mode="json"),
+                          "views": views}, sort_keys=True)
+    return hashlib.sha1(payload.encode()).hexdigest()[:16]
+
+
+def zoo_dir(store) -> Path:
+    d = store.root / "teachers"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def ensure_teacher(ds, subset: int, spec, views: int, store, reporter: Reporter, accelerator: str = "auto",
+                   num_workers: int = 0) -> dict:
+    """The zoo entry of this teacher, training it (and storing its logits) if it does not exist yet."""
+    key = teacher_key(ds, subset, spec, views)
+    entry = store.get_teacher(key)
+    if entry and entry["status"] == "done" and Path(entry["logits_path"]).exists():
+        entry["reused"] = True
+        return entry
+    folder = zoo_dir(store) / key
+    folder.mkdir(parents=True, exist_ok=True)
+    features = model_features(spec.model.name)
+    fcfg = FEATURE_PRESETS[features]()
+    torch.manual_seed(spec.seed)
+    dm = ASCDataModule(ds, subset, features=features, batch_size=spec.optim.batch_size, seed=spec.seed,
+                       roll_ms=spec.augment.roll_ms, num_workers=num_workers)
+    dm.setup()
+    model = spec.model.build()
+    module = ASCModule(model, spec.optim.model_dump(), spec.augment.model_dump(), None, features, seed=spec.seed)
+    store.put_teacher(key, model=spec.model.name, config_json=spec.model_dump(mode="json"), dataset=str(ds.root),
+                      subset=subset, seed=spec.seed, status="training", run_id=reporter.run_id)
+    fit(module, dm, spec.optim.epochs, folder / "ckpt", reporter, accelerator, resume=True)
+    model.eval()
+    device = "cuda" if accelerator in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
+    probs = predict(model, dm.test_dataloader(), device)
+    rows = dm.test_rows
+    acc = metrics(rows["scene"].map(SCENES.index).to_numpy(), probs, rows["device"].tolist(), rows["city"].tolist())
+    # logits for every training clip and view
+    n = len(dm.train_files)
+    shifts = view_shifts_ms(n, views, spec.augment.roll_ms)
+    frames = np.rint(shifts / 1000 * fcfg.sample_rate_hz / fcfg.hop_length).astype(int)
+    logits = np.zeros((n, views, 10), dtype=np.float32)
+    model = model.to(device)
+    with torch.inference_mode():
+        start = 0
+        for batch in dm.plain_train_loader():
+            x = batch[0].to(device)
+            b = len(x)
+            for k in range(views):
+                xs = torch.stack([torch.roll(x[j], int(frames[start + j, k]), dims=-1) for j in range(b)]) if k else x
+                logits[start:start + b, k] = model(xs).float().cpu().numpy()
+            start += b
+    torch.save(model.state_dict(), folder / "model.pt")
+    np.save(folder / "logits.npy", logits)
+    np.save(folder / "shifts_ms.npy", shifts)
+    (folder / "files.json").write_text(json.dumps(dm.train_files))
+    store.put_teacher(key, model=spec.model.name, config_json=spec.model_dump(mode="json"), dataset=str(ds.root),
+                      subset=subset, seed=spec.seed, status="done", accuracy=acc["macro_accuracy"],
+                      ckpt_path=str(folder / "model.pt"), logits_path=str(folder / "logits.npy"), run_id=reporter.run_id,
+                      created_at=time.time())
+    entry = store.get_teacher(key)
+    entry["reused"] = False
+    return entry
+
+
+def load_ensemble(entries: list[dict], train_files: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Stack the teachers' stored logits for ``train_files``: ([N, K, T, C], shifts_ms [N, K])."""
+    stacks, shifts = [], None
+    for e in entries:
+        folder = Path(e["logits_path"]).parent
+        files = json.loads((folder / "files.json").read_text())
+        pos = {f: i for i, f in enumerate(files)}
+        missing = [f for f in train_files if f not in pos]
+        if missing:
+            raise RuntimeError(f"teacher {e['key']} has no logits for {len(missing)} training clip(s), e.g. {missing[0]}")
+        idx = np.array([pos[f] for f in train_files])
+        stacks.append(np.load(folder / "logits.npy")[idx])
+        s = np.load(folder / "shifts_ms.npy")[idx]
+        shifts = s if shifts is None else shifts
+    return np.stack(stacks, axis=2), shifts
