@@ -66,6 +66,7 @@ class Optim(_Strict):
     weight_decay: float = Field(1e-4, ge=0)
     warmup_epochs: float = Field(1.0, ge=0)
     schedule: Literal["cosine", "constant"] = "cosine"
+    validate_every: int = Field(1, ge=1, description="evaluate on the test split every N epochs (learning curves)")
 
 
 class Augment(_Strict):

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import time
+import warnings
 from pathlib import Path
 
 import lightning as L
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+
+
+# Lightning's banner lines ("GPU available: False" ...) are noise in a CLI summary and in worker logs.
+logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+logging.getLogger("lightning.fabric").setLevel(logging.WARNING)
+warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+warnings.filterwarnings("ignore", message=".*does not have many workers.*")
 
 
 class Cancelled(Exception):

@@ -92,7 +92,8 @@ def _run(cfg: ExperimentConfig, store: Store, run_id: str, run_dir: Path, report
     student = cfg.student.build()
     module = ASCModule(student, cfg.optim.model_dump(), cfg.augment.model_dump(),
                        cfg.kd.model_dump() if entries else None, features, cfg.feature_mode == "on_the_fly", cfg.seed)
-    fit(module, dm, cfg.optim.epochs, run_dir / "ckpt", reporter, cfg.accelerator, cfg.devices, resume)
+    fit(module, dm, cfg.optim.epochs, run_dir / "ckpt", reporter, cfg.accelerator, cfg.devices, resume,
+        cfg.optim.validate_every)
     torch.save(student.state_dict(), run_dir / "student.pt")
     store.add_artifact(run_id, "student", run_dir / "student.pt", {"model": cfg.student.name})
     # ---- deploy + evaluate

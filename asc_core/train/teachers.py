@@ -67,7 +67,8 @@ def ensure_teacher(ds, subset: int, spec, views: int, store, reporter: Reporter,
     module = ASCModule(model, spec.optim.model_dump(), spec.augment.model_dump(), None, features, seed=spec.seed)
     store.put_teacher(key, model=spec.model.name, config_json=spec.model_dump(mode="json"), dataset=str(ds.root),
                       subset=subset, seed=spec.seed, status="training", run_id=reporter.run_id)
-    fit(module, dm, spec.optim.epochs, folder / "ckpt", reporter, accelerator, resume=True)
+    fit(module, dm, spec.optim.epochs, folder / "ckpt", reporter, accelerator, resume=True,
+        validate_every=spec.optim.validate_every)
     model.eval()
     device = "cuda" if accelerator in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
     probs = predict(model, dm.test_dataloader(), device)

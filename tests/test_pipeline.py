@@ -1,0 +1,134 @@
+"""The experiment pipeline, for real, on the tiny embedded dataset: teachers, KD, evaluation, store."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from asc_core.config import parse_config
+from asc_core.data.labels import DEVICES, SCENES
+from asc_core.store import Store
+from asc_core.train.runner import resume_run, run_experiment
+
+
+def tiny_config(root, **over):
+    cfg = {
+        "dataset": str(root), "subset": 25,
+        "student": {"name": "dcase24_baseline", "width": 16},
+        "teachers": [{"model": {"name": "passt_tiny"}, "optim": {"epochs": 1, "batch_size": 32, "lr": 0.001}}],
+        "kd": {"lam": 0.1, "tau": 2.0, "views": 2},
+        "optim": {"epochs": 2, "batch_size": 16, "lr": 0.005, "warmup_epochs": 0.5},
+        "accelerator": "cpu",
+    }
+    for k, v in over.items():
+        cfg[k] = v
+    return cfg
+
+
+def test_experiment_records_everything_and_reuses_its_teacher(tiny_root, tmp_path):
+    store = Store(tmp_path / "runs")
+    s1 = run_experiment(parse_config(tiny_config(tiny_root)), store)
+    assert s1["status"] == "done", s1
+    assert set(s1["per_device"]) == set(DEVICES) and set(s1["per_class"]) == set(SCENES)
+    assert s1["complexity"]["params"] > 0 and s1["teachers_reused"] == [False]
+    run = store.get_run(s1["run_id"])
+    assert run["status"] == "done" and run["code_version"] and run["host"]
+    preds = store.predictions(s1["run_id"])
+    assert len(preds) == 180 and len(preds["probs"].iloc[0]) == 10
+    m = store.metrics(s1["run_id"])
+    assert {"train_loss", "val_acc"} <= set(m["key"]) and (m["stage"] == "student training").any()
+    arts = store.artifacts(s1["run_id"])
+    import torch
+
+    state = torch.load(arts["deployed"]["path"], weights_only=True)
+    assert any(k.endswith("weight") for k in state)
+    # a second experiment with the same teacher (different student) takes it from the zoo
+    s2 = run_experiment(parse_config(tiny_config(tiny_root, kd={"lam": 0.5, "tau": 3.0, "views": 2})), store)
+    assert s2["status"] == "done" and s2["teachers_reused"] == [True]
+    assert len(store.list_teachers()) == 1
+    teacher = store.list_teachers()[0]
+    assert teacher["status"] == "done" and teacher["run_id"] == s1["run_id"]
+
+
+def test_device_specific_finetuning(tiny_root, tmp_path):
+    store = Store(tmp_path / "runs")
+    cfg = tiny_config(tiny_root, teachers=[], device_finetune={"enabled": True, "epochs": 1, "labels": "hard"})
+    s = run_experiment(parse_config(cfg), store)
+    assert s["status"] == "done", s
+    ds = s["device_specific"]
+    assert set(ds["gain"]) == set(DEVICES)
+    for d in ("s4", "s5", "s6"):  # unknown devices fall back to the general model
+        assert ds["gain"][d] == pytest.approx(0.0)
+    assert len(store.predictions(s["run_id"], "device_specific")) == 180
+    assert "device_a" in store.artifacts(s["run_id"])
+
+
+def test_failing_run_is_recorded(tmp_path):
+    store = Store(tmp_path / "runs")
+    s = run_experiment(parse_config({"dataset": str(tmp_path / "nowhere"), "accelerator": "cpu"}), store)
+    assert s["status"] == "failed" and "does not exist" in s["error"]
+    run = store.get_run(s["run_id"])
+    assert run["status"] == "failed" and "Traceback" in run["traceback"]
+
+
+def test_train_cli_json_contract(tiny_root, tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump(tiny_config(tiny_root, teachers=[])))
+    r = subprocess.run([sys.executable, "-m", "asc_core", "train", str(cfg), "--runs", str(tmp_path / "runs"),
+                        "--set", "optim.epochs=1", "--json"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    s = json.loads(r.stdout)
+    assert s["status"] == "done" and s["run_id"]
+    assert {"params", "macs", "bytes"} <= set(s["complexity"])
+    assert set(s["per_device"]) == set(DEVICES) and "macro_accuracy" in s and s["pruning_rounds"] == []
+    r = subprocess.run([sys.executable, "-m", "asc_core", "runs", "list", "--runs", str(tmp_path / "runs"), "--json"],
+                       capture_output=True, text=True, timeout=60)
+    runs = json.loads(r.stdout)
+    assert runs[0]["run_id"] == s["run_id"] and runs[0]["status"] == "done"
+    r = subprocess.run([sys.executable, "-m", "asc_core", "train", str(cfg), "--set", "optim.lr=-1"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "optim.lr" in r.stderr and "greater than 0" in r.stderr
+
+
+def test_killed_run_leaves_a_consistent_store_and_resumes(tiny_root, tmp_path):
+    runs = tmp_path / "runs"
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump(tiny_config(tiny_root, teachers=[], optim={"epochs": 40, "batch_size": 8, "lr": 0.005,
+                                                                                      "validate_every": 100})))
+    proc = subprocess.Popen([sys.executable, "-m", "asc_core", "train", str(cfg), "--runs", str(runs)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    store = None
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        time.sleep(0.5)
+        if (runs / "asc.db").exists():
+            store = store or Store(runs)
+            rs = store.list_runs()
+            if rs and (rs[0]["epoch"] or 0) >= 2 and list(runs.glob("*/ckpt/last.ckpt")):
+                break
+    else:
+        proc.kill()
+        pytest.fail("the run did not reach epoch 2 in time")
+    os.kill(proc.pid, signal.SIGKILL)  # mid-epoch, no goodbye
+    proc.wait()
+    con = sqlite3.connect(runs / "asc.db")
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    con.close()
+    run_id = store.list_runs()[0]["run_id"]
+    assert store.get_run(run_id)["status"] == "running"
+    assert store.mark_interrupted() == [run_id]
+    assert store.get_run(run_id)["status"] == "interrupted"
+    before = store.metrics(run_id)
+    s = resume_run(store, run_id)
+    assert s["status"] == "done", s
+    after = store.metrics(run_id)
+    epochs = sorted(after[after["key"] == "train_loss"]["epoch"].unique())
+    assert epochs[-1] == 39 and len(before) > 0
+    assert set(range(40)) == set(epochs)
+    assert before["epoch"].max() >= 1  # the first process got that far; the resumed one went on from its checkpoint
