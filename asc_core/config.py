@@ -99,6 +99,39 @@ class DeviceFinetune(_Strict):
     labels: Literal["hard", "soft", "both"] = "both"
 
 
+class Budget(_Strict):
+    macs: int = Field(30_000_000, gt=0, description="MACs per 1-s clip")
+    bytes: int = Field(128_000, gt=0, description="parameter memory in bytes")
+    precision: Literal["fp32", "fp16", "int8"] = "fp16"
+
+
+class Pruning(_Strict):
+    mode: Literal["none", "single", "progressive"] = "none"
+    chain: list[int] = Field(default_factory=list, description="target widths in order, e.g. [64, 32]")
+    budget: Budget | None = Field(None, description="a final target by budget (after any chain)")
+    pruner: Literal["l1", "l2"] = "l1"
+    schedule: Literal["linear", "agp", "one_shot"] = "linear"
+    total_times: int = Field(4, ge=1, description="sparsity updates of the schedule")
+    interval_steps: int = Field(5, ge=1, description="training steps between updates")
+    finetune_epochs: int = Field(3, ge=1)
+    finetune_lr: float = Field(0.002, gt=0)
+
+    @model_validator(mode="after")
+    def _targets(self):
+        n = len(self.chain) + (self.budget is not None)
+        if self.mode == "none" and n:
+            raise ValueError("pruning.mode is 'none' but targets are given (set mode: single or progressive)")
+        if self.mode == "single" and n != 1:
+            raise ValueError(f"pruning.mode 'single' needs exactly one target (one width in chain, or a budget), got {n}")
+        if self.mode == "progressive" and n < 2:
+            raise ValueError(f"pruning.mode 'progressive' needs at least two targets, got {n}")
+        if any(b >= a for a, b in zip(self.chain, self.chain[1:])):
+            raise ValueError(f"pruning.chain must decrease, got {self.chain}")
+        if any(w < 8 or w % 8 for w in self.chain):
+            raise ValueError(f"pruning.chain widths must be multiples of 8, got {self.chain}")
+        return self
+
+
 class ExperimentConfig(_Strict):
     name: str = ""
     dataset: str | None = Field(None, description="TAU22-layout folder; default: the embedded mini set")
@@ -110,6 +143,7 @@ class ExperimentConfig(_Strict):
     kd: KD = Field(default_factory=KD)
     optim: Optim = Field(default_factory=Optim)
     augment: Augment = Field(default_factory=Augment)
+    pruning: Pruning = Field(default_factory=Pruning)
     device_finetune: DeviceFinetune = Field(default_factory=DeviceFinetune)
     eval_precision: Literal["fp32", "fp16"] = "fp16"
     seed: int = 0
@@ -128,6 +162,11 @@ class ExperimentConfig(_Strict):
     def _consistent(self):
         if self.augment.dir_p > 0 and self.feature_mode == "cached":
             raise ValueError("augment.dir_p > 0 needs feature_mode: on_the_fly (impulse responses act on waveforms)")
+        if self.pruning.chain:
+            if self.student.width is None:
+                raise ValueError("pruning by width needs student.width (the width pruning starts from)")
+            if self.pruning.chain[0] >= self.student.width:
+                raise ValueError(f"pruning.chain must start below student.width {self.student.width}, got {self.pruning.chain}")
         return self
 
     def digest(self) -> str:

@@ -38,12 +38,12 @@ class RepDepthwise(nn.Module):
         unknown = set(branches) - set(BRANCHES)
         if unknown or not branches:
             raise ValueError(f"branches must be a non-empty subset of {BRANCHES}, got {branches!r}")
-        self.channels, self.stride = channels, stride
+        self.stride = stride
         self.branch_names = tuple(b for b in BRANCHES if b in branches and (b != "identity" or stride == (1, 1)))
         self.inference_mode = inference_mode
         self.act = nn.ReLU(inplace=True)
         if inference_mode:
-            self._build_deploy()
+            self._build_deploy(channels)
             return
         self.branches = nn.ModuleDict()
         for name in self.branch_names:
@@ -55,9 +55,17 @@ class RepDepthwise(nn.Module):
                     nn.Conv2d(channels, channels, (kh, kw), stride, padding=(kh // 2, kw // 2), groups=channels, bias=False),
                     nn.BatchNorm2d(channels))
 
-    def _build_deploy(self):
-        self.conv = nn.Conv2d(self.channels, self.channels, 3, self.stride, padding=1, groups=self.channels, bias=False)
-        self.bn = nn.BatchNorm2d(self.channels)
+    @property
+    def channels(self) -> int:
+        """Current channel count (read from the layers, so it stays right after channel pruning)."""
+        if self.inference_mode:
+            return self.conv.out_channels
+        first = next(iter(self.branches.values()))
+        return (first if isinstance(first, nn.BatchNorm2d) else first[1]).num_features
+
+    def _build_deploy(self, c: int):
+        self.conv = nn.Conv2d(c, c, 3, self.stride, padding=1, groups=c, bias=False)
+        self.bn = nn.BatchNorm2d(c)
 
     def forward(self, x):
         if self.inference_mode:
@@ -103,9 +111,10 @@ class RepDepthwise(nn.Module):
             return
         kernel, bias = self.get_kernel_bias()
         device = kernel.device
+        c = self.channels
         del self.branches
         self.inference_mode = True
-        self._build_deploy()
+        self._build_deploy(c)
         self.to(device)
         self.train(self.training)  # the new layers follow the module's mode (eval stays eval)
         self.conv.weight.copy_(kernel)

@@ -90,6 +90,9 @@ def fit(module, datamodule, epochs: int, ckpt_dir: Path, reporter: Reporter, acc
         devices: int = 1, resume: bool = False, validate_every: int = 1, deterministic: bool = True):
     """Train; raises Cancelled (after saving ``last.ckpt``) when the user cancelled."""
     ckpt_dir = Path(ckpt_dir)
+    for name in list(logging.root.manager.loggerDict):  # other libraries (NNI) reset logging levels
+        if name.startswith("lightning"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     cb = StoreCallback(reporter)
     trainer = L.Trainer(
         max_epochs=epochs, accelerator=accelerator, devices=devices, logger=False, enable_progress_bar=False,
@@ -98,6 +101,7 @@ def fit(module, datamodule, epochs: int, ckpt_dir: Path, reporter: Reporter, acc
         callbacks=[cb, ModelCheckpoint(dirpath=ckpt_dir, save_last=True, save_top_k=0, every_n_epochs=1)],
     )
     last = ckpt_dir / "last.ckpt"
+    module.train()  # a pruned network comes back from NNI's speed-up in eval mode
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if resume and last.exists() else None)
     if cb.cancelled:
         trainer.save_checkpoint(last)

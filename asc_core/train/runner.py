@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from asc_core.complexity import measure
+from asc_core.compress.rounds import check_reachable, run_rounds
 from asc_core.config import ExperimentConfig
 from asc_core.data import open_dataset
 from asc_core.data.features import FEATURE_PRESETS, log_mel
@@ -67,6 +68,9 @@ def _run(cfg: ExperimentConfig, store: Store, run_id: str, run_dir: Path, report
     t_start = time.time()
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     ds = open_dataset(cfg.dataset or default_dataset_root())
+    if cfg.pruning.mode != "none":
+        reporter.set_stage("checking the pruning budget")
+        check_reachable(cfg)  # an unreachable budget fails before any training
     # ---- teachers
     entries = []
     for i, spec in enumerate(cfg.teachers):
@@ -94,14 +98,16 @@ def _run(cfg: ExperimentConfig, store: Store, run_id: str, run_dir: Path, report
                        cfg.kd.model_dump() if entries else None, features, cfg.feature_mode == "on_the_fly", cfg.seed)
     fit(module, dm, cfg.optim.epochs, run_dir / "ckpt", reporter, cfg.accelerator, cfg.devices, resume,
         cfg.optim.validate_every)
+    rounds = []
+    if cfg.pruning.mode != "none":
+        student, rounds = _prune(student, cfg, dm, features, entries, run_dir, reporter, store, run_id)
     torch.save(student.state_dict(), run_dir / "student.pt")
-    store.add_artifact(run_id, "student", run_dir / "student.pt", {"model": cfg.student.name})
+    store.add_artifact(run_id, "student", run_dir / "student.pt", _model_meta(cfg, folded=False))
     # ---- deploy + evaluate
     reporter.set_stage("evaluation")
     deployed = deploy(student, cfg.eval_precision)
     torch.save(deployed.state_dict(), run_dir / "deployed.pt")
-    store.add_artifact(run_id, "deployed", run_dir / "deployed.pt", {"model": cfg.student.name, "precision": cfg.eval_precision,
-                                                                      "folded": True})
+    store.add_artifact(run_id, "deployed", run_dir / "deployed.pt", _model_meta(cfg, folded=True))
     result = _evaluate(deployed, dm, cfg, store, run_id, "general")
     cx = measure(deployed, input_shape(cfg.student.name) if features == model_features(cfg.student.name)
                  else (1, 1, *FEATURE_PRESETS[features]().shape))
@@ -112,13 +118,41 @@ def _run(cfg: ExperimentConfig, store: Store, run_id: str, run_dir: Path, report
         "teacher_accuracy": [e.get("accuracy") for e in entries],
         "complexity": cx.to_dict(), "train_clips": len(dm.train_files), "skipped_clips": len(dm.skipped),
         **{k: result[k] for k in ("accuracy", "macro_accuracy", "log_loss", "per_device", "seen", "unseen", "per_class")},
-        "pruning_rounds": [],
+        "pruning_rounds": rounds,
     }
     # ---- device-specific fine-tuning
     if cfg.device_finetune.enabled:
         summary["device_specific"] = _device_finetune(student, dm, cfg, store, run_id, run_dir, reporter, result)
     summary["seconds"] = round(time.time() - t_start, 1)
     return summary
+
+
+def _model_meta(cfg, folded: bool) -> dict:
+    return {"model": cfg.student.name, "width": cfg.student.width, "kwargs": cfg.student.kwargs, "folded": folded,
+            "precision": cfg.eval_precision if folded else "fp32"}
+
+
+def _prune(student, cfg, dm, features, entries, run_dir, reporter, store, run_id):
+    dev = _device(cfg.accelerator)
+    mel = log_mel(dm.fcfg) if cfg.feature_mode == "on_the_fly" else None
+    rows = dm.test_rows
+    y = rows["scene"].map(SCENES.index).to_numpy()
+
+    def evaluate(m):
+        probs = predict(deploy(m, cfg.eval_precision), dm.test_dataloader(), dev, mel)
+        return metrics(y, probs, rows["device"].tolist(), rows["city"].tolist())["macro_accuracy"]
+
+    def finetune(m, k):
+        optim = cfg.optim.model_dump() | {"epochs": cfg.pruning.finetune_epochs, "lr": cfg.pruning.finetune_lr,
+                                          "warmup_epochs": 0}
+        module = ASCModule(m, optim, cfg.augment.model_dump(), cfg.kd.model_dump() if entries else None, features,
+                           cfg.feature_mode == "on_the_fly", cfg.seed)
+        fit(module, dm, cfg.pruning.finetune_epochs, run_dir / f"ckpt_round{k + 1}", reporter, cfg.accelerator,
+            cfg.devices, validate_every=cfg.optim.validate_every)
+        torch.save(m.state_dict(), run_dir / f"round{k + 1}.pt")
+        store.add_artifact(run_id, f"round{k + 1}", run_dir / f"round{k + 1}.pt", _model_meta(cfg, folded=False))
+
+    return run_rounds(student, cfg, dm, evaluate, finetune, reporter)
 
 
 def _evaluate(model, dm, cfg, store, run_id, name) -> dict:

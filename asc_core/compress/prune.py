@@ -1,0 +1,215 @@
+"""Structured channel pruning with NNI 3.0, then NNI ModelSpeedup so the network is physically smaller.
+
+Dependency-aware: ``auto_set_denpendency_group_ids`` groups convolutions whose outputs meet in a
+residual addition (and all branches of a Rep-Mobile depthwise stage, which are summed), so they keep
+the same channels. NNI 3.0's own tracer fails on torch 2.11; ModelSpeedup gets a torch.fx graph.
+The classifier convolution/linear layer (outputs = classes) is never pruned.
+
+A pruned model is saved as a plain state dict; ``rebuild`` re-creates its structure from the shapes in
+that state dict on a freshly built model of the same family, so it reloads with weights_only=True.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import logging
+import warnings
+
+import torch
+import torch.nn as nn
+
+from asc_core.complexity import BudgetError, Complexity, measure
+
+log = logging.getLogger(__name__)
+
+
+def _quiet_nni():
+    """NNI logs every module it cannot replace (e.g. Identity, which needs no replacing) at ERROR level."""
+    import nni  # noqa: F401  (its import installs its handlers)
+
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith("nni"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+
+PRUNERS = ("l1", "l2")
+
+
+def _config_list(model: nn.Module, sparsity: float) -> list[dict]:
+    n_classes = _n_classes(model)
+    exclude = [name for name, m in model.named_modules()
+               if isinstance(m, (nn.Conv2d, nn.Linear)) and getattr(m, "out_channels", getattr(m, "out_features", 0)) == n_classes]
+    cfg = {"op_types": ["Conv2d"], "sparse_ratio": float(sparsity)}
+    if exclude:
+        cfg["exclude_op_names"] = exclude
+    return [cfg]
+
+
+def _n_classes(model: nn.Module) -> int:
+    with torch.no_grad():
+        return int(model.eval()(torch.zeros(*_shape(model))).shape[-1])
+
+
+def _shape(model: nn.Module) -> tuple:
+    from asc_core.models import input_shape
+
+    return input_shape(getattr(model, "model_name", "dcase24_baseline"), 2)
+
+
+def _pruner(kind: str, model, config_list, evaluator=None):
+    from nni.compression.pruning import L1NormPruner, L2NormPruner
+
+    if kind not in PRUNERS:
+        raise ValueError(f"pruner must be one of {PRUNERS}, got {kind!r}")
+    cls = L1NormPruner if kind == "l1" else L2NormPruner
+    return cls(model, config_list, evaluator=evaluator) if evaluator is not None else cls(model, config_list)
+
+
+def dependency_config(model: nn.Module, sparsity: float) -> list[dict]:
+    from nni.compression.utils import auto_set_denpendency_group_ids
+
+    _quiet_nni()
+    # NNI's dependency analysis print()s to stdout; keep stdout clean for --json
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        return auto_set_denpendency_group_ids(model, _config_list(model, sparsity), torch.randn(*_shape(model)))
+
+
+def speedup(model: nn.Module, masks: dict) -> nn.Module:
+    from nni.compression.speedup import ModelSpeedup
+
+    _quiet_nni()
+    model.eval()
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        quiet = logging.getLogger("asc_core.nni_speedup")
+        quiet.setLevel(logging.CRITICAL)
+        ModelSpeedup(model, torch.randn(*_shape(model)), masks, graph_module=torch.fx.symbolic_trace(model),
+                     logger=quiet).speedup_model()
+    return model
+
+
+def prune_once(model: nn.Module, sparsity: float, pruner: str = "l1") -> nn.Module:
+    """One-shot: a pruned, sped-up copy of ``model`` with ``sparsity`` of each prunable conv's channels removed."""
+    m = copy.deepcopy(model).cpu().eval()
+    if sparsity <= 0:
+        return m
+    p = _pruner(pruner, m, dependency_config(m, sparsity))
+    with contextlib.redirect_stdout(io.StringIO()):
+        _, masks = p.compress()
+    p.unwrap_model()
+    return speedup(m, masks)
+
+
+def prune_scheduled(model: nn.Module, sparsity: float, train_step, loader, pruner: str = "l1", schedule: str = "linear",
+                    total_times: int = 4, interval_steps: int = 5, lr: float = 1e-3) -> nn.Module:
+    """NNI LinearPruner / AGPPruner: the sparsity rises to ``sparsity`` over ``total_times`` updates,
+    ``interval_steps`` training steps apart (the model trains with ``train_step`` in between), then speed-up."""
+    import nni
+    from nni.compression import TorchEvaluator
+    from nni.compression.pruning import AGPPruner, LinearPruner
+
+    if schedule == "one_shot":
+        return prune_once(model, sparsity, pruner)
+    m = copy.deepcopy(model).cpu()
+    config = dependency_config(m.eval(), sparsity)
+
+    def training_func(model, optimizers, training_step, lr_schedulers=None, max_steps=None, max_epochs=None, *a, **k):
+        model.train()
+        step = 0
+        while step < max_steps:
+            for batch in loader:
+                loss = training_step(batch, model)
+                optimizers.zero_grad()
+                loss.backward()
+                optimizers.step()
+                step += 1
+                if step >= max_steps:
+                    break
+
+    optimizer = nni.trace(torch.optim.Adam)(m.parameters(), lr=lr)
+    evaluator = TorchEvaluator(training_func, optimizer, train_step, dummy_input=torch.randn(*_shape(m)))
+    base = _pruner(pruner, m, config, evaluator)
+    sched = (LinearPruner if schedule == "linear" else AGPPruner)(base, interval_steps, total_times, evaluator)
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        _, masks = sched.compress(max_steps=interval_steps * total_times, max_epochs=None)
+    sched.unwrap_model()
+    return speedup(m, masks)
+
+
+def channels_per_layer(model: nn.Module) -> dict[str, int]:
+    return {n: m.out_channels for n, m in model.named_modules() if isinstance(m, nn.Conv2d)}
+
+
+def width_sparsity(from_width: int, to_width: int) -> float:
+    if not 0 < to_width <= from_width:
+        raise ValueError(f"a pruning target width must be between 1 and the current width {from_width}, got {to_width}")
+    return 1.0 - to_width / from_width
+
+
+def solve_budget(model: nn.Module, max_macs: int, max_bytes: int, precision: str = "fp16", pruner: str = "l1",
+                 deploy=None, tol: float = 0.01, guess: float | None = None) -> tuple[float, Complexity]:
+    """The smallest sparsity whose pruned (and deployed) network meets MACs ≤ max_macs and bytes ≤ max_bytes.
+    Raises BudgetError with the smallest figures reachable when even 95 % sparsity does not fit."""
+    deploy = deploy or (lambda m: m)
+
+    def figures(s):
+        return measure(deploy(prune_once(model, s, pruner)), _shape(model)[:1] and (1, *_shape(model)[1:]))
+
+    def fits(c):
+        return c.macs <= max_macs and c.bytes(precision) <= max_bytes
+
+    c0 = figures(0.0)
+    if fits(c0):
+        return 0.0, c0
+    hi_c = figures(0.95)
+    if not fits(hi_c):
+        raise BudgetError(f"budget unreachable: at most {max_macs:,} MACs and {max_bytes:,} B at {precision} asked, "
+                          f"but the smallest this model prunes to is {hi_c.macs:,} MACs and {hi_c.bytes(precision):,} B")
+    lo, hi = 0.0, 0.95
+    best = hi_c
+    if guess is not None:  # bracket around a good first guess (e.g. 1 − W/W0 for a width target)
+        for cand_lo, cand_hi in ((max(0.0, guess - 0.06), min(0.95, guess + 0.06)),):
+            c_hi = figures(cand_hi)
+            if fits(c_hi) and not fits(figures(cand_lo)):
+                lo, hi, best = cand_lo, cand_hi, c_hi
+    while hi - lo > tol:
+        mid = (lo + hi) / 2
+        c = figures(mid)
+        if fits(c):
+            hi, best = mid, c
+        else:
+            lo = mid
+    return hi, best
+
+
+def rebuild(model: nn.Module, state_dict: dict) -> nn.Module:
+    """Give ``model`` (a fresh network of the same family) the layer shapes found in ``state_dict``, then load it."""
+    for name, mod in list(model.named_modules()):
+        w = state_dict.get(f"{name}.weight") if name else None
+        if w is None:
+            continue
+        new = None
+        if isinstance(mod, nn.Conv2d) and tuple(w.shape) != tuple(mod.weight.shape):
+            out_c, in_per_group = w.shape[0], w.shape[1]
+            depthwise = mod.groups == mod.in_channels and mod.groups > 1
+            groups = out_c if depthwise else mod.groups
+            new = nn.Conv2d(in_per_group * groups, out_c, mod.kernel_size, mod.stride, mod.padding, mod.dilation, groups,
+                            bias=mod.bias is not None)
+        elif isinstance(mod, nn.BatchNorm2d) and w.shape[0] != mod.num_features:
+            new = nn.BatchNorm2d(w.shape[0], mod.eps, mod.momentum)
+        elif isinstance(mod, nn.Linear) and tuple(w.shape) != tuple(mod.weight.shape):
+            new = nn.Linear(w.shape[1], w.shape[0], bias=mod.bias is not None)
+        if new is not None:
+            parent_name, _, attr = name.rpartition(".")
+            parent = model.get_submodule(parent_name) if parent_name else model
+            if isinstance(parent, (nn.Sequential, nn.ModuleList)) and attr.isdigit():
+                parent[int(attr)] = new
+            elif isinstance(parent, nn.ModuleDict):
+                parent[attr] = new
+            else:
+                setattr(parent, attr, new)
+    model.load_state_dict(state_dict)
+    return model

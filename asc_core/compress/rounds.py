@@ -1,0 +1,88 @@
+"""Pruning rounds inside an experiment: prune (scheduled, NNI) → KD fine-tune, once per target.
+
+Single-step is one round straight to the target; progressive is a chain of rounds (e.g. 96 → 64 → 32).
+A target is a width (the complexity of the width-W network of the same family, deployed) or a budget
+(MACs and parameter bytes at a precision). The sparsity that meets it is solved on the deployed
+(folded) network; every round is recorded with its figures, accuracies and channels per layer.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from asc_core.complexity import BudgetError, check_budget, measure
+from asc_core.compress.prune import channels_per_layer, prune_scheduled, solve_budget
+from asc_core.models import create_model, input_shape
+from asc_core.models.rep_mobile import reparameterize_model
+from asc_core.train.kd import kd_loss
+
+
+def targets(cfg) -> list[dict]:
+    """The rounds' targets as budgets: [{'label', 'macs', 'bytes', 'precision'}]."""
+    p = cfg.pruning
+    out = []
+    for w in p.chain:
+        kw = dict(cfg.student.kwargs) | {"width": w}
+        c = measure(reparameterize_model(create_model(cfg.student.name, **kw)), input_shape(cfg.student.name))
+        out.append({"label": f"width {w}", "width": w, "macs": c.macs, "bytes": c.bytes("fp16"), "precision": "fp16"})
+    if p.budget:
+        b = p.budget
+        out.append({"label": f"budget {b.macs / 1e6:.1f} M MACs, {b.bytes:,} B at {b.precision}", "width": None,
+                    "macs": b.macs, "bytes": b.bytes, "precision": b.precision})
+    return out
+
+
+def check_reachable(cfg) -> None:
+    """Fail before any training if the final budget cannot be met by pruning this student."""
+    if not cfg.pruning.budget:
+        return
+    b = cfg.pruning.budget
+    solve_budget(cfg.student.build(), b.macs, b.bytes, b.precision, cfg.pruning.pruner, deploy=reparameterize_model)
+
+
+def run_rounds(model, cfg, dm, evaluate, finetune, reporter) -> tuple[torch.nn.Module, list[dict]]:
+    """``evaluate(model) -> macro accuracy``; ``finetune(model, round_index) -> None`` (KD, in place)."""
+    p = cfg.pruning
+    kd = cfg.kd.model_dump()
+    has_teachers = dm.teacher_logits is not None
+
+    def train_step(batch, m):
+        x, y, _d, _i, teacher, _s = batch
+        loss, _ = kd_loss(m(x), y, teacher if has_teachers and teacher.numel() else None, kd["lam"], kd["tau"], kd["variant"])
+        return loss
+
+    rounds = []
+    tlist = targets(cfg)
+    for k, t in enumerate(tlist):
+        reporter.set_stage(f"pruning round {k + 1}/{len(tlist)}: {t['label']}")
+        before = measure(reparameterize_model(model), input_shape(cfg.student.name))
+        width_now = next((r["target_width"] for r in reversed(rounds) if r["target_width"]), cfg.student.width)
+        guess = 1 - t["width"] / width_now if t["width"] and width_now else None
+        sparsity, _ = solve_budget(model, t["macs"], t["bytes"], t["precision"], p.pruner, deploy=reparameterize_model,
+                                   guess=guess)
+        pruned = prune_scheduled(model, sparsity, train_step, dm.train_dataloader(), p.pruner, p.schedule,
+                                 p.total_times, p.interval_steps, p.finetune_lr)
+        pruned.model_name = cfg.student.name
+        acc_pruned = evaluate(pruned)
+        reporter.set_stage(f"pruning round {k + 1}/{len(tlist)}: fine-tuning")
+        finetune(pruned, k)
+        acc_ft = evaluate(pruned)
+        after = measure(reparameterize_model(pruned), input_shape(cfg.student.name))
+        try:
+            check_budget(after, t["macs"], t["bytes"], t["precision"])
+            met = True
+        except BudgetError:
+            met = False
+        rounds.append({"round": k + 1, "target": t["label"], "target_width": t["width"], "sparsity": round(sparsity, 4),
+                       "params_before": before.params, "macs_before": before.macs, "params": after.params,
+                       "macs": after.macs, "bytes": after.bytes(t["precision"]), "precision": t["precision"],
+                       "target_macs": t["macs"], "target_bytes": t["bytes"], "meets_target": met,
+                       "accuracy_after_pruning": acc_pruned, "accuracy_after_finetune": acc_ft,
+                       "channels": channels_per_layer(pruned)})
+        reporter.metrics(k + 1, 0, {"round_params": after.params, "round_macs": after.macs,
+                                    "round_acc_pruned": acc_pruned, "round_acc_finetuned": acc_ft})
+        if not met:
+            raise BudgetError(f"round {k + 1}: pruned network ({after.macs:,} MACs, {after.bytes(t['precision']):,} B) "
+                              f"misses its target {t['label']}")
+        model = pruned
+    return model, rounds

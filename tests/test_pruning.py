@@ -1,0 +1,79 @@
+"""Channel pruning with NNI: targets met, speed-up real, Rep-Mobile still folds, save/reload, budgets."""
+
+import pytest
+import torch
+
+from asc_core.artifacts import load_run_model
+from asc_core.complexity import BudgetError, measure
+from asc_core.compress.prune import prune_once, rebuild, solve_budget
+from asc_core.config import ConfigError, parse_config
+from asc_core.models import create_model
+from asc_core.models.rep_mobile import reparameterize_model
+from asc_core.store import Store
+from asc_core.train.runner import run_experiment
+from tests.test_models import _randomise_bn
+
+
+def test_prune_rep_mobile_to_width_32_budget_folds_and_reloads():
+    wide = create_model("rep_mobile", width=64)
+    target = measure(create_model("dcase24_baseline", width=32))
+    s, fig = solve_budget(wide, target.macs, target.bytes("fp16"), deploy=reparameterize_model, guess=0.5)
+    assert fig.macs <= target.macs and fig.bytes("fp16") <= target.bytes("fp16")
+    pruned = _randomise_bn(prune_once(wide, s))
+    deployed = measure(reparameterize_model(pruned))
+    assert deployed.macs <= target.macs and deployed.params < measure(reparameterize_model(wide)).params / 3
+    x = torch.randn(2, 1, 256, 65)
+    assert (reparameterize_model(pruned)(x) - pruned(x)).abs().max() <= 1e-4  # still folds exactly
+    # every branch of a depthwise stage kept the same channels
+    for m in pruned.modules():
+        if hasattr(m, "branches"):
+            sizes = {(b if isinstance(b, torch.nn.BatchNorm2d) else b[1]).num_features for b in m.branches.values()}
+            assert len(sizes) == 1
+    again = rebuild(create_model("rep_mobile", width=64), pruned.state_dict()).eval()
+    torch.testing.assert_close(again(x), pruned(x))
+
+
+def test_unreachable_budget_fails_with_the_smallest_figures():
+    with pytest.raises(BudgetError, match=r"budget unreachable: .*1,000 MACs.*smallest this model prunes to is [\d,]+ MACs"):
+        solve_budget(create_model("dcase24_baseline", width=32), 1_000, 128_000)
+
+
+def test_pruning_config_errors():
+    with pytest.raises(ConfigError, match="'single' needs exactly one target"):
+        parse_config({"student": {"name": "rep_mobile", "width": 64}, "pruning": {"mode": "single", "chain": [48, 32]}})
+    with pytest.raises(ConfigError, match="chain must decrease"):
+        parse_config({"student": {"name": "rep_mobile", "width": 96}, "pruning": {"mode": "progressive", "chain": [32, 64]}})
+    with pytest.raises(ConfigError, match="must start below student.width 32"):
+        parse_config({"student": {"name": "rep_mobile", "width": 32}, "pruning": {"mode": "single", "chain": [32]}})
+    for p in ("quick-single", "quick-progressive"):
+        assert parse_config({"preset": p}).pruning.mode in ("single", "progressive")
+
+
+def test_progressive_chain_in_a_real_run(tiny_root, tmp_path):
+    store = Store(tmp_path / "runs")
+    cfg = {"dataset": str(tiny_root), "subset": 25, "student": {"name": "rep_mobile", "width": 32},
+           "optim": {"epochs": 1, "batch_size": 16, "validate_every": 100}, "accelerator": "cpu",
+           "pruning": {"mode": "progressive", "chain": [24, 16], "total_times": 2, "interval_steps": 1,
+                       "finetune_epochs": 1}}
+    s = run_experiment(parse_config(cfg), store)
+    assert s["status"] == "done", s
+    rounds = s["pruning_rounds"]
+    assert [r["target_width"] for r in rounds] == [24, 16]
+    for r, w in zip(rounds, (24, 16)):
+        plain = measure(create_model("dcase24_baseline", width=w))
+        assert r["meets_target"] and r["macs"] <= plain.macs and r["params"] <= plain.params
+        assert r["channels"] and 0 <= r["accuracy_after_finetune"] <= 100
+    assert rounds[1]["params"] < rounds[0]["params"] < rounds[0]["params_before"]
+    assert s["complexity"]["params"] == rounds[-1]["params"]
+    model = load_run_model(store, s["run_id"])  # structure and weights from a weights-only state dict
+    assert model(torch.randn(2, 1, 256, 65)).shape == (2, 10)
+    assert measure(model).params == rounds[-1]["params"]
+
+
+def test_unreachable_budget_fails_before_training(tiny_root, tmp_path):
+    store = Store(tmp_path / "runs")
+    cfg = {"dataset": str(tiny_root), "student": {"name": "rep_mobile", "width": 32}, "accelerator": "cpu",
+           "pruning": {"mode": "single", "budget": {"macs": 1000, "bytes": 500}}}
+    s = run_experiment(parse_config(cfg), store)
+    assert s["status"] == "failed" and "budget unreachable" in s["error"]
+    assert store.metrics(s["run_id"]).empty  # nothing was trained
