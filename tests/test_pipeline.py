@@ -132,3 +132,13 @@ def test_killed_run_leaves_a_consistent_store_and_resumes(tiny_root, tmp_path):
     assert epochs[-1] == 39 and len(before) > 0
     assert set(range(40)) == set(epochs)
     assert before["epoch"].max() >= 1  # the first process got that far; the resumed one went on from its checkpoint
+
+
+def test_deterministic_under_a_seed(tiny_root, tmp_path):
+    store = Store(tmp_path / "runs")
+    cfg = parse_config(tiny_config(tiny_root, teachers=[], optim={"epochs": 1, "batch_size": 16, "validate_every": 100}))
+    a = run_experiment(cfg, store)
+    b = run_experiment(cfg, store)
+    assert a["status"] == b["status"] == "done"
+    pa, pb = store.predictions(a["run_id"]), store.predictions(b["run_id"])
+    assert pa["probs"].tolist() == pb["probs"].tolist()

@@ -155,7 +155,9 @@ def extract(dataset, filenames: list[str], config: FeatureConfig | None = None, 
     skipped: dict[str, str] = {}
     reader = _ClipReader(dataset, filenames, config)
     workers = min(2, os.cpu_count() or 1) if workers is None else workers
-    loader = torch.utils.data.DataLoader(reader, batch_size=batch_size, num_workers=workers, collate_fn=_collate)
+    # own generator: extraction must not consume the global RNG (a cache hit would change later draws)
+    loader = torch.utils.data.DataLoader(reader, batch_size=batch_size, num_workers=workers, collate_fn=_collate,
+                                         generator=torch.Generator().manual_seed(0))
     done = 0
     with torch.inference_mode():
         for batch in loader:

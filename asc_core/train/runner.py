@@ -93,6 +93,7 @@ def _run(cfg: ExperimentConfig, store: Store, run_id: str, run_dir: Path, report
     store.add_problems(run_id, dm.skipped)
     # ---- student
     reporter.set_stage("student training")
+    L.seed_everything(cfg.seed, workers=True, verbose=False)  # same initial weights whatever ran before
     student = cfg.student.build()
     module = ASCModule(student, cfg.optim.model_dump(), cfg.augment.model_dump(),
                        cfg.kd.model_dump() if entries else None, features, cfg.feature_mode == "on_the_fly", cfg.seed)

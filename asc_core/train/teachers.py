@@ -59,10 +59,10 @@ def ensure_teacher(ds, subset: int, spec, views: int, store, reporter: Reporter,
     folder.mkdir(parents=True, exist_ok=True)
     features = model_features(spec.model.name)
     fcfg = FEATURE_PRESETS[features]()
-    torch.manual_seed(spec.seed)
     dm = ASCDataModule(ds, subset, features=features, batch_size=spec.optim.batch_size, seed=spec.seed,
                        roll_ms=spec.augment.roll_ms, num_workers=num_workers)
     dm.setup()
+    torch.manual_seed(spec.seed)
     model = spec.model.build()
     module = ASCModule(model, spec.optim.model_dump(), spec.augment.model_dump(), None, features, seed=spec.seed)
     store.put_teacher(key, model=spec.model.name, config_json=spec.model_dump(mode="json"), dataset=str(ds.root),
