@@ -91,7 +91,7 @@ def fit(module, datamodule, epochs: int, ckpt_dir: Path, reporter: Reporter, acc
     """Train; raises Cancelled (after saving ``last.ckpt``) when the user cancelled."""
     ckpt_dir = Path(ckpt_dir)
     for name in list(logging.root.manager.loggerDict):  # other libraries (NNI) reset logging levels
-        if name.startswith("lightning"):
+        if name.startswith(("lightning", "pytorch_lightning")):
             logging.getLogger(name).setLevel(logging.WARNING)
     cb = StoreCallback(reporter)
     trainer = L.Trainer(
