@@ -56,6 +56,7 @@ def run_rounds(model, cfg, dm, evaluate, finetune, reporter) -> tuple[torch.nn.M
     for k, t in enumerate(tlist):
         reporter.set_stage(f"pruning round {k + 1}/{len(tlist)}: {t['label']}")
         before = measure(reparameterize_model(model), input_shape(cfg.student.name))
+        acc_before = evaluate(model)
         width_now = next((r["target_width"] for r in reversed(rounds) if r["target_width"]), cfg.student.width)
         guess = 1 - t["width"] / width_now if t["width"] and width_now else None
         sparsity, _ = solve_budget(model, t["macs"], t["bytes"], t["precision"], p.pruner, deploy=reparameterize_model,
@@ -77,7 +78,7 @@ def run_rounds(model, cfg, dm, evaluate, finetune, reporter) -> tuple[torch.nn.M
                        "params_before": before.params, "macs_before": before.macs, "params": after.params,
                        "macs": after.macs, "bytes": after.bytes(t["precision"]), "precision": t["precision"],
                        "target_macs": t["macs"], "target_bytes": t["bytes"], "meets_target": met,
-                       "accuracy_after_pruning": acc_pruned, "accuracy_after_finetune": acc_ft,
+                       "accuracy_before": acc_before, "accuracy_after_pruning": acc_pruned, "accuracy_after_finetune": acc_ft,
                        "channels": channels_per_layer(pruned)})
         reporter.metrics(k + 1, 0, {"round_params": after.params, "round_macs": after.macs,
                                     "round_acc_pruned": acc_pruned, "round_acc_finetuned": acc_ft})
