@@ -90,12 +90,19 @@ def speedup(model: nn.Module, masks: dict) -> nn.Module:
     return model
 
 
-def prune_once(model: nn.Module, sparsity: float, pruner: str = "l1") -> nn.Module:
-    """One-shot: a pruned, sped-up copy of ``model`` with ``sparsity`` of each prunable conv's channels removed."""
+def with_sparsity(config: list[dict], sparsity: float) -> list[dict]:
+    """The same dependency-grouped config list at another sparsity (grouping does not depend on it)."""
+    return [dict(c, sparse_ratio=float(sparsity)) for c in config]
+
+
+def prune_once(model: nn.Module, sparsity: float, pruner: str = "l1", config: list[dict] | None = None) -> nn.Module:
+    """One-shot: a pruned, sped-up copy of ``model`` with ``sparsity`` of each prunable conv's channels removed.
+    ``config``: a dependency config of ``model`` computed earlier (saves NNI's two jit traces)."""
     m = copy.deepcopy(model).cpu().eval()
     if sparsity <= 0:
         return m
-    p = _pruner(pruner, m, dependency_config(m, sparsity))
+    cfg = with_sparsity(config, sparsity) if config else dependency_config(m, sparsity)
+    p = _pruner(pruner, m, cfg)
     with contextlib.redirect_stdout(io.StringIO()):
         _, masks = p.compress()
     p.unwrap_model()
@@ -154,9 +161,10 @@ def solve_budget(model: nn.Module, max_macs: int, max_bytes: int, precision: str
     """The smallest sparsity whose pruned (and deployed) network meets MACs ≤ max_macs and bytes ≤ max_bytes.
     Raises BudgetError with the smallest figures reachable when even 95 % sparsity does not fit."""
     deploy = deploy or (lambda m: m)
+    deps = dependency_config(copy.deepcopy(model).cpu().eval(), 0.5)  # traced once for the whole search
 
     def figures(s):
-        return measure(deploy(prune_once(model, s, pruner)), _shape(model)[:1] and (1, *_shape(model)[1:]))
+        return measure(deploy(prune_once(model, s, pruner, deps)), (1, *_shape(model)[1:]))
 
     def fits(c):
         return c.macs <= max_macs and c.bytes(precision) <= max_bytes
