@@ -240,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     cx.set_defaults(func=cmd_complexity)
 
     t = sub.add_parser("train", help="run one experiment now (config YAML or preset name)")
-    t.add_argument("config", help="YAML file, or a preset name: " + "quick, paper")
+    t.add_argument("config", help="YAML file, or a preset name: quick, quick-single, quick-progressive, paper")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key (dotted)")
     t.add_argument("--runs", default=None, help="run store folder (default: $ASC_RUNS or runs/)")
     t.add_argument("--json", action="store_true")
