@@ -10,10 +10,6 @@ from asc_core.data.tau22 import TAU22Dataset
 from asc_core.plots import spectrogram_figure
 
 
-def dataset_summary(report: dict) -> dict:
-    return {"devices": report.get("devices", {}), "rows": report.get("rows", {})}
-
-
 @lru_cache(maxsize=4)
 def _dataset(root: str) -> TAU22Dataset:
     return TAU22Dataset(root)

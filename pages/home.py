@@ -6,7 +6,7 @@ import streamlit as st
 from asc_core.data.check import check_dataset
 from asc_core.data.labels import DEVICES, SCENES
 from asc_core.paths import default_dataset_root
-from asc_core.views import clip_preview, dataset_summary
+from asc_core.views import clip_preview
 
 st.title("ASC Lab")
 st.caption("Data-efficient, low-complexity acoustic scene classification: subsets, teachers, pruning, devices.")
@@ -26,7 +26,6 @@ if not report["clips"]:
             "`python -m asc_core data synth --preset mini --out data/mini`.")
     st.stop()
 
-summary = dataset_summary(report)
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Clips", f"{report['clips']:,}")
 c2.metric("Training clips (100 %)", f"{report['rows']['split100']:,}")
@@ -36,7 +35,7 @@ for p in report["problems"]:
     st.warning(p)
 
 st.subheader("Clips per split and device")
-st.dataframe(pd.DataFrame(summary["devices"]).T.reindex(columns=list(DEVICES)).fillna(0).astype(int),
+st.dataframe(pd.DataFrame(report["devices"]).T.reindex(columns=list(DEVICES)).fillna(0).astype(int),
              width="stretch")
 
 st.subheader("Listen to a scene")

@@ -163,9 +163,10 @@ def _evaluate(model, dm, cfg, store, run_id, name) -> dict:
     rows = dm.test_rows
     y = rows["scene"].map(SCENES.index).to_numpy()
     res = metrics(y, probs, rows["device"].tolist(), rows["city"].tolist())
+    res["_probs"] = probs  # reused by device fine-tuning; dropped before anything is written
     store.save_predictions(run_id, name, list(zip(dm.test_files, rows["device"], rows["city"], y, probs.argmax(1), probs)))
     store.add_artifact(run_id, f"metrics_{name}", store.run_dir(run_id) / f"metrics_{name}.json")
-    (store.run_dir(run_id) / f"metrics_{name}.json").write_text(json.dumps(res))
+    (store.run_dir(run_id) / f"metrics_{name}.json").write_text(json.dumps({k: v for k, v in res.items() if k != "_probs"}))
     return res
 
 
@@ -177,8 +178,7 @@ def _device_finetune(general, dm, cfg, store, run_id, run_dir, reporter, base: d
     mel = log_mel(dm.fcfg) if cfg.feature_mode == "on_the_fly" else None
     rows = dm.test_rows
     y = rows["scene"].map(SCENES.index).to_numpy()
-    general_probs = predict(deploy(general, cfg.eval_precision), dm.test_dataloader(), dev, mel)
-    combined = general_probs.copy()
+    combined = base["_probs"].copy()  # the general model's test predictions, already computed
     test_dev = rows["device"].to_numpy()
     for i, device in enumerate(TRAIN_DEVICES):
         reporter.set_stage(f"device fine-tuning {i + 1}/{len(TRAIN_DEVICES)}: {device}")
