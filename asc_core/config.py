@@ -32,6 +32,8 @@ class ModelSpec(_Strict):
     name: str = "rep_mobile"
     width: int | None = None
     kwargs: dict = Field(default_factory=dict)
+    init_from: str | None = Field(None, description="start from this finished run's trained student (run id); "
+                                                    "with optim.epochs: 0 it is used as it is, e.g. to prune it")
 
     @field_validator("name")
     @classmethod
@@ -59,7 +61,7 @@ class ModelSpec(_Strict):
 
 
 class Optim(_Strict):
-    epochs: int = Field(10, ge=1)
+    epochs: int = Field(10, ge=0, description="0 only with student.init_from (reuse a trained student as it is)")
     batch_size: int = Field(64, ge=1)
     optimizer: Literal["adam", "adamw", "sgd"] = "adam"
     lr: float = Field(0.01, gt=0)
@@ -162,6 +164,8 @@ class ExperimentConfig(_Strict):
     def _consistent(self):
         if self.augment.dir_p > 0 and self.feature_mode == "cached":
             raise ValueError("augment.dir_p > 0 needs feature_mode: on_the_fly (impulse responses act on waveforms)")
+        if self.optim.epochs == 0 and not self.student.init_from:
+            raise ValueError("optim.epochs: 0 needs student.init_from (a run whose trained student to reuse)")
         if self.pruning.chain:
             if self.student.width is None:
                 raise ValueError("pruning by width needs student.width (the width pruning starts from)")

@@ -77,3 +77,29 @@ def test_unreachable_budget_fails_before_training(tiny_root, tmp_path):
     s = run_experiment(parse_config(cfg), store)
     assert s["status"] == "failed" and "budget unreachable" in s["error"]
     assert store.metrics(s["run_id"]).empty  # nothing was trained
+
+
+def test_init_from_reuses_a_trained_student(tiny_root, tmp_path):
+    store = Store(tmp_path / "runs")
+    base = {"dataset": str(tiny_root), "subset": 25, "student": {"name": "rep_mobile", "width": 24},
+            "optim": {"epochs": 1, "batch_size": 16, "validate_every": 100}, "accelerator": "cpu"}
+    wide = run_experiment(parse_config(base), store)
+    assert wide["status"] == "done", wide
+    # epochs 0: the trained student as it is → same predictions as the source run
+    same = run_experiment(parse_config(base | {"student": base["student"] | {"init_from": wide["run_id"]},
+                                               "optim": base["optim"] | {"epochs": 0}}), store)
+    assert same["status"] == "done", same
+    assert same["macro_accuracy"] == wide["macro_accuracy"]
+    assert store.metrics(same["run_id"]).query("key == 'train_loss'").empty  # nothing retrained
+    pruned = run_experiment(parse_config(base | {
+        "student": base["student"] | {"init_from": wide["run_id"]}, "optim": base["optim"] | {"epochs": 0},
+        "pruning": {"mode": "single", "chain": [16], "total_times": 1, "interval_steps": 1, "finetune_epochs": 1}}), store)
+    assert pruned["status"] == "done", pruned
+    assert pruned["pruning_rounds"][0]["accuracy_before"] == pytest.approx(wide["macro_accuracy"], abs=1e-6)
+    # a wrong source fails before any work, naming the problem
+    with pytest.raises(ConfigError, match="needs student.init_from"):
+        parse_config(base | {"optim": {"epochs": 0}})
+    bad = run_experiment(parse_config(base | {"student": {"name": "rep_mobile", "width": 32, "init_from": wide["run_id"]}}), store)
+    assert bad["status"] == "failed" and "trained rep_mobile width 24" in bad["error"]
+    missing = run_experiment(parse_config(base | {"student": base["student"] | {"init_from": "nope"}}), store)
+    assert missing["status"] == "failed" and "no run 'nope'" in missing["error"]

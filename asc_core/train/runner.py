@@ -68,6 +68,8 @@ def _run(cfg: ExperimentConfig, store: Store, run_id: str, run_dir: Path, report
     t_start = time.time()
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     ds = open_dataset(cfg.dataset or default_dataset_root())
+    if cfg.student.init_from:
+        _initial_student(cfg, store)  # a wrong run id fails before any training
     if cfg.pruning.mode != "none":
         reporter.set_stage("checking the pruning budget")
         check_reachable(cfg)  # an unreachable budget fails before any training
@@ -94,11 +96,12 @@ def _run(cfg: ExperimentConfig, store: Store, run_id: str, run_dir: Path, report
     # ---- student
     reporter.set_stage("student training")
     L.seed_everything(cfg.seed, workers=True, verbose=False)  # same initial weights whatever ran before
-    student = cfg.student.build()
-    module = ASCModule(student, cfg.optim.model_dump(), cfg.augment.model_dump(),
-                       cfg.kd.model_dump() if entries else None, features, cfg.feature_mode == "on_the_fly", cfg.seed)
-    fit(module, dm, cfg.optim.epochs, run_dir / "ckpt", reporter, cfg.accelerator, cfg.devices, resume,
-        cfg.optim.validate_every)
+    student = _initial_student(cfg, store) if cfg.student.init_from else cfg.student.build()
+    if cfg.optim.epochs:
+        module = ASCModule(student, cfg.optim.model_dump(), cfg.augment.model_dump(),
+                           cfg.kd.model_dump() if entries else None, features, cfg.feature_mode == "on_the_fly", cfg.seed)
+        fit(module, dm, cfg.optim.epochs, run_dir / "ckpt", reporter, cfg.accelerator, cfg.devices, resume,
+            cfg.optim.validate_every)
     rounds = []
     if cfg.pruning.mode != "none":
         student, rounds = _prune(student, cfg, dm, features, entries, run_dir, reporter, store, run_id)
@@ -126,6 +129,25 @@ def _run(cfg: ExperimentConfig, store: Store, run_id: str, run_dir: Path, report
         summary["device_specific"] = _device_finetune(student, dm, cfg, store, run_id, run_dir, reporter, result)
     summary["seconds"] = round(time.time() - t_start, 1)
     return summary
+
+
+def _initial_student(cfg, store) -> torch.nn.Module:
+    """The trained (training-time, unfolded) student of run ``cfg.student.init_from``; it must be the same
+    model and width as this config's student."""
+    src = cfg.student.init_from
+    try:
+        run = store.get_run(src)
+    except KeyError:
+        raise ValueError(f"student.init_from: no run {src!r} in the store at {store.root}") from None
+    art = store.artifacts(src).get("student")
+    if run["status"] != "done" or art is None:
+        raise ValueError(f"student.init_from: run {src} is {run['status']} and has no trained student to start from")
+    if (art["model"], art.get("width"), art.get("kwargs") or {}) != (cfg.student.name, cfg.student.width, cfg.student.kwargs):
+        raise ValueError(f"student.init_from: run {src} trained {art['model']} width {art.get('width')}, "
+                         f"but this config's student is {cfg.student.name} width {cfg.student.width}")
+    from asc_core.artifacts import load_model
+
+    return load_model(art["path"], art).train()
 
 
 def _model_meta(cfg, folded: bool) -> dict:
