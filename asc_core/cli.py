@@ -137,6 +137,81 @@ def cmd_train(a) -> int:
     return 0 if summary["status"] == "done" else 1
 
 
+def cmd_submit(a) -> int:
+    import yaml
+
+    from asc_core import jobs
+    from asc_core.config import ConfigError
+    from asc_core.grid import expand, parse_grid, plan
+    from asc_core.store import Store
+
+    path = Path(a.config)
+    if path.exists():
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: not valid YAML ({e})") from None
+    elif not path.suffix:
+        raw = {"preset": a.config}
+    else:
+        raise ConfigError(f"config file {path} does not exist")
+    raw = {"preset": raw} if isinstance(raw, str) else raw
+    grid = parse_grid(a.grid)
+    base_overrides = a.set
+    configs = expand(raw, grid | {k: [v] for k, v in (_kv(x) for x in base_overrides)}, name=a.name or "")
+    store = Store(a.runs)
+    estimates = plan([c for _, c in configs], store)
+    group = a.group or (f"grid {len(configs)} × {raw.get('preset', path.stem)}" if len(configs) > 1 else "")
+    ids = [jobs.submit(cfg, store, group) for _, cfg in configs]  # every combination validated first
+    total = sum(e["estimate_s"] for e in estimates)
+    out = {"group": group, "runs": [{"run_id": i, "name": c.name, "estimate_s": e["estimate_s"]}
+                                    for i, (_, c), e in zip(ids, configs, estimates)], "estimate_s": total,
+           "live_workers": len(store.live_workers())}
+    text = "\n".join(f"queued {r['run_id']}  {r['name']}  (~{r['estimate_s'] / 60:.0f} min)" for r in out["runs"])
+    text += f"\n{len(ids)} run(s), about {total / 60:.0f} min on this machine"
+    if not out["live_workers"]:
+        text += "\nno worker is running: start one with `python -m asc_core worker`"
+    _emit(out, a.json, text)
+    return 0
+
+
+def _kv(item: str):
+    import yaml
+
+    from asc_core.config import ConfigError
+
+    if "=" not in item:
+        raise ConfigError(f"--set expects key=value, got {item!r}")
+    k, v = item.split("=", 1)
+    return k.strip(), yaml.safe_load(v)
+
+
+def cmd_worker(a) -> int:
+    from asc_core import jobs
+
+    logging.getLogger("huey").setLevel(logging.INFO)
+    n = a.concurrency or jobs.default_concurrency()
+    return jobs.run_workers(n, a.runs, a.queue)
+
+
+def cmd_runs_control(a) -> int:
+    from asc_core import jobs
+    from asc_core.store import Store
+
+    store = Store(a.runs)
+    store.mark_interrupted()
+    if a.runs_command == "cancel":
+        state = jobs.cancel(store, a.run)
+        _emit({"run_id": a.run, "status": state}, a.json, f"{a.run}: {state}")
+    elif a.runs_command == "resume":
+        jobs.resume(store, a.run)
+        _emit({"run_id": a.run, "status": "queued"}, a.json, f"{a.run}: queued to resume")
+    else:
+        new = jobs.retry(store, a.run)
+        _emit({"run_id": new, "retry_of": a.run, "status": "queued"}, a.json, f"{a.run}: retried as {new} (queued)")
+    return 0
+
+
 def _format_summary(s: dict) -> str:
     if s["status"] != "done":
         return f"run {s['run_id']}: {s['status']}" + (f" — {s['error']}" if s.get("error") else "")
@@ -256,6 +331,32 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("--runs", default=None)
     rs.add_argument("--json", action="store_true")
     rs.set_defaults(func=cmd_runs)
+
+    for name, helptext in (("cancel", "stop a queued or running run (a running one saves its checkpoint)"),
+                           ("resume", "queue an interrupted, cancelled or failed run to continue from its checkpoint"),
+                           ("retry", "queue a fresh run with the same config")):
+        rc = r.add_parser(name, help=helptext)
+        rc.add_argument("run")
+        rc.add_argument("--runs", default=None)
+        rc.add_argument("--json", action="store_true")
+        rc.set_defaults(func=cmd_runs_control)
+
+    q = sub.add_parser("submit", help="queue an experiment (or a grid of them) for the workers")
+    q.add_argument("config", help="YAML file or preset name")
+    q.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key (dotted)")
+    q.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
+                   help="several values for a key; the cartesian product of all --grid keys is queued as one group")
+    q.add_argument("--group", default="", help="group name (default: one is made up for grids)")
+    q.add_argument("--name", default="", help="run name prefix")
+    q.add_argument("--runs", default=None)
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_submit)
+
+    w = sub.add_parser("worker", help="execute queued runs (Ctrl-C stops; the current run checkpoints and can resume)")
+    w.add_argument("--concurrency", type=int, default=0, help="worker processes (default: one per GPU, else 1)")
+    w.add_argument("--queue", default=None, help="queue URL: sqlite:///PATH (default: in the run store) or redis://HOST:PORT/DB")
+    w.add_argument("--runs", default=None)
+    w.set_defaults(func=cmd_worker)
 
     b = sub.add_parser("bench", help="throughput and latency on this machine")
     b.add_argument("what", choices=["data", "models", "train"])

@@ -43,6 +43,12 @@ MIGRATIONS = [
         seed INTEGER, status TEXT, accuracy REAL, ckpt_path TEXT, logits_path TEXT, run_id TEXT, created_at REAL);
     CREATE TABLE problems(run_id TEXT, filename TEXT, problem TEXT, PRIMARY KEY(run_id, filename));
     """,
+    # v2: workers (heartbeats, so the app can say whether anything will pick up a queued job)
+    """
+    CREATE TABLE workers(worker_id TEXT PRIMARY KEY, host TEXT, pid INTEGER, queue TEXT, started_at REAL,
+        heartbeat REAL, run_id TEXT);
+    CREATE INDEX runs_group ON runs(group_name);
+    """,
 ]
 
 
@@ -192,6 +198,33 @@ class Store:
 
     def cancel_requested(self, run_id: str) -> bool:
         return bool(self.get_run(run_id)["cancel_requested"])
+
+    # ------------------------------------------------------------ workers
+    def register_worker(self, queue: str) -> str:
+        worker_id = f"{socket.gethostname()}-{os.getpid()}"
+        now = time.time()
+        with self.tx() as con:
+            con.execute("INSERT OR REPLACE INTO workers VALUES (?,?,?,?,?,?,?)",
+                        (worker_id, socket.gethostname(), os.getpid(), queue, now, now, None))
+        return worker_id
+
+    def worker_heartbeat(self, worker_id: str, run_id: str | None):
+        with self.tx() as con:
+            con.execute("UPDATE workers SET heartbeat=?, run_id=? WHERE worker_id=?", (time.time(), run_id, worker_id))
+
+    def unregister_worker(self, worker_id: str):
+        with self.tx() as con:
+            con.execute("DELETE FROM workers WHERE worker_id=?", (worker_id,))
+
+    def live_workers(self, max_age_s: float = 20.0) -> list[dict]:
+        """Workers whose heartbeat is recent (and, on this host, whose process is alive)."""
+        con = self.connect()
+        try:
+            rows = [dict(r) for r in con.execute("SELECT * FROM workers WHERE heartbeat > ?", (time.time() - max_age_s,))]
+        finally:
+            con.close()
+        host = socket.gethostname()
+        return [r for r in rows if r["host"] != host or pid_alive(r["pid"])]
 
     # ------------------------------------------------------------ metrics, predictions, artifacts
     def log_metrics(self, run_id: str, stage: str, epoch: int, step: int, values: dict[str, float]):

@@ -1,0 +1,155 @@
+"""Ablation grids: several values for any config field → the cartesian product, every config validated
+before anything is queued; and an estimate of how long a config takes, from the runs already done."""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+
+import yaml
+
+from asc_core.config import ConfigError, ExperimentConfig, parse_config
+
+# Training throughput (clips/s) measured here (`bench train`, 2 CPU cores) for width-32 students; used
+# until the run store holds a finished run of the same student to measure from.
+_DEFAULT_CLIPS_PER_S = {"cpu": 80.0, "cuda": 1500.0}
+
+
+def parse_grid(items: list[str]) -> dict[str, list]:
+    """``["student.width=32,64", "kd.lam=0.1,0.3"]`` → ``{"student.width": [32, 64], "kd.lam": [0.1, 0.3]}``."""
+    grid = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--grid expects key=v1,v2,..., got {item!r}")
+        k, v = item.split("=", 1)
+        values = [yaml.safe_load(x) for x in _split_top(v)]
+        if not values:
+            raise ConfigError(f"--grid {k}: no values")
+        grid[k.strip()] = values
+    return grid
+
+
+def _split_top(s: str) -> list[str]:
+    """Split on commas outside brackets, so ``pruning.chain=[64,32],[48,32]`` gives two lists."""
+    out, depth, cur = [], 0, ""
+    for ch in s:
+        depth += ch in "[{"
+        depth -= ch in "]}"
+        if ch == "," and depth == 0:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    return [x.strip() for x in out + [cur] if x.strip()]
+
+
+def expand(base: dict, grid: dict[str, list], name: str = "") -> list[tuple[str, ExperimentConfig]]:
+    """Every combination of the grid's values over ``base`` (a raw config dict, presets allowed), validated.
+    Returns ``[(label, config)]``; one invalid combination fails the whole grid, naming it."""
+    keys = list(grid)
+    out = []
+    for combo in itertools.product(*(grid[k] for k in keys)) if keys else [()]:
+        overrides = [f"{k}={yaml.safe_dump(v, default_flow_style=True).strip().removesuffix('...').strip()}"
+                     for k, v in zip(keys, combo)]
+        label = ", ".join(f"{k}={v}" for k, v in zip(keys, combo))
+        try:
+            cfg = parse_config(base, overrides)
+        except ConfigError as e:
+            raise ConfigError(f"grid combination {label or '(base)'}: {e}") from None
+        if name or label:
+            cfg.name = " · ".join(x for x in (name or cfg.name, label) if x)
+        out.append((label, cfg))
+    return out
+
+
+def _clips_per_s(cfg: ExperimentConfig, runs: list[dict], device: str) -> float:
+    """Median measured throughput of finished runs of the same student and width, else a scaled default."""
+    rates = []
+    for r in runs:
+        s = r.get("summary") or {}
+        c = r.get("config") or {}
+        if r["status"] != "done" or not s.get("seconds") or s.get("student") != cfg.student.name:
+            continue
+        if (c.get("student") or {}).get("width") != cfg.student.width or c.get("teachers"):
+            continue  # runs with teachers also paid for them; keep the estimate to the student's own rate
+        epochs = (c.get("optim") or {}).get("epochs") or 0
+        if epochs and s.get("train_clips"):
+            rates.append(s["train_clips"] * epochs / s["seconds"])
+    if rates:
+        return sorted(rates)[len(rates) // 2]
+    width = cfg.student.width or 32
+    return _DEFAULT_CLIPS_PER_S[device] * (32 / width) ** 2
+
+
+def estimate_seconds(cfg: ExperimentConfig, train_clips: int, runs: list[dict] | None = None,
+                     teachers_ready: int = 0, device: str = "cpu") -> float:
+    """Rough duration: student epochs + teachers not yet in the zoo + pruning fine-tuning + evaluation."""
+    runs = runs or []
+    rate = _clips_per_s(cfg, runs, device)
+    seconds = train_clips * cfg.optim.epochs / rate
+    for spec in cfg.teachers[teachers_ready:]:
+        seconds += train_clips * spec.optim.epochs / (rate * 0.5)  # teachers are larger CNNs
+    if cfg.pruning.mode != "none":
+        n_rounds = len(cfg.pruning.chain) + (cfg.pruning.budget is not None)
+        seconds += n_rounds * train_clips * cfg.pruning.finetune_epochs / rate
+    if cfg.device_finetune.enabled:
+        seconds += train_clips * cfg.device_finetune.epochs / rate
+    return math.ceil(seconds + 15)  # data, logits, evaluation
+
+
+def plan(configs: list[ExperimentConfig], store) -> list[dict]:
+    """For each config: training clips, teachers already in the zoo, final complexity and an estimate."""
+    from asc_core.data import open_dataset
+    from asc_core.paths import default_dataset_root
+    from asc_core.train.teachers import teacher_key
+
+    runs = store.list_runs()
+    datasets = {}
+    out = []
+    for cfg in configs:
+        root = cfg.dataset or str(default_dataset_root())
+        if root not in datasets:
+            datasets[root] = open_dataset(root)
+        ds = datasets[root]
+        clips = len(ds.subset(cfg.subset))
+        ready = 0
+        for spec in cfg.teachers:
+            entry = store.get_teacher(teacher_key(ds, cfg.subset, spec, cfg.kd.views))
+            ready += bool(entry and entry.get("status") == "done")
+        out.append({"name": cfg.name, "train_clips": clips, "teachers_ready": ready, "teachers": len(cfg.teachers),
+                    "estimate_s": estimate_seconds(cfg, clips, runs, ready)})
+    return out
+
+
+def final_complexity(cfg: ExperimentConfig) -> dict:
+    """The deployed model's figures before anything is trained: the student's (folded) when it is not
+    pruned; the last pruning target's when it is (the pruned network lands at or just under it, so these
+    are upper bounds: ``bound`` is True). Keys as ``Complexity.to_dict`` plus ``bound`` and ``what``."""
+    from asc_core.complexity import BYTES_PER_PARAM, MAX_MACS, MAX_PARAM_BYTES
+
+    p = cfg.pruning
+    if p.mode == "none" or (p.chain and not p.budget):
+        width = p.chain[-1] if p.mode != "none" else cfg.student.width
+        d = dict(_deployed(cfg.student.name, width, yaml.safe_dump(cfg.student.kwargs, sort_keys=True)))
+        d["bound"] = p.mode != "none"
+        d["what"] = f"{cfg.student.name}" + (f" width {width}" if width else "") + (" (pruning target)" if d["bound"] else "")
+        return d
+    b = p.budget
+    params = b.bytes // BYTES_PER_PARAM[b.precision]
+    ok = b.macs <= MAX_MACS and params * BYTES_PER_PARAM["int8"] <= MAX_PARAM_BYTES
+    by_prec = {q: params * n for q, n in BYTES_PER_PARAM.items()}
+    widest = next((q for q, n in by_prec.items() if n <= MAX_PARAM_BYTES), None)
+    return {"params": params, "macs": b.macs, "bytes": by_prec, "widest_precision": widest, "meets_dcase": ok,
+            "verdict": ("meets" if ok else "exceeds") + f" the DCASE budget at most: ≤ {b.macs / 1e6:.2f} M MACs, "
+                       f"≤ {b.bytes:,} B at {b.precision}",
+            "bound": True, "what": f"{cfg.student.name} pruned to a budget"}
+
+
+@functools.lru_cache(maxsize=256)
+def _deployed(name: str, width: int | None, kwargs_yaml: str) -> dict:
+    from asc_core.complexity import model_report
+
+    d = model_report(name, width, **(yaml.safe_load(kwargs_yaml) or {}))["deployed"]
+    d.pop("layers", None)
+    return d

