@@ -24,8 +24,13 @@ $(STAMP): requirements.txt
 data: install
 	$(PY) -m asc_core data synth --preset mini --seed 0 --out $(DATA_DIR)/mini --if-missing
 
+# The app and its worker(s) together; Ctrl-C stops both (a running job checkpoints and can be resumed).
+# WORKERS=N sets the number of worker processes (default: one per GPU, else one).
 app: install data
-	ASC_DATA=$(DATA_DIR)/mini $(PY) -m streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
+	@export ASC_DATA=$(DATA_DIR)/mini; \
+	$(PY) -m asc_core worker $(if $(WORKERS),--concurrency $(WORKERS)) & WPID=$$!; \
+	trap 'kill -INT $$WPID 2>/dev/null; wait $$WPID' EXIT; \
+	$(PY) -m streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
 test: install
 	$(PY) -m pytest -q

@@ -4,8 +4,13 @@ import streamlit as st
 
 st.set_page_config(page_title="ASC Lab", page_icon="🎧", layout="wide")
 
-PAGES = [
-    st.Page("pages/home.py", title="Dataset", icon="🏙️", default=True),
-]
+PAGES = {
+    "Data": [st.Page("pages/home.py", title="Dataset", icon="🏙️", default=True)],
+    "Experiments": [
+        st.Page("pages/experiment.py", title="Experiment", icon="🧪"),
+        st.Page("pages/jobs.py", title="Jobs", icon="⏱️"),
+        st.Page("pages/compare.py", title="Compare", icon="📊"),
+    ],
+}
 
 st.navigation(PAGES).run()

@@ -235,3 +235,29 @@ def _has_cuda() -> bool:
         return torch.cuda.is_available()
     except Exception:
         return False
+
+
+def log_tail(store: Store, run_id: str, lines: int = 200) -> str:
+    """The last ``lines`` lines of a run's log (empty if it has none yet)."""
+    path = store.root / run_id / "log.txt"
+    if not path.exists():
+        return ""
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        f.seek(max(0, f.tell() - 200 * lines))
+        text = f.read().decode(errors="replace")
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def progress_text(run: dict) -> str:
+    """'student training · epoch 3 · step 120 · 47 % · ETA 2 min 10 s' for a running run."""
+    parts = [run.get("stage") or run["status"]]
+    if run.get("epoch") is not None:
+        parts.append(f"epoch {run['epoch'] + 1}")
+    if run.get("step") is not None:
+        parts.append(f"step {run['step']}")
+    parts.append(f"{100 * (run.get('progress') or 0):.0f} %")
+    if run.get("eta_s") is not None:
+        m, s = divmod(int(run["eta_s"]), 60)
+        parts.append(f"ETA {m} min {s:02d} s" if m else f"ETA {s} s")
+    return " · ".join(parts)

@@ -17,3 +17,93 @@ def spectrogram_figure(logmel: np.ndarray, hop_s: float, title: str = "", sample
     fig.update_layout(title=title, xaxis_title="time (s)", yaxis_title="mel bin", height=300,
                       margin=dict(l=40, r=10, t=40 if title else 10, b=40))
     return fig
+
+
+def pareto_figure(df, mask):
+    """Macro accuracy vs MACs, one point per run, the Pareto front as a step line, the 30 M MACs limit."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for strat, g in df.groupby("strategy"):
+        fig.add_trace(go.Scatter(x=g["macs"] / 1e6, y=g["macro_acc"], mode="markers", name=strat,
+                                 customdata=g[["run_id", "name", "params", "teachers", "cfg.subset"]].values,
+                                 hovertemplate="%{customdata[1]} (%{customdata[0]})<br>%{x:.2f} M MACs, "
+                                               "%{customdata[2]:,} params<br>macro acc %{y:.1f} %<br>teachers: "
+                                               "%{customdata[3]}; subset %{customdata[4]} %<extra></extra>"))
+    front = df[mask].sort_values("macs")
+    fig.add_trace(go.Scatter(x=front["macs"] / 1e6, y=front["macro_acc"], mode="lines", line_shape="hv",
+                             name="Pareto front", line=dict(color="black", dash="dot")))
+    fig.add_vline(x=30, line=dict(color="crimson", dash="dash"), annotation_text="DCASE 30 M MACs")
+    fig.update_layout(xaxis_title="MACs per 1-s clip (millions)", yaxis_title="macro class accuracy (%)", height=420,
+                      margin=dict(l=50, r=10, t=30, b=50), legend_title="strategy")
+    return fig
+
+
+def data_efficiency_figure(curves):
+    """Accuracy vs training subset (%), one line per configuration, error bars = std over seeds."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for conf, g in curves.groupby("configuration"):
+        g = g.sort_values("subset")
+        fig.add_trace(go.Scatter(x=g["subset"], y=g["mean"], mode="lines+markers", name=conf,
+                                 error_y=dict(type="data", array=g["std"].fillna(0)),
+                                 customdata=g["runs"], hovertemplate="%{x} %: %{y:.1f} % (n=%{customdata})"))
+    fig.update_layout(xaxis=dict(title="training subset (% of the DCASE24 split)", type="log",
+                                 tickvals=[5, 10, 25, 50, 100]),
+                      yaxis_title="macro class accuracy (%)", height=400, margin=dict(l=50, r=10, t=30, b=50))
+    return fig
+
+
+def per_device_figure(long):
+    """Grouped bars of accuracy per device per run; unseen devices (s4–s6) hatched."""
+    import plotly.express as px
+
+    fig = px.bar(long, x="device", y="accuracy", color="run", barmode="group", pattern_shape="seen",
+                 pattern_shape_map={"seen in training": "", "unseen (s4–s6)": "/"})
+    fig.update_layout(yaxis_title="macro class accuracy (%)", xaxis_title="recording device", height=380,
+                      margin=dict(l=50, r=10, t=30, b=50))
+    return fig
+
+
+def confusion_figure(m, labels, title: str = "", diff: bool = False, zmax: float | None = None):
+    """A confusion matrix as a scatter of squares (selectable in Streamlit, unlike a heatmap):
+    rows true scene, columns predicted scene, values in % of the true scene's clips."""
+    import plotly.graph_objects as go
+
+    n = len(labels)
+    ti, pj = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    z = np.asarray(m, float)
+    if diff:
+        lim = zmax or max(1.0, float(np.abs(z).max()))
+        cs, cmin, cmax = "RdBu", -lim, lim
+    else:
+        cs, cmin, cmax = "Blues", 0, zmax or 100
+    fig = go.Figure(go.Scatter(
+        x=[labels[j] for j in pj.ravel()], y=[labels[i] for i in ti.ravel()], mode="markers+text",
+        text=[f"{v:+.0f}" if diff else f"{v:.0f}" for v in z.ravel()], textfont=dict(size=9),
+        marker=dict(symbol="square", size=34, color=z.ravel(), colorscale=cs, cmin=cmin, cmax=cmax,
+                    colorbar=dict(title="Δ points" if diff else "% of row"), line=dict(width=0)),
+        customdata=np.stack([ti.ravel(), pj.ravel()], 1),
+        hovertemplate="true %{y}<br>predicted %{x}<br>%{text} %<extra></extra>"))
+    fig.update_layout(title=title, height=480, xaxis=dict(title="predicted scene", tickangle=45),
+                      yaxis=dict(title="true scene", autorange="reversed"), margin=dict(l=110, r=10, t=40, b=110))
+    return fig
+
+
+def learning_curves_figure(metrics):
+    """Loss and accuracy per epoch for every stage of a run (metrics in long format)."""
+    from plotly.subplots import make_subplots
+    import plotly.graph_objects as go
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy (%)"))
+    for (stage, key), g in metrics.groupby(["stage", "key"]):
+        col = 1 if "loss" in key else 2 if "acc" in key else None
+        if col is None:
+            continue
+        g = g.sort_values("epoch")
+        y = g["value"] * (100 if col == 2 and g["value"].max() <= 1.0 else 1)
+        fig.add_trace(go.Scatter(x=g["epoch"] + 1, y=y, mode="lines+markers", name=f"{stage}: {key}"), row=1, col=col)
+    fig.update_xaxes(title_text="epoch")
+    fig.update_layout(height=340, margin=dict(l=50, r=10, t=40, b=40))
+    return fig

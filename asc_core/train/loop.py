@@ -65,14 +65,15 @@ class StoreCallback(Callback):
         self.t0 = time.time()
         self.start_step = trainer.global_step
 
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+    def _progress(self, trainer, force: bool = False):
         total = max(1, trainer.estimated_stepping_batches)
         done = trainer.global_step
-        frac = done / total
-        elapsed = time.time() - self.t0
-        rate = (done - self.start_step) / max(elapsed, 1e-6)
+        rate = (done - self.start_step) / max(time.time() - self.t0, 1e-6)
         eta = (total - done) / rate if rate > 0 else None
-        self.r.update(frac, trainer.current_epoch, done, eta)
+        self.r.update(done / total, trainer.current_epoch, done, eta, force=force)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self._progress(trainer)
         if batch_idx % 5 == 0 and self.r.cancel_requested():
             self.cancelled = True
             trainer.should_stop = True
@@ -82,8 +83,7 @@ class StoreCallback(Callback):
                 if k in ("train_loss_epoch", "train_acc", "val_loss", "val_acc")}
         vals = {("train_loss" if k == "train_loss_epoch" else k): v for k, v in vals.items()}
         self.r.metrics(trainer.current_epoch, trainer.global_step, vals)
-        self.r.update(trainer.global_step / max(1, trainer.estimated_stepping_batches), trainer.current_epoch,
-                      trainer.global_step, force=True)
+        self._progress(trainer, force=True)
 
 
 def fit(module, datamodule, epochs: int, ckpt_dir: Path, reporter: Reporter, accelerator: str = "auto",

@@ -1,0 +1,217 @@
+"""Comparing runs: the runs table (config flattened to columns), differing columns, Pareto front,
+data-efficiency curves, mean ± std over seeds, the seed papers' Tables IV and V regenerated from the runs
+that exist (missing cells marked, configs to fill them), per-device confusion, CSV/LaTeX export."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from asc_core.data.labels import DEVICES, SCENES, TRAIN_DEVICES
+
+SUBSETS = (5, 10, 25, 50, 100)
+# Config columns that are bookkeeping, not experimental factors.
+_NOT_FACTORS = {"name", "dataset", "accelerator", "devices", "num_workers"}
+
+
+def teachers_label(config: dict) -> str:
+    names = sorted(t["model"]["name"] for t in config.get("teachers") or [])
+    return " + ".join(names) if names else "none"
+
+
+def strategy_label(config: dict) -> str:
+    """'width 64', 'single 64→32', 'progressive 96→64→32', 'single 64→budget'."""
+    s, p = config.get("student") or {}, config.get("pruning") or {}
+    w = s.get("width")
+    start = f"{w}" if w else s.get("name", "?")
+    if (p.get("mode") or "none") == "none":
+        return f"width {w}" if w else "unpruned"
+    chain = [str(x) for x in p.get("chain") or []] + (["budget"] if p.get("budget") else [])
+    return f"{p['mode']} " + "→".join([start, *chain])
+
+
+def runs_frame(runs: list[dict]) -> pd.DataFrame:
+    """One row per run: ids, status, group, config fields as dotted columns, and the results."""
+    rows = []
+    for r in runs:
+        cfg = r.get("config") or {}
+        s = r.get("summary") or {}
+        flat = pd.json_normalize({k: v for k, v in cfg.items() if k != "teachers"}, sep=".").iloc[0].to_dict()
+        flat = {f"cfg.{k}": (str(v) if isinstance(v, (list, dict)) else v) for k, v in flat.items()}
+        cx = s.get("complexity") or {}
+        row = {"run_id": r["run_id"], "name": r.get("name") or "", "group": r.get("group_name") or "",
+               "status": r["status"], "created": pd.to_datetime(r.get("created_at"), unit="s"),
+               "teachers": teachers_label(cfg), "strategy": strategy_label(cfg), **flat,
+               "macro_acc": s.get("macro_accuracy"), "seen_acc": s.get("seen"), "unseen_acc": s.get("unseen"),
+               "params": cx.get("params"), "macs": cx.get("macs"), "bytes_fp16": (cx.get("bytes") or {}).get("fp16"),
+               "meets_dcase": cx.get("meets_dcase"), "seconds": s.get("seconds"),
+               "device_specific_acc": (s.get("device_specific") or {}).get("macro_accuracy")}
+        for d in DEVICES:
+            row[f"acc.{d}"] = (s.get("per_device") or {}).get(d)
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return pd.DataFrame(columns=["run_id", "name", "group", "status", "teachers", "strategy", "macro_acc",
+                                     "params", "macs"])
+    return df
+
+
+def config_columns(df: pd.DataFrame) -> list[str]:
+    return [c for c in df.columns if c.startswith("cfg.") and c[4:] not in _NOT_FACTORS]
+
+
+def differing_columns(df: pd.DataFrame) -> list[str]:
+    """Config columns whose value is not the same in every row (the 'diff only' toggle)."""
+    return [c for c in config_columns(df) if df[c].astype(str).nunique(dropna=False) > 1]
+
+
+def filter_runs(df: pd.DataFrame, filters: dict[str, list]) -> pd.DataFrame:
+    """Keep rows whose column value is among the chosen values (values compared as text)."""
+    mask = pd.Series(True, index=df.index)
+    for col, values in filters.items():
+        if values:
+            mask &= df[col].astype(str).isin([str(v) for v in values])
+    return df[mask]
+
+
+def pareto_mask(macs, acc) -> np.ndarray:
+    """True where no other point has fewer-or-equal MACs and higher-or-equal accuracy (one strictly)."""
+    macs, acc = np.asarray(macs, float), np.asarray(acc, float)
+    out = np.zeros(len(macs), dtype=bool)
+    order = np.lexsort((-acc, macs))  # by MACs, then best accuracy first
+    best = -np.inf
+    for i in order:
+        if acc[i] > best:
+            out[i], best = True, acc[i]
+    return out
+
+
+def _factor_key(df: pd.DataFrame, drop: set[str]) -> pd.Series:
+    cols = [c for c in config_columns(df) if c[4:] not in drop]
+    return df[cols].astype(str).agg(" | ".join, axis=1) if cols else pd.Series("", index=df.index)
+
+
+def seed_stats(df: pd.DataFrame, value: str = "macro_acc") -> pd.DataFrame:
+    """Mean ± std of ``value`` over runs that differ only in their seed."""
+    done = df[(df["status"] == "done") & df[value].notna()].copy()
+    if done.empty:
+        return pd.DataFrame(columns=["config", "runs", "mean", "std"])
+    done["config"] = _factor_key(done, {"seed"})
+    g = done.groupby("config")[value]
+    out = pd.DataFrame({"runs": g.size(), "mean": g.mean(), "std": g.std(ddof=1)}).reset_index()
+    out["example"] = done.groupby("config")["run_id"].first().values
+    return out
+
+
+def data_efficiency(df: pd.DataFrame) -> pd.DataFrame:
+    """Accuracy vs subset per configuration (runs equal but for subset and seed): mean, std, n."""
+    done = df[(df["status"] == "done") & df["macro_acc"].notna()].copy()
+    if done.empty:
+        return pd.DataFrame(columns=["configuration", "subset", "mean", "std", "runs"])
+    done["configuration"] = done["strategy"] + " · teachers: " + done["teachers"]
+    key = _factor_key(done, {"seed", "subset"})
+    # equal labels for different remaining factors get a short suffix so curves never mix
+    labels = {}
+    for k, lab in zip(key, done["configuration"]):
+        labels.setdefault(lab, {}).setdefault(k, len(labels[lab]))
+    done["configuration"] = [lab if len(labels[lab]) == 1 else f"{lab} #{labels[lab][k] + 1}"
+                             for k, lab in zip(key, done["configuration"])]
+    g = done.groupby(["configuration", "cfg.subset"])["macro_acc"]
+    out = pd.DataFrame({"mean": g.mean(), "std": g.std(ddof=1), "runs": g.size()}).reset_index()
+    return out.rename(columns={"cfg.subset": "subset"})
+
+
+# ---------------------------------------------------------------- Tables IV and V
+def _paper_table(df: pd.DataFrame, row_col: str, where) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(means, cells): rows × subsets of mean macro accuracy; ``cells`` holds 'mean ± std (n)' or 'missing'."""
+    done = df[(df["status"] == "done") & df["macro_acc"].notna()]
+    done = done[where(done)] if not done.empty else done
+    rows = sorted(done[row_col].unique()) if not done.empty else []
+    means = pd.DataFrame(index=rows, columns=list(SUBSETS), dtype=float)
+    cells = pd.DataFrame(index=rows, columns=list(SUBSETS), dtype=object)
+    for r in rows:
+        for s in SUBSETS:
+            v = done[(done[row_col] == r) & (done["cfg.subset"] == s)]["macro_acc"]
+            if v.empty:
+                cells.loc[r, s] = "missing"
+                continue
+            means.loc[r, s] = v.mean()
+            cells.loc[r, s] = f"{v.mean():.1f}" + (f" ± {v.std(ddof=1):.1f} (n={len(v)})" if len(v) > 1 else "")
+    cells.columns = [f"{s} %" for s in SUBSETS]
+    means.columns = cells.columns
+    return means, cells
+
+
+def table_iv(df: pd.DataFrame):
+    """Teacher ensembles × subsets (unpruned students), as in the Rep-Mobile paper's Table IV."""
+    return _paper_table(df, "teachers", lambda d: d["strategy"].str.startswith(("width", "unpruned")))
+
+
+def table_v(df: pd.DataFrame):
+    """Pruning strategies × subsets (widths without pruning, single-step, progressive): Table V."""
+    return _paper_table(df, "strategy", lambda d: d["cfg.student.name"] == "rep_mobile")
+
+
+def fill_configs(df: pd.DataFrame, runs: list[dict], row_col: str, cells: pd.DataFrame) -> list[dict]:
+    """Configs that would fill a table's missing cells: each row's most recent done run, moved to the
+    missing subset (a pruning run that reused a trained student trains its own instead)."""
+    by_id = {r["run_id"]: r for r in runs}
+    out = []
+    for row in cells.index:
+        missing = [int(c.split()[0]) for c in cells.columns if cells.loc[row, c] == "missing"]
+        if not missing:
+            continue
+        src = df[(df[row_col] == row) & (df["status"] == "done")].sort_values("created").iloc[-1]
+        base = by_id[src["run_id"]]["config"]
+        for s in missing:
+            cfg = {k: v for k, v in base.items()}
+            cfg["subset"] = s
+            cfg["name"] = f"{row} · {s} %"
+            student = dict(cfg["student"])
+            if student.get("init_from"):
+                src_cfg = (by_id.get(student["init_from"]) or {}).get("config") or {}
+                student["init_from"] = None
+                cfg["optim"] = dict(cfg["optim"]) | {"epochs": (src_cfg.get("optim") or {}).get("epochs", 10)}
+            cfg["student"] = student
+            out.append(cfg)
+    return out
+
+
+# ---------------------------------------------------------------- confusion, per device
+def confusion_matrix(pred: pd.DataFrame, device: str | None = None, normalize: bool = True) -> np.ndarray:
+    """Rows: true scene; columns: predicted scene; row-normalised to % when ``normalize``."""
+    p = pred if device in (None, "all") else pred[pred["device"] == device]
+    m = np.zeros((len(SCENES), len(SCENES)))
+    np.add.at(m, (p["y_true"].to_numpy(int), p["y_pred"].to_numpy(int)), 1)
+    if normalize:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            m = np.nan_to_num(100 * m / m.sum(1, keepdims=True))
+    return m
+
+
+def per_device_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """Long table: run, device, accuracy, seen/unseen — for the per-device bars."""
+    rows = []
+    for _, r in df[df["status"] == "done"].iterrows():
+        for d in DEVICES:
+            v = r.get(f"acc.{d}")
+            if v is not None and not (isinstance(v, float) and math.isnan(v)):
+                rows.append({"run": f"{r['name'] or r['run_id']} ({r['run_id'][-4:]})", "device": d, "accuracy": v,
+                             "seen": "seen in training" if d in TRAIN_DEVICES else "unseen (s4–s6)"})
+    return pd.DataFrame(rows, columns=["run", "device", "accuracy", "seen"])
+
+
+# ---------------------------------------------------------------- export
+def to_csv(df: pd.DataFrame) -> bytes:
+    return df.to_csv(index=True).encode()
+
+
+def to_latex(df: pd.DataFrame, caption: str = "") -> str:
+    """A booktabs table (pandas' Styler), values as shown."""
+    body = df.copy()
+    body.index = body.index.map(str)
+    body.columns = [str(c) for c in body.columns]
+    styler = body.style.format(na_rep="--", precision=1)
+    return styler.to_latex(hrules=True, caption=caption or None, position_float="centering")

@@ -1,0 +1,122 @@
+"""Compare: the runs table (filters, groups, diff-only), accuracy vs MACs with the Pareto front,
+data-efficiency curves, per-device bars, two runs' confusion matrices and their difference, the seed
+paper's Tables IV and V regenerated from the runs that exist, exports."""
+
+import pandas as pd
+import streamlit as st
+
+from asc_core import compare, jobs
+from asc_core.config import ConfigError, parse_config
+from asc_core.data.labels import DEVICES, SCENES
+from asc_core.plots import confusion_figure, data_efficiency_figure, pareto_figure, per_device_figure
+from asc_core.store import Store
+
+st.title("Compare")
+store = Store()
+runs = store.list_runs()
+df = compare.runs_frame(runs)
+if df.empty or not (df["status"] == "done").any():
+    st.info("No finished runs yet. Launch some from the Experiment page; finished runs appear here.")
+    st.stop()
+
+# ---------------------------------------------------------------- filters
+with st.sidebar:
+    st.header("Filter runs")
+    groups = sorted(g for g in df["group"].unique() if g)
+    chosen_groups = st.multiselect("Group", groups, key="cmp_groups")
+    statuses = st.multiselect("Status", sorted(df["status"].unique()), default=["done"], key="cmp_status")
+    filter_cols = st.multiselect("Filter by config field", compare.config_columns(df) + ["teachers", "strategy"],
+                                 key="cmp_filter_cols", format_func=lambda c: c.removeprefix("cfg."))
+    filters = {"status": statuses}
+    if chosen_groups:
+        filters["group"] = chosen_groups
+    for c in filter_cols:
+        values = sorted(df[c].astype(str).unique())
+        filters[c] = st.multiselect(c.removeprefix("cfg."), values, default=values, key=f"cmp_f_{c}")
+view = compare.filter_runs(df, filters)
+done = view[view["status"] == "done"]
+
+# ---------------------------------------------------------------- runs table
+st.subheader(f"Runs ({len(view)} of {len(df)})")
+diff_only = st.toggle("Show only the config fields that differ", value=True, key="cmp_diff")
+results = ["macro_acc", "seen_acc", "unseen_acc", "params", "macs", "bytes_fp16", "meets_dcase", "seconds"]
+cfg_cols = compare.differing_columns(view) if diff_only else compare.config_columns(view)
+table = view[["run_id", "name", "group", "status", "teachers", "strategy", *cfg_cols, *results,
+              *[f"acc.{d}" for d in DEVICES]]].rename(columns=lambda c: c.removeprefix("cfg."))
+st.dataframe(table, hide_index=True, width="stretch", column_config={
+    "macro_acc": st.column_config.NumberColumn("macro acc (%)", format="%.1f"),
+    "macs": st.column_config.NumberColumn("MACs", format="%d"),
+    **{f"acc.{d}": st.column_config.NumberColumn(d, format="%.1f") for d in DEVICES}})
+e1, e2 = st.columns(2)
+e1.download_button("Runs table as CSV", compare.to_csv(table.set_index("run_id")), "runs.csv", "text/csv", key="cmp_csv")
+stats = compare.seed_stats(view)
+if (stats["runs"] > 1).any():
+    st.caption("Configurations run with several seeds (mean ± std of macro accuracy):")
+    st.dataframe(stats[stats["runs"] > 1][["example", "runs", "mean", "std"]], hide_index=True)
+
+if done.empty:
+    st.stop()
+tab_pareto, tab_eff, tab_dev, tab_conf, tab_iv, tab_v = st.tabs(
+    ["Accuracy vs MACs", "Data efficiency", "Per device", "Confusion", "Table IV (teachers)", "Table V (pruning)"])
+
+with tab_pareto:
+    pts = done.dropna(subset=["macs", "macro_acc"])
+    mask = compare.pareto_mask(pts["macs"], pts["macro_acc"])
+    st.plotly_chart(pareto_figure(pts, mask), width="stretch", key="cmp_pareto")
+    st.caption(f"{int(mask.sum())} run(s) on the Pareto front: no other run is both cheaper and more accurate.")
+
+with tab_eff:
+    curves = compare.data_efficiency(done)
+    st.plotly_chart(data_efficiency_figure(curves), width="stretch", key="cmp_eff")
+    st.caption("Each line: runs equal but for subset and seed; error bars: std over seeds.")
+
+with tab_dev:
+    labels = {f"{r['name'] or r['run_id']} ({r['run_id'][-4:]})": r["run_id"] for _, r in done.iterrows()}
+    pick = st.multiselect("Runs", list(labels), default=list(labels)[-3:], key="cmp_dev_runs")
+    long = compare.per_device_frame(done[done["run_id"].isin([labels[p] for p in pick])])
+    if not long.empty:
+        st.plotly_chart(per_device_figure(long), width="stretch", key="cmp_dev")
+        st.caption("Hatched: devices never seen in training (s4–s6).")
+
+with tab_conf:
+    ids = done["run_id"].tolist()
+    names = dict(zip(done["run_id"], done["name"]))
+    c1, c2, c3 = st.columns(3)
+    ra = c1.selectbox("Run A", ids, index=len(ids) - 1, key="cmp_conf_a", format_func=lambda i: f"{names[i]} ({i})")
+    rb = c2.selectbox("Run B", ids, index=max(0, len(ids) - 2), key="cmp_conf_b", format_func=lambda i: f"{names[i]} ({i})")
+    device = c3.selectbox("Device", ["all", *DEVICES], key="cmp_conf_dev")
+    pa, pb = store.predictions(ra), store.predictions(rb)
+    if pa.empty or pb.empty:
+        st.info("One of these runs has no stored predictions.")
+    else:
+        ma, mb = compare.confusion_matrix(pa, device), compare.confusion_matrix(pb, device)
+        f1, f2 = st.columns(2)
+        f1.plotly_chart(confusion_figure(ma, SCENES, f"A: {names[ra]}"), width="stretch", key="cmp_cm_a")
+        f2.plotly_chart(confusion_figure(mb, SCENES, f"B: {names[rb]}"), width="stretch", key="cmp_cm_b")
+        st.plotly_chart(confusion_figure(ma - mb, SCENES, "A − B (percentage points)", diff=True), width="stretch",
+                        key="cmp_cm_diff")
+
+
+def _paper_table(tab, title, means, cells, row_col, key):
+    with tab:
+        st.caption(title)
+        if cells.empty:
+            st.info("No runs fit this table yet.")
+            return
+        st.dataframe(cells, width="stretch")
+        d1, d2, d3 = st.columns(3)
+        d1.download_button("CSV", compare.to_csv(cells), f"{key}.csv", "text/csv", key=f"{key}_csv")
+        d2.download_button("LaTeX", compare.to_latex(means, caption=title), f"{key}.tex", "text/x-tex", key=f"{key}_tex")
+        missing = compare.fill_configs(df, runs, row_col, cells)
+        if missing and d3.button(f"Queue {len(missing)} run(s) to fill the missing cells", key=f"{key}_fill"):
+            try:
+                ids = [jobs.submit(parse_config(c), store, group=f"fill {key}") for c in missing]
+                st.success(f"Queued {len(ids)} run(s); see Jobs.")
+            except ConfigError as e:
+                st.error(str(e))
+
+
+_paper_table(tab_iv, "Macro accuracy (%) of unpruned students by teacher ensemble and training subset "
+             "(Rep-Mobile paper, Table IV).", *compare.table_iv(done), "teachers", "table_iv")
+_paper_table(tab_v, "Macro accuracy (%) of Rep-Mobile students by pruning strategy and training subset "
+             "(Rep-Mobile paper, Table V).", *compare.table_v(done), "strategy", "table_v")

@@ -1,0 +1,186 @@
+"""Experiment: choose data, student, teachers, KD, pruning, device fine-tuning; see the final model's
+budget before launch; queue one run, a seed sweep, or a whole ablation grid."""
+
+import pandas as pd
+import streamlit as st
+
+from asc_core import jobs
+from asc_core.config import ConfigError, list_presets, parse_config
+from asc_core.grid import expand, final_complexity, parse_grid, plan
+from asc_core.models import list_models, model_doc
+from asc_core.paths import default_dataset_root
+from asc_core.store import Store
+
+st.title("Experiment")
+st.caption("Everything here is also `python -m asc_core submit CONFIG.yaml [--grid key=v1,v2]`.")
+store = Store()
+
+preset = st.selectbox("Start from a preset", list_presets(), index=list_presets().index("quick"), key="exp_preset")
+base = parse_config({"preset": preset}).model_dump(mode="json")
+k = f"exp_{preset}_"  # widgets follow the chosen preset
+
+# ---------------------------------------------------------------- data and student
+c1, c2, c3, c4 = st.columns([3, 1, 2, 1])
+dataset = c1.text_input("Dataset folder", value=base["dataset"] or str(default_dataset_root()), key=k + "dataset")
+subset = c2.selectbox("Subset (%)", [5, 10, 25, 50, 100], index=[5, 10, 25, 50, 100].index(base["subset"]),
+                      key=k + "subset")
+students = list_models("student")
+student = c3.selectbox("Student", students, index=students.index(base["student"]["name"]), key=k + "student",
+                       help="\n\n".join(f"**{m}** — {model_doc(m)}" for m in students))
+width = c4.number_input("Width", min_value=8, max_value=256, step=8, value=base["student"]["width"] or 32,
+                        key=k + "width", help="channels of the first stage")
+
+# ---------------------------------------------------------------- teachers
+st.subheader("Teachers")
+zoo = pd.DataFrame(store.list_teachers())
+if not zoo.empty:
+    zoo = zoo[(zoo["dataset"] == str(dataset)) & (zoo["subset"] == subset)]
+if zoo.empty:
+    st.caption(f"No teacher in the zoo for this dataset at {subset} % yet: the first run trains them (and stores "
+               "their logits) and later runs reuse them.")
+else:
+    st.caption("Teachers already in the zoo for this dataset and subset (reused, not retrained):")
+    st.dataframe(zoo[["model", "status", "accuracy", "seed", "created_at"]].assign(
+        created_at=lambda d: pd.to_datetime(d["created_at"], unit="s").dt.strftime("%Y-%m-%d %H:%M"),
+        accuracy=lambda d: d["accuracy"].map(lambda v: f"{v:.1f} %" if v == v and v is not None else "—")),
+        hide_index=True, width="stretch")
+default_teachers = [t["model"]["name"] for t in base["teachers"]]
+t1, t2, t3 = st.columns([3, 1, 1])
+teachers = t1.multiselect("Teacher ensemble (logits averaged)", list_models(), default=default_teachers,
+                          key=k + "teachers")
+t_opt = base["teachers"][0]["optim"] if base["teachers"] else {"epochs": 12, "lr": 0.002, "optimizer": "adam",
+                                                              "batch_size": 64, "warmup_epochs": 1}
+t_epochs = t2.number_input("Teacher epochs", 1, 500, t_opt["epochs"], key=k + "t_epochs")
+t_width = t3.number_input("CNN teacher width", 8, 256, next((t["model"]["width"] for t in base["teachers"]
+                                                             if t["model"]["width"]), 32), step=8, key=k + "t_width")
+kd1, kd2, kd3 = st.columns(3)
+lam = kd1.slider("KD λ (weight of the label loss)", 0.0, 1.0, float(base["kd"]["lam"]), 0.01, key=k + "lam")
+tau = kd2.slider("Temperature τ", 0.5, 10.0, float(base["kd"]["tau"]), 0.5, key=k + "tau")
+views = kd3.number_input("Stored teacher views per clip", 1, 8, base["kd"]["views"], key=k + "views")
+
+# ---------------------------------------------------------------- training, pruning, devices
+st.subheader("Training")
+o1, o2, o3, o4 = st.columns(4)
+epochs = o1.number_input("Student epochs", 0, 1000, base["optim"]["epochs"], key=k + "epochs")
+lr = o2.number_input("Learning rate", 1e-5, 1.0, float(base["optim"]["lr"]), format="%.4f", key=k + "lr")
+batch = o3.number_input("Batch size", 1, 1024, base["optim"]["batch_size"], key=k + "batch")
+seeds_text = o4.text_input("Seeds (comma-separated)", str(base["seed"]), key=k + "seeds",
+                           help="several seeds queue one run each; Compare shows mean ± std")
+
+st.subheader("Pruning")
+p = base["pruning"]
+p1, p2, p3, p4 = st.columns(4)
+mode = p1.radio("Strategy", ["none", "single", "progressive"], index=["none", "single", "progressive"].index(p["mode"]),
+                key=k + "pmode", help="single: prune straight to the target; progressive: a chain of targets, "
+                                      "each pruned then KD fine-tuned")
+target_kind = p2.radio("Target", ["width", "budget"], index=1 if p["budget"] else 0, key=k + "ptarget",
+                       disabled=mode == "none")
+chain_text = p2.text_input("Widths, in order", ",".join(map(str, p["chain"])) or "32", key=k + "chain",
+                           disabled=mode == "none" or target_kind != "width")
+b = p["budget"] or {"macs": 30_000_000, "bytes": 128_000, "precision": "fp16"}
+b_macs = p3.number_input("Budget: MACs (millions)", 0.1, 1000.0, b["macs"] / 1e6, key=k + "bmacs",
+                         disabled=mode == "none" or target_kind != "budget")
+b_bytes = p3.number_input("Budget: parameter bytes", 1000, 10_000_000, b["bytes"], step=1000, key=k + "bbytes",
+                          disabled=mode == "none" or target_kind != "budget")
+b_prec = p3.selectbox("at precision", ["fp16", "fp32", "int8"], index=["fp16", "fp32", "int8"].index(b["precision"]),
+                      key=k + "bprec", disabled=mode == "none" or target_kind != "budget")
+pruner = p4.selectbox("Pruner", ["l1", "l2"], index=["l1", "l2"].index(p["pruner"]), key=k + "pruner",
+                      disabled=mode == "none")
+schedule = p4.selectbox("Schedule", ["linear", "agp", "one_shot"],
+                        index=["linear", "agp", "one_shot"].index(p["schedule"]), key=k + "schedule", disabled=mode == "none")
+ft_epochs = p4.number_input("Fine-tune epochs per round", 1, 200, p["finetune_epochs"], key=k + "ftep",
+                            disabled=mode == "none")
+
+d1, d2 = st.columns(2)
+dev_ft = d1.checkbox("Device-specific fine-tuning (one copy per training device; s4–s6 keep the general model)",
+                     value=base["device_finetune"]["enabled"], key=k + "devft")
+dev_ep = d2.number_input("Device fine-tuning epochs", 1, 100, base["device_finetune"]["epochs"], key=k + "devep",
+                         disabled=not dev_ft)
+
+# ---------------------------------------------------------------- assemble and validate
+raw = dict(base)
+raw.update(dataset=dataset, subset=subset, name=st.session_state.get(k + "name") or base["name"])
+raw["student"] = {"name": student, "width": int(width), "kwargs": base["student"]["kwargs"]
+                  if student == base["student"]["name"] else {}}
+t_spec_opt = dict(t_opt, epochs=int(t_epochs))
+raw["teachers"] = [{"model": {"name": t, "width": None if t.startswith("passt") else int(t_width)}, "optim": t_spec_opt}
+                   for t in teachers]
+raw["kd"] = dict(base["kd"], lam=lam, tau=tau, views=int(views))
+raw["optim"] = dict(base["optim"], epochs=int(epochs), lr=float(lr), batch_size=int(batch))
+raw["pruning"] = {"mode": mode, "pruner": pruner, "schedule": schedule, "finetune_epochs": int(ft_epochs),
+                  "total_times": p["total_times"], "interval_steps": p["interval_steps"], "finetune_lr": p["finetune_lr"],
+                  "chain": [], "budget": None}
+errors = []
+if mode != "none":
+    if target_kind == "width":
+        try:
+            raw["pruning"]["chain"] = [int(x) for x in chain_text.replace("→", ",").split(",") if x.strip()]
+        except ValueError:
+            errors.append(f"pruning widths must be whole numbers separated by commas, got {chain_text!r}")
+    else:
+        raw["pruning"]["budget"] = {"macs": int(b_macs * 1e6), "bytes": int(b_bytes), "precision": b_prec}
+raw["device_finetune"] = dict(base["device_finetune"], enabled=dev_ft, epochs=int(dev_ep))
+try:
+    seeds = [int(s) for s in seeds_text.split(",") if s.strip()] or [0]
+except ValueError:
+    errors.append(f"seeds must be whole numbers separated by commas, got {seeds_text!r}")
+    seeds = [0]
+
+st.subheader("Ablation grid")
+grid_text = st.text_area("Several values for any field, one field per line (`key=v1,v2`); the cartesian product is "
+                         "queued as one group", key=k + "grid", placeholder="student.width=32,48,64\nkd.lam=0.1,0.3\n"
+                                                                             "subset=5,10,25")
+configs = []
+try:
+    grid = parse_grid([ln for ln in grid_text.splitlines() if ln.strip()])
+    if len(seeds) > 1:
+        grid["seed"] = seeds
+    else:
+        raw["seed"] = seeds[0]
+    if not errors:
+        configs = expand(raw, grid, name=st.session_state.get(k + "name", ""))
+except ConfigError as e:
+    errors.append(str(e))
+
+# ---------------------------------------------------------------- what will be launched
+st.subheader("Before launch")
+for e in errors:
+    st.error(e)
+if configs:
+    first = configs[0][1]
+    fc = final_complexity(first)
+    m1, m2, m3, m4 = st.columns(4)
+    le = "≤ " if fc["bound"] else ""
+    m1.metric("Parameters", f"{le}{fc['params']:,}")
+    m2.metric("MACs per 1-s clip", f"{le}{fc['macs'] / 1e6:.2f} M")
+    m3.metric("Parameter memory (fp16)", f"{le}{fc['bytes']['fp16'] / 1000:.1f} kB")
+    m4.metric("DCASE budget", "meets" if fc["meets_dcase"] else "exceeds")
+    (st.success if fc["meets_dcase"] else st.warning)(f"{fc['what']}: {fc['verdict']}")
+    try:
+        est = plan([c for _, c in configs], store)
+    except Exception as e:  # a missing dataset folder, most often
+        st.error(f"Cannot plan these runs: {e}")
+        est = None
+    if est is not None:
+        total = sum(e["estimate_s"] for e in est)
+        st.write(f"**{len(configs)} run(s)** on {est[0]['train_clips']:,} training clips; about "
+                 f"**{total / 60:.0f} min** on this machine ({sum(e['teachers_ready'] for e in est)} teacher(s) "
+                 "reused from the zoo).")
+        if len(configs) > 1:
+            st.dataframe(pd.DataFrame([{"run": c.name, "estimate (min)": round(e["estimate_s"] / 60, 1)}
+                                       for (_, c), e in zip(configs, est)]), hide_index=True, width="stretch")
+        g1, g2 = st.columns([2, 1])
+        name = g1.text_input("Name (and group, for grids)", key=k + "name", placeholder=first.name or preset)
+        if not store.live_workers():
+            st.info("No worker is running: runs wait in the queue until one starts "
+                    "(`make app` starts one; or `python -m asc_core worker`).")
+        if g2.button(f"Launch {len(configs)} run(s)", type="primary", key="exp_launch"):
+            group = name or (f"grid of {len(configs)}" if len(configs) > 1 else "")
+            ids = [jobs.submit(cfg, store, group) for _, cfg in configs]
+            st.session_state["jobs_focus"] = ids[0]
+            st.success(f"Queued {len(ids)} run(s): {', '.join(ids)}. Follow them on the Jobs page.")
+            st.page_link("pages/jobs.py", label="Open Jobs", icon="⏱️")
+    with st.expander("The config as YAML (for `python -m asc_core submit`)"):
+        import yaml
+
+        st.code(yaml.safe_dump(first.model_dump(mode="json"), sort_keys=False), language="yaml")

@@ -1,0 +1,103 @@
+"""Jobs: queued and running runs with progress and ETA, live curves, cancel / resume / retry, the log."""
+
+import pandas as pd
+import streamlit as st
+
+from asc_core import jobs
+from asc_core.plots import learning_curves_figure
+from asc_core.store import Store
+
+st.title("Jobs")
+store = Store()
+store.mark_interrupted()
+
+runs = store.list_runs()
+active = [r for r in runs if r["status"] in ("queued", "running")]
+
+
+@st.fragment(run_every=2 if active else None)
+def live():
+    runs_now = store.list_runs()
+    store.mark_interrupted()
+    workers = store.live_workers()
+    running = [r for r in runs_now if r["status"] == "running"]
+    queued = [r for r in runs_now if r["status"] == "queued"]
+    st.caption(f"{len(workers)} worker(s) alive · {len(running)} running · {len(queued)} queued")
+    if queued and not workers:
+        st.warning("Runs are queued but no worker is running. `make app` starts one; or run "
+                   "`python -m asc_core worker` (add `--queue redis://HOST:6379/0` to share a queue between machines).")
+    for r in running:
+        with st.container(border=True):
+            a, b = st.columns([5, 1])
+            a.markdown(f"**{r['name'] or r['run_id']}** `{r['run_id']}` {('· group ' + r['group_name']) if r['group_name'] else ''}")
+            a.progress(min(1.0, r["progress"] or 0.0), text=jobs.progress_text(r))
+            if r["cancel_requested"]:
+                b.caption("stopping at the next batch…")
+            elif b.button("Cancel", key=f"cancel_{r['run_id']}"):
+                jobs.cancel(store, r["run_id"])
+                st.rerun(scope="fragment")
+    if queued:
+        st.markdown(f"**Queue** ({len(queued)})")
+        for i, r in enumerate(queued):
+            a, b = st.columns([5, 1])
+            a.write(f"{i + 1}. {r['name'] or '(unnamed)'} `{r['run_id']}` — {r['stage'] or 'waiting'}")
+            if b.button("Cancel", key=f"cancel_{r['run_id']}"):
+                jobs.cancel(store, r["run_id"])
+                st.rerun(scope="fragment")
+    if not running and not queued:
+        st.info("Nothing is running. Launch runs from the Experiment page or with `python -m asc_core submit`.")
+    if active and not running and not queued:
+        st.rerun()  # everything finished: refresh the whole page once and stop polling
+
+
+live()
+
+# ---------------------------------------------------------------- runs that need attention
+attention = [r for r in reversed(runs) if r["status"] in ("failed", "interrupted", "cancelled")][:30]
+if attention:
+    st.subheader("Failed, interrupted and cancelled")
+    for r in attention:
+        with st.expander(f"{r['status']}: {r['name'] or r['run_id']} ({r['run_id']}) — {r['error'] or ''}"):
+            if r["traceback"]:
+                st.code(r["traceback"], language="python")
+            c1, c2 = st.columns(2)
+            if c1.button("Resume from checkpoint", key=f"resume_{r['run_id']}"):
+                jobs.resume(store, r["run_id"])
+                st.rerun()
+            if c2.button("Retry from scratch", key=f"retry_{r['run_id']}"):
+                new = jobs.retry(store, r["run_id"])
+                st.session_state["jobs_focus"] = new
+                st.rerun()
+
+# ---------------------------------------------------------------- one run in detail
+if runs:
+    st.subheader("A run in detail")
+    ids = [r["run_id"] for r in reversed(runs)]
+    focus = st.session_state.get("jobs_focus")
+    running_ids = [r["run_id"] for r in runs if r["status"] == "running"]
+    default = focus if focus in ids else (running_ids[0] if running_ids else ids[0])
+    by_id = {r["run_id"]: r for r in runs}
+    pick = st.selectbox("Run", ids, index=ids.index(default), key="jobs_pick",
+                        format_func=lambda i: f"{i} · {by_id[i]['status']} · {by_id[i]['name'] or ''}")
+
+    @st.fragment(run_every=3 if by_id[pick]["status"] == "running" else None)
+    def detail():
+        r = store.get_run(pick)
+        st.write(f"**{r['status']}** — {jobs.progress_text(r) if r['status'] == 'running' else r['stage'] or ''}")
+        m = store.metrics(pick)
+        if not m.empty:
+            st.plotly_chart(learning_curves_figure(m), width="stretch", key=f"curves_{pick}")
+        else:
+            st.caption("No metrics yet.")
+        if r["summary"]:
+            s = r["summary"]
+            st.write(f"macro accuracy **{s['macro_accuracy']:.1f} %** (seen {s['seen']:.1f} %, unseen {s['unseen']:.1f} %) · "
+                     f"{s['complexity']['params']:,} params · {s['complexity']['macs'] / 1e6:.2f} M MACs · "
+                     f"{s.get('seconds', 0):.0f} s")
+            if s.get("pruning_rounds"):
+                st.dataframe(pd.DataFrame(s["pruning_rounds"]).drop(columns=["channels"]), hide_index=True)
+        log = jobs.log_tail(store, pick)
+        with st.expander("Log", expanded=r["status"] in ("failed",)):
+            st.code(log or "(no log: runs started with `train` print theirs to the terminal)", language="text")
+
+    detail()
