@@ -43,7 +43,9 @@ def runs_frame(runs: list[dict]) -> pd.DataFrame:
         cx = s.get("complexity") or {}
         row = {"run_id": r["run_id"], "name": r.get("name") or "", "group": r.get("group_name") or "",
                "status": r["status"], "created": pd.to_datetime(r.get("created_at"), unit="s"),
-               "teachers": teachers_label(cfg), "strategy": strategy_label(cfg), **flat,
+               "teachers": teachers_label(cfg), "strategy": strategy_label(cfg),
+               "ensemble": f"{teachers_label(cfg)} → {(cfg.get('student') or {}).get('name')} "
+                           f"{(cfg.get('student') or {}).get('width') or ''}".strip(), **flat,
                "macro_acc": s.get("macro_accuracy"), "seen_acc": s.get("seen"), "unseen_acc": s.get("unseen"),
                "params": cx.get("params"), "macs": cx.get("macs"), "bytes_fp16": (cx.get("bytes") or {}).get("fp16"),
                "meets_dcase": cx.get("meets_dcase"), "seconds": s.get("seconds"),
@@ -145,8 +147,8 @@ def _paper_table(df: pd.DataFrame, row_col: str, where) -> tuple[pd.DataFrame, p
 
 
 def table_iv(df: pd.DataFrame):
-    """Teacher ensembles × subsets (unpruned students), as in the Rep-Mobile paper's Table IV."""
-    return _paper_table(df, "teachers", lambda d: d["strategy"].str.startswith(("width", "unpruned")))
+    """Teacher ensembles (→ student and width) × subsets, unpruned students: the Rep-Mobile paper's Table IV."""
+    return _paper_table(df, "ensemble", lambda d: d["strategy"].str.startswith(("width", "unpruned")))
 
 
 def table_v(df: pd.DataFrame):

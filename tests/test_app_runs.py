@@ -1,0 +1,129 @@
+"""Experiment, Jobs and Compare with AppTest: on an empty store, and on a store filled by the real
+pipeline on the `tiny` dataset (done runs at two subsets, a failed run, a queued one)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from asc_core import jobs
+from asc_core.config import parse_config
+from asc_core.store import Store
+from asc_core.train.runner import run_experiment
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _cfg(root, **over):
+    d = {"dataset": str(root), "subset": 25, "student": {"name": "rep_mobile", "width": 16},
+         "optim": {"epochs": 1, "batch_size": 16, "validate_every": 1}, "accelerator": "cpu", "name": "tiny"}
+    return d | over
+
+
+@pytest.fixture(scope="module")
+def filled(tiny_root, tmp_path_factory):
+    runs = tmp_path_factory.mktemp("filled") / "runs"
+    store = Store(runs)
+    for subset in (10, 25):
+        s = run_experiment(parse_config(_cfg(tiny_root, subset=subset, name=f"rep16 {subset}")), store)
+        assert s["status"] == "done", s
+    s = run_experiment(parse_config(_cfg(tiny_root, student={"name": "dcase24_baseline", "width": 16},
+                                         name="baseline16")), store)
+    assert s["status"] == "done", s
+    bad = run_experiment(parse_config(_cfg(tiny_root / "missing", name="broken")), store)
+    assert bad["status"] == "failed"
+    jobs.submit(parse_config(_cfg(tiny_root, name="waiting")), store)
+    return runs
+
+
+def _app(monkeypatch, runs, data, page):
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    monkeypatch.setenv("ASC_RUNS", str(runs))
+    monkeypatch.setenv("ASC_DATA", str(data))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_experiment_shows_the_budget_and_queues_a_run(monkeypatch, tiny_root, tmp_path):
+    runs = tmp_path / "runs"
+    at = _app(monkeypatch, runs, tiny_root, "pages/experiment.py")
+    labels = {m.label: m.value for m in at.metric}
+    assert labels["Parameters"] == "61,148" and labels["DCASE budget"] == "meets"  # quick: Rep-Mobile-32 folded
+    assert any("No worker is running" in i.value for i in at.info)
+    k = "exp_quick_"
+    at.text_input(key=k + "dataset").input(str(tiny_root)).run()
+    at.number_input(key=k + "width").set_value(64).run()
+    labels = {m.label: m.value for m in at.metric}
+    assert labels["DCASE budget"] == "exceeds"
+    # prune 64 → 32: the figures shown are the target's, as upper bounds
+    at.radio(key=k + "pmode").set_value("single").run()
+    at.text_input(key=k + "chain").input("32").run()
+    assert {m.label: m.value for m in at.metric}["Parameters"] == "≤ 61,148"
+    # a grid: 2 widths × 2 seeds = 4 runs, one group
+    at.radio(key=k + "pmode").set_value("none").run()
+    at.text_area(key=k + "grid").input("student.width=24,32").run()
+    at.text_input(key=k + "seeds").input("0,1").run()
+    assert at.button(key="exp_launch").label == "Launch 4 run(s)"
+    at.text_input(key=k + "name").input("widths").run()
+    at.button(key="exp_launch").click().run()
+    assert not at.exception
+    queued = Store(runs).list_runs("queued")
+    assert len(queued) == 4 and {r["group_name"] for r in queued} == {"widths"}
+    assert {(r["config"]["student"]["width"], r["config"]["seed"]) for r in queued} == {(24, 0), (24, 1), (32, 0), (32, 1)}
+    # a bad value is named, nothing launches
+    at.text_area(key=k + "grid").input("student.width=24,13").run()
+    assert any("student.width=13" in e.value for e in at.error)
+    assert not [b for b in at.button if b.key == "exp_launch"]
+
+
+def test_jobs_and_compare_on_an_empty_store(monkeypatch, tiny_root, tmp_path):
+    at = _app(monkeypatch, tmp_path / "runs", tiny_root, "pages/jobs.py")
+    assert any("Nothing is running" in i.value for i in at.info)
+    at = _app(monkeypatch, tmp_path / "runs", tiny_root, "pages/compare.py")
+    assert any("No finished runs yet" in i.value for i in at.info)
+
+
+def test_jobs_shows_queue_failures_and_curves(monkeypatch, filled, tiny_root):
+    at = _app(monkeypatch, filled, tiny_root, "pages/jobs.py")
+    text = " ".join(c.value for c in at.caption)
+    assert "0 running · 1 queued" in text
+    assert any("no worker is running" in w.value for w in at.warning)
+    assert any("failed: broken" in e.label for e in at.expander)
+    assert any("missing" in c.value and "Traceback" in c.value for c in at.code)  # the traceback is shown
+    assert any("No metrics yet" in c.value for c in at.caption)  # the queued run, picked by default
+    done = next(r["run_id"] for r in Store(filled).list_runs("done"))
+    at.selectbox(key="jobs_pick").select(done).run()
+    assert at.get("plotly_chart"), "learning curves of the run in detail"
+    waiting = next(r for r in Store(filled).list_runs("queued"))
+    at.button(key=f"cancel_{waiting['run_id']}").click().run()
+    assert Store(filled).get_run(waiting["run_id"])["status"] == "cancelled"
+    # a cancelled run can be retried: a new queued run with the same config
+    at = _app(monkeypatch, filled, tiny_root, "pages/jobs.py")
+    at.button(key=f"retry_{waiting['run_id']}").click().run()
+    assert not at.exception
+    assert [r["name"] for r in Store(filled).list_runs("queued")] == ["waiting"]
+
+
+def test_compare_draws_everything_and_fills_table_v(monkeypatch, filled, tiny_root):
+    at = _app(monkeypatch, filled, tiny_root, "pages/compare.py")
+    assert at.dataframe, "the runs table"
+    assert len(at.get("plotly_chart")) >= 5  # Pareto, data efficiency, per device, confusion A, B, A−B
+    assert [t.label for t in at.tabs][-1] == "Table V (pruning)"
+    runs_table = at.dataframe[0].value
+    assert len(runs_table) == 3 and "subset" in runs_table.columns  # diff-only keeps the differing fields
+    assert "batch_size" not in runs_table.columns
+    at.toggle(key="cmp_diff").set_value(False).run()
+    assert "optim.batch_size" in at.dataframe[0].value.columns
+    before = len(Store(filled).list_runs())
+    at.button(key="table_v_fill").click().run()
+    assert not at.exception
+    new = [r for r in Store(filled).list_runs() if r["group_name"] == "fill table_v"]
+    assert sorted(r["config"]["subset"] for r in new) == [5, 50, 100]  # rep_mobile width 16 had 10 and 25
+    assert len(Store(filled).list_runs()) == before + 3
