@@ -149,6 +149,78 @@ def bench_train(quick: bool = False) -> dict:
     return {"bench": "train", "machine": _machine(), "rows": rows}
 
 
+def _launch_latency(root: Path, runs: Path, data: Path) -> dict:
+    """A worker waiting on an empty queue; submit a small run; time to 'running' and to the first
+    training-step progress written to the store (what the Jobs page polls)."""
+    import subprocess
+    import sys
+
+    from asc_core import jobs
+    from asc_core.config import parse_config
+    from asc_core.store import Store
+
+    store = Store(runs)
+    worker = subprocess.Popen([sys.executable, "-m", "asc_core", "worker", "--runs", str(runs)], cwd=root,
+                              stderr=subprocess.DEVNULL)
+    try:
+        t_start = time.time()
+        while not store.live_workers():
+            if time.time() - t_start > 120:
+                raise RuntimeError("the worker did not start within 120 s")
+            time.sleep(0.05)
+        cfg = parse_config({"dataset": str(data), "subset": 25, "student": {"name": "rep_mobile", "width": 32},
+                            "optim": {"epochs": 2, "batch_size": 16, "validate_every": 100}, "accelerator": "cpu"})
+        t0 = time.time()
+        run_id = jobs.submit(cfg, store)
+        t_running = t_progress = None
+        while time.time() - t0 < 300:
+            r = store.get_run(run_id)
+            if t_running is None and r["status"] == "running":
+                t_running = time.time() - t0
+            if r["stage"] == "student training" and (r["progress"] or 0) > 0:
+                t_progress = time.time() - t0
+                break
+            time.sleep(0.05)
+        jobs.cancel(store, run_id)
+        return {"worker_start_s": round(t0 - t_start, 2), "submit_to_running_s": round(t_running or float("nan"), 2),
+                "submit_to_first_progress_s": round(t_progress or float("nan"), 2)}
+    finally:
+        worker.send_signal(2)
+        worker.wait(120)
+
+
+def bench_app(quick: bool = False) -> dict:
+    """Launch → first progress with a real worker, and each page's render time with 200 fake runs."""
+    import json
+    import subprocess
+    import sys
+
+    from asc_core import fake_runs
+    from asc_core.data.synth import generate
+    from asc_core.paths import PROJECT_ROOT
+    from asc_core.store import Store
+
+    n = 20 if quick else 200
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        data = generate("tiny", 0, tmp / "tiny")
+        launch = _launch_latency(PROJECT_ROOT, tmp / "launch", data)
+        t0 = time.perf_counter()
+        fake_runs.fill(Store(tmp / "runs"), n)
+        fill_s = time.perf_counter() - t0
+        env = dict(os.environ, ASC_RUNS=str(tmp / "runs"), ASC_DATA=str(data), PYTHONPATH=str(PROJECT_ROOT))
+        out = subprocess.run([sys.executable, str(PROJECT_ROOT / "scripts" / "bench_pages.py"),
+                              "--repeats", "1" if quick else "3"], env=env, capture_output=True, text=True, cwd=PROJECT_ROOT)
+        if out.returncode:
+            raise RuntimeError(f"page bench failed: {out.stderr[-2000:]}")
+        pages = json.loads(out.stdout.strip().splitlines()[-1])
+    rows = [{"what": k.replace("_", " "), "seconds": v} for k, v in launch.items()]
+    rows.append({"what": f"write {n} fake runs (900 predictions each) to the store", "seconds": round(fill_s, 1)})
+    rows += [{"what": f"render page {p} with {n} runs (AppTest, median of {1 if quick else 3})", "seconds": s}
+             for p, s in pages.items()]
+    return {"bench": "app", "machine": _machine(), "rows": rows}
+
+
 def format_result(result: dict) -> str:
     m = result["machine"]
     lines = [f"bench {result['bench']} — {m['cpu_cores']} cores, cuda={m['cuda']}, torch {m['torch']}, "

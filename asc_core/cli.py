@@ -260,7 +260,7 @@ def cmd_runs(a) -> int:
 def cmd_bench(a) -> int:
     from asc_core import bench
 
-    fn = {"data": bench.bench_data, "models": bench.bench_models, "train": bench.bench_train}[a.what]
+    fn = {"data": bench.bench_data, "models": bench.bench_models, "train": bench.bench_train, "app": bench.bench_app}[a.what]
     result = fn(quick=a.quick)
     _emit(result, a.json, bench.format_result(result))
     return 0
@@ -359,7 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.set_defaults(func=cmd_worker)
 
     b = sub.add_parser("bench", help="throughput and latency on this machine")
-    b.add_argument("what", choices=["data", "models", "train"])
+    b.add_argument("what", choices=["data", "models", "train", "app"])
     b.add_argument("--quick", action="store_true", help="smaller measurements (for tests)")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_bench)

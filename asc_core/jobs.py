@@ -174,6 +174,8 @@ def run_worker(runs_root: str | None = None, url: str | None = None) -> int:
 
                 signal.signal(sig, handler)
 
+    import asc_core.train.runner  # noqa: F401  (torch, Lightning, NNI: imported once, not on the first job)
+
     store = Store(runs_root)
     url = url or queue_url(store.root)
     huey = get_queue(url)
