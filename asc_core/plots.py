@@ -107,3 +107,63 @@ def learning_curves_figure(metrics):
     fig.update_xaxes(title_text="epoch")
     fig.update_layout(height=340, margin=dict(l=50, r=10, t=40, b=40))
     return fig
+
+
+def probability_figure(long, true_scene: str | None = None):
+    """Grouped horizontal bars: each model's class probabilities for one clip; the true scene marked."""
+    import plotly.express as px
+
+    fig = px.bar(long, x="probability", y="scene", color="who", barmode="group", orientation="h", range_x=[0, 1])
+    fig.update_layout(height=420, margin=dict(l=120, r=10, t=30, b=40), yaxis=dict(autorange="reversed", title=""),
+                      xaxis_title="probability", legend_title="")
+    if true_scene:
+        fig.add_annotation(x=1, y=true_scene, text="← true scene", showarrow=False, xanchor="right")
+    return fig
+
+
+def kernels_figure(grid: dict):
+    """Side-by-side 3×3 heatmaps (rows: frequency, columns: time) on one shared colour scale."""
+    from plotly.subplots import make_subplots
+    import plotly.graph_objects as go
+
+    lim = max(1e-6, max(float(np.abs(k).max()) for k in grid.values()))
+    fig = make_subplots(rows=1, cols=len(grid), subplot_titles=list(grid), horizontal_spacing=0.03)
+    for i, k in enumerate(grid.values(), start=1):
+        fig.add_trace(go.Heatmap(z=k, zmin=-lim, zmax=lim, colorscale="RdBu", showscale=i == len(grid),
+                                 text=np.round(k, 3), texttemplate="%{text}", textfont=dict(size=9)), row=1, col=i)
+        fig.update_yaxes(autorange="reversed", showticklabels=False, row=1, col=i)
+        fig.update_xaxes(showticklabels=False, row=1, col=i)
+    fig.update_layout(height=230, margin=dict(l=10, r=10, t=40, b=10))
+    return fig
+
+
+def layers_figure(df):
+    """MACs and params per layer as horizontal bars."""
+    from plotly.subplots import make_subplots
+    import plotly.graph_objects as go
+
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=("MACs", "parameters"))
+    fig.add_trace(go.Bar(y=df["layer"], x=df["MACs"], orientation="h", name="MACs"), row=1, col=1)
+    fig.add_trace(go.Bar(y=df["layer"], x=df["params"], orientation="h", name="params"), row=1, col=2)
+    fig.update_yaxes(autorange="reversed")
+    fig.update_layout(height=max(300, 18 * len(df)), showlegend=False, margin=dict(l=10, r=10, t=40, b=30))
+    return fig
+
+
+def trajectory_figure(df):
+    """A pruned run: params and MACs (left axis, log) and macro accuracy (right axis) per step."""
+    from plotly.subplots import make_subplots
+    import plotly.graph_objects as go
+
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(go.Scatter(x=df["step"], y=df["params"], name="params", mode="lines+markers"))
+    fig.add_trace(go.Scatter(x=df["step"], y=df["MACs"], name="MACs", mode="lines+markers"))
+    fig.add_trace(go.Scatter(x=df["step"], y=df["accuracy"], name="macro acc (after fine-tuning)",
+                             mode="lines+markers", line=dict(dash="dot")), secondary_y=True)
+    if "accuracy after pruning" in df:
+        fig.add_trace(go.Scatter(x=df["step"], y=df["accuracy after pruning"], name="macro acc right after pruning",
+                                 mode="markers", marker=dict(symbol="x", size=10)), secondary_y=True)
+    fig.update_yaxes(type="log", title_text="count", secondary_y=False)
+    fig.update_yaxes(title_text="macro accuracy (%)", secondary_y=True, range=[0, 100])
+    fig.update_layout(height=380, margin=dict(l=50, r=50, t=30, b=40))
+    return fig

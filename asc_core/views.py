@@ -17,16 +17,21 @@ def _dataset(root: str) -> TAU22Dataset:
 
 def clip_preview(root: str, scene: str, device: str, index: int = 0, config: FeatureConfig | None = None) -> dict | None:
     """The ``index``-th clip of ``scene`` from ``device``: its WAV bytes (true level) and spectrogram."""
-    import torch
-
     ds = _dataset(root)
     c = ds.clips
     rows = c[(c["scene"] == scene) & (c["device"] == device)]
     if rows.empty:
         return None
-    fn = rows["filename"].iloc[index % len(rows)]
-    clip = ds.load(fn, warn=False)
+    return clip_view(root, rows["filename"].iloc[index % len(rows)], config)
+
+
+def clip_view(root: str, filename: str, config: FeatureConfig | None = None, title: str = "") -> dict:
+    """One clip as WAV bytes at its true level and its log-mel spectrogram in dB."""
+    import torch
+
+    clip = _dataset(root).load(filename, warn=False)
     cfg = config or FeatureConfig()
     with torch.inference_mode():
         mel = log_mel(cfg)(torch.from_numpy(clip.samples)).numpy()
-    return {"filename": fn, "wav": to_wav_bytes(clip.samples), "figure": spectrogram_figure(mel, cfg.hop_length / cfg.sample_rate_hz)}
+    return {"filename": filename, "wav": to_wav_bytes(clip.samples), "samples": clip.samples,
+            "figure": spectrogram_figure(mel, cfg.hop_length / cfg.sample_rate_hz, title)}

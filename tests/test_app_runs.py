@@ -127,3 +127,56 @@ def test_compare_draws_everything_and_fills_table_v(monkeypatch, filled, tiny_ro
     new = [r for r in Store(filled).list_runs() if r["group_name"] == "fill table_v"]
     assert sorted(r["config"]["subset"] for r in new) == [5, 50, 100]  # rep_mobile width 16 had 10 and 25
     assert len(Store(filled).list_runs()) == before + 3
+
+
+def test_listen_plays_a_mistake_and_follows_a_clicked_cell(monkeypatch, filled, tiny_root):
+    at = _app(monkeypatch, filled, tiny_root, "pages/listen.py")
+    assert len(at.get("audio")) == 1, "one player at a time"
+    assert at.get("audio")[0].proto.url.endswith(".wav")
+    assert len(at.get("plotly_chart")) == 3  # confusion, spectrogram, probabilities
+    run_id = at.selectbox(key="listen_run").value
+    pred = Store(filled).predictions(run_id)
+    wrong = pred[pred["y_true"] != pred["y_pred"]].iloc[0]
+    from asc_core.data.labels import SCENES
+
+    t, p = SCENES[wrong["y_true"]], SCENES[wrong["y_pred"]]
+    at.session_state["listen_cm"] = {"selection": {"points": [{"x": p, "y": t}], "point_indices": [], "box": [],
+                                                   "lasso": []}}
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="listen_true").value == t and at.selectbox(key="listen_pred").value == p
+    shown = at.dataframe[0].value
+    assert len(shown) and set(shown["true"]) == {t} and set(shown["predicted"]) == {p}
+    assert wrong["filename"] in set(shown["filename"])
+    at.selectbox(key="listen_other").select_index(1).run()
+    assert not at.exception and len(at.get("audio")) == 1
+
+
+def test_listen_on_an_empty_store(monkeypatch, tiny_root, tmp_path):
+    at = _app(monkeypatch, tmp_path / "runs", tiny_root, "pages/listen.py")
+    assert any("No finished runs yet" in i.value for i in at.info)
+
+
+def test_models_page_registered_and_from_a_run(monkeypatch, filled, tiny_root):
+    at = _app(monkeypatch, filled, tiny_root, "pages/models.py")
+    assert [m.value for m in at.metric][:3] == ["61,148", "29.42 M", "meets"]  # rep_mobile width 32, folded
+    assert "1e-0" in at.success[0].value or "e-0" in at.success[0].value  # the folding error is shown, ≤ 1e-4
+    budget = at.dataframe[0].value
+    assert list(budget["precision"]) == ["fp32", "fp16", "int8"] and list(budget["bytes fit"]) == [False, True, True]
+    at.number_input(key="models_width").set_value(64).run()
+    assert at.metric[2].value == "exceeds"
+    at.radio(key="models_source").set_value("a finished run").run()
+    assert not at.exception and at.get("plotly_chart")
+
+
+def test_models_page_shows_a_pruning_trajectory(monkeypatch, tiny_root, tmp_path):
+    store = Store(tmp_path / "runs")
+    s = run_experiment(parse_config(_cfg(tiny_root, student={"name": "rep_mobile", "width": 24}, optim={
+        "epochs": 1, "batch_size": 16, "validate_every": 100}, pruning={"mode": "progressive", "chain": [16, 8],
+        "total_times": 1, "interval_steps": 1, "finetune_epochs": 1})), store)
+    assert s["status"] == "done", s
+    at = _app(monkeypatch, tmp_path / "runs", tiny_root, "pages/models.py")
+    at.radio(key="models_source").set_value("a finished run").run()
+    assert any(h.value == "Pruning trajectory" for h in at.subheader)
+    traj = next(d.value for d in at.dataframe if "step" in d.value.columns)
+    assert list(traj["params"]) == [s["pruning_rounds"][0]["params_before"], *[r["params"] for r in s["pruning_rounds"]]]

@@ -7,6 +7,7 @@ from asc_core.artifacts import load_run_model
 from asc_core.complexity import BudgetError, measure
 from asc_core.compress.prune import prune_once, rebuild, solve_budget
 from asc_core.config import ConfigError, parse_config
+from asc_core.export import export_run
 from asc_core.models import create_model
 from asc_core.models.rep_mobile import reparameterize_model
 from asc_core.store import Store
@@ -68,6 +69,8 @@ def test_progressive_chain_in_a_real_run(tiny_root, tmp_path):
     model = load_run_model(store, s["run_id"])  # structure and weights from a weights-only state dict
     assert model(torch.randn(2, 1, 256, 65)).shape == (2, 10)
     assert measure(model).params == rounds[-1]["params"]
+    info = export_run(store, s["run_id"], "onnx", tmp_path / "pruned.onnx")  # the pruned network exports too
+    assert info["max_abs_diff"] <= 1e-4
 
 
 def test_unreachable_budget_fails_before_training(tiny_root, tmp_path):

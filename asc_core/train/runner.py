@@ -118,7 +118,7 @@ def _run(cfg: ExperimentConfig, store: Store, run_id: str, run_dir: Path, report
     summary = {
         "run_id": run_id, "status": "done", "name": cfg.name, "subset": cfg.subset, "student": cfg.student.name,
         "width": cfg.student.width, "teachers": [e["model"] for e in entries],
-        "teachers_reused": [bool(e.get("reused")) for e in entries],
+        "teachers_reused": [bool(e.get("reused")) for e in entries], "teacher_keys": [e["key"] for e in entries],
         "teacher_accuracy": [e.get("accuracy") for e in entries],
         "complexity": cx.to_dict(), "train_clips": len(dm.train_files), "skipped_clips": len(dm.skipped),
         **{k: result[k] for k in ("accuracy", "macro_accuracy", "log_loss", "per_device", "seen", "unseen", "per_class")},
