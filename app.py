@@ -13,7 +13,9 @@ PAGES = {
         st.Page("pages/compare.py", title="Compare", icon="📊"),
         st.Page("pages/listen.py", title="Listen", icon="🎧"),
         st.Page("pages/models.py", title="Models", icon="🧩"),
+        st.Page("pages/tryit.py", title="Try it", icon="🎙️"),
     ],
+    "Learn": [st.Page("pages/learn.py", title="Learn", icon="🎓")],
 }
 
 st.navigation(PAGES).run()

@@ -31,7 +31,7 @@ def parallel_recordings(ds) -> pd.DataFrame:
     c = ds.clips
     g = c.groupby("recording").agg(scene=("scene", "first"), city=("city", "first"),
                                    devices=("device", "nunique"), segments=("segment", "nunique"))
-    return g[g["devices"] > 1].sort_values(["scene", "city"]).reset_index()
+    return g[g["devices"] > 1].sort_values(["devices", "scene", "city"], ascending=[False, True, True]).reset_index()
 
 
 def parallel_segment(ds, recording: str, segment: int) -> pd.DataFrame:

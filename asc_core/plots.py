@@ -167,3 +167,25 @@ def trajectory_figure(df):
     fig.update_yaxes(title_text="macro accuracy (%)", secondary_y=True, range=[0, 100])
     fig.update_layout(height=380, margin=dict(l=50, r=50, t=30, b=40))
     return fig
+
+
+def topk_figure(top: list[tuple[str, float]], k: int = 5):
+    """The k most probable scenes as horizontal bars."""
+    import plotly.graph_objects as go
+
+    top = top[:k]
+    fig = go.Figure(go.Bar(x=[p for _, p in top], y=[s for s, _ in top], orientation="h",
+                           text=[f"{p:.0%}" for _, p in top], textposition="auto"))
+    fig.update_layout(xaxis=dict(range=[0, 1], title="probability (mean over 1-s windows)"),
+                      yaxis=dict(autorange="reversed"), height=60 + 40 * len(top), margin=dict(l=120, r=10, t=10, b=40))
+    return fig
+
+
+def per_second_figure(probs, labels):
+    """Scene probabilities per 1-s window (a heatmap: windows × scenes)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure(go.Heatmap(z=np.asarray(probs).T, x=np.arange(len(probs)) + 0.5, y=labels, colorscale="Viridis",
+                               zmin=0, zmax=1, colorbar=dict(title="p")))
+    fig.update_layout(xaxis_title="time (s)", height=340, margin=dict(l=120, r=10, t=10, b=40))
+    return fig

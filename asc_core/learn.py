@@ -1,0 +1,69 @@
+"""Numbers behind the Learn page's widgets (no Streamlit): temperature-softened distributions and the
+KD loss as τ and λ change; a one-channel Rep-Mobile block to fold by hand; the pruned runs to contrast."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from asc_core.data.labels import SCENES
+from asc_core.train.kd import kd_loss
+
+# A plausible teacher's logits for a metro-station clip: sure of metro_station, tram and metro close.
+EXAMPLE_TEACHER = np.array([-1.0, 0.2, 0.5, 4.0, -0.5, -1.5, 0.0, -2.0, 2.5, 2.0], dtype=np.float32)
+EXAMPLE_STUDENT = np.array([0.5, 0.0, 0.3, 2.0, 0.2, -0.5, 0.4, -0.8, 0.6, 1.4], dtype=np.float32)
+
+
+def softened(logits: np.ndarray, tau: float) -> np.ndarray:
+    z = np.asarray(logits, np.float64) / tau
+    e = np.exp(z - z.max())
+    return e / e.sum()
+
+
+def entropy_bits(p: np.ndarray) -> float:
+    p = np.clip(p, 1e-12, 1)
+    return float(-(p * np.log2(p)).sum())
+
+
+def kd_terms(student: np.ndarray, teacher: np.ndarray, label: int, lam: float, tau: float,
+             variant: str = "cpjku") -> dict:
+    """The loss of one clip, split into its label (CE) and distillation (KD) terms, via the trainer's kd_loss."""
+    s = torch.tensor(student)[None]
+    t = torch.tensor(teacher)[None, None]
+    loss, parts = kd_loss(s, torch.tensor([label]), t, lam, tau, variant)
+    return {"loss": float(loss), **parts}
+
+
+def kd_curve(student, teacher, label: int, lam: float, taus=np.linspace(0.5, 10, 40), variant: str = "cpjku") -> pd.DataFrame:
+    rows = [{"tau": float(t), **kd_terms(student, teacher, label, lam, float(t), variant)} for t in taus]
+    return pd.DataFrame(rows)
+
+
+def distribution_frame(teacher, tau: float) -> pd.DataFrame:
+    return pd.DataFrame({"scene": SCENES, "τ = 1": softened(teacher, 1.0), f"τ = {tau:g}": softened(teacher, tau)})
+
+
+def tiny_rep_block(seed: int, branches=("3x3", "1x1", "3x1", "1x3", "identity")):
+    """A one-channel Rep-Mobile depthwise block with random weights and BatchNorm statistics, wrapped so
+    that it is module "0" (what ``model_views.fold_view`` takes)."""
+    from asc_core.model_views import randomise_bn
+    from asc_core.models.rep_mobile import RepDepthwise
+
+    torch.manual_seed(seed)
+    return randomise_bn(torch.nn.Sequential(RepDepthwise(1, branches=branches)), seed).eval()
+
+
+def pruned_runs(runs: list[dict]) -> pd.DataFrame:
+    """Finished pruned runs with their strategy, final size and accuracy (for single vs progressive)."""
+    from asc_core.compare import strategy_label
+
+    rows = []
+    for r in runs:
+        s = r.get("summary") or {}
+        if r["status"] == "done" and s.get("pruning_rounds"):
+            rows.append({"run_id": r["run_id"], "strategy": strategy_label(r["config"]), "subset": r["config"]["subset"],
+                         "rounds": len(s["pruning_rounds"]), "params": s["complexity"]["params"],
+                         "MACs": s["complexity"]["macs"], "macro acc": round(s["macro_accuracy"], 1),
+                         "acc before pruning": round(s["pruning_rounds"][0]["accuracy_before"], 1)})
+    return pd.DataFrame(rows)
