@@ -142,7 +142,7 @@ def cmd_submit(a) -> int:
 
     from asc_core import jobs
     from asc_core.config import ConfigError
-    from asc_core.grid import expand, parse_grid, plan
+    from asc_core.grid import expand, fmt_duration, parse_grid, plan
     from asc_core.store import Store
 
     path = Path(a.config)
@@ -167,8 +167,8 @@ def cmd_submit(a) -> int:
     out = {"group": group, "runs": [{"run_id": i, "name": c.name, "estimate_s": e["estimate_s"]}
                                     for i, (_, c), e in zip(ids, configs, estimates)], "estimate_s": total,
            "live_workers": len(store.live_workers())}
-    text = "\n".join(f"queued {r['run_id']}  {r['name']}  (~{r['estimate_s'] / 60:.0f} min)" for r in out["runs"])
-    text += f"\n{len(ids)} run(s), about {total / 60:.0f} min on this machine"
+    text = "\n".join(f"queued {r['run_id']}  {r['name']}  (~{fmt_duration(r['estimate_s'])})" for r in out["runs"])
+    text += f"\n{len(ids)} run(s), about {fmt_duration(total)} on this machine"
     if not out["live_workers"]:
         text += "\nno worker is running: start one with `python -m asc_core worker`"
     _emit(out, a.json, text)

@@ -155,3 +155,13 @@ def _deployed(name: str, width: int | None, kwargs_yaml: str) -> dict:
     d = model_report(name, width, **(yaml.safe_load(kwargs_yaml) or {}))["deployed"]
     d.pop("layers", None)
     return d
+
+
+def fmt_duration(seconds: float) -> str:
+    """'40 s', '7 min', '2 h 05 min'."""
+    s = int(round(seconds))
+    if s < 90:
+        return f"{s} s"
+    if s < 3600:
+        return f"{round(s / 60)} min"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"

@@ -10,7 +10,7 @@ from asc_core.data.errors import DatasetError
 from asc_core.paths import default_dataset_root
 from asc_core.views import clip_view
 
-st.title("Data")
+st.title("Explore the data")
 root = st.text_input("Dataset folder", value=str(default_dataset_root()), key="data_root")
 
 

@@ -6,7 +6,7 @@ import streamlit as st
 
 from asc_core import jobs
 from asc_core.config import ConfigError, list_presets, parse_config
-from asc_core.grid import expand, final_complexity, parse_grid, plan
+from asc_core.grid import expand, final_complexity, fmt_duration, parse_grid, plan
 from asc_core.models import list_models, model_doc
 from asc_core.paths import default_dataset_root
 from asc_core.store import Store
@@ -164,7 +164,7 @@ if configs:
     if est is not None:
         total = sum(e["estimate_s"] for e in est)
         st.write(f"**{len(configs)} run(s)** on {est[0]['train_clips']:,} training clips; about "
-                 f"**{total / 60:.0f} min** on this machine ({sum(e['teachers_ready'] for e in est)} teacher(s) "
+                 f"**{fmt_duration(total)}** on this machine ({sum(e['teachers_ready'] for e in est)} teacher(s) "
                  "reused from the zoo).")
         if len(configs) > 1:
             st.dataframe(pd.DataFrame([{"run": c.name, "estimate (min)": round(e["estimate_s"] / 60, 1)}

@@ -98,7 +98,7 @@ def served(tiny_root, tmp_path_factory):
 def _open(page, url: str, path: str, title: str):
     page.goto(f"{url}/{path}")
     page.get_by_role("heading", name=title).first.wait_for(timeout=120_000)
-    page.wait_for_timeout(1500)  # let charts draw
+    page.wait_for_timeout(3000)  # let charts draw
     _no_error(page, path)
 
 
