@@ -35,6 +35,22 @@ def tau22_root(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def progressive_run(tiny_root, tmp_path_factory):
+    """One real progressive-pruning run on `tiny` (rep_mobile 32 → 24 → 16), shared by the tests that
+    need a pruned run: (store, summary)."""
+    from asc_core.config import parse_config
+    from asc_core.store import Store
+    from asc_core.train.runner import run_experiment
+
+    store = Store(tmp_path_factory.mktemp("pruned") / "runs")
+    cfg = {"dataset": str(tiny_root), "subset": 25, "student": {"name": "rep_mobile", "width": 32},
+           "optim": {"epochs": 1, "batch_size": 16, "validate_every": 100}, "accelerator": "cpu", "name": "progressive",
+           "pruning": {"mode": "progressive", "chain": [24, 16], "total_times": 2, "interval_steps": 1,
+                       "finetune_epochs": 1}}
+    return store, run_experiment(parse_config(cfg), store)
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)

@@ -169,13 +169,10 @@ def test_models_page_registered_and_from_a_run(monkeypatch, filled, tiny_root):
     assert not at.exception and at.get("plotly_chart")
 
 
-def test_models_page_shows_a_pruning_trajectory(monkeypatch, tiny_root, tmp_path):
-    store = Store(tmp_path / "runs")
-    s = run_experiment(parse_config(_cfg(tiny_root, student={"name": "rep_mobile", "width": 24}, optim={
-        "epochs": 1, "batch_size": 16, "validate_every": 100}, pruning={"mode": "progressive", "chain": [16, 8],
-        "total_times": 1, "interval_steps": 1, "finetune_epochs": 1})), store)
+def test_models_page_shows_a_pruning_trajectory(monkeypatch, progressive_run, tiny_root):
+    store, s = progressive_run
     assert s["status"] == "done", s
-    at = _app(monkeypatch, tmp_path / "runs", tiny_root, "pages/models.py")
+    at = _app(monkeypatch, store.root, tiny_root, "pages/models.py")
     at.radio(key="models_source").set_value("a finished run").run()
     assert any(h.value == "Pruning trajectory" for h in at.subheader)
     traj = next(d.value for d in at.dataframe if "step" in d.value.columns)

@@ -50,13 +50,8 @@ def test_pruning_config_errors():
         assert parse_config({"preset": p}).pruning.mode in ("single", "progressive")
 
 
-def test_progressive_chain_in_a_real_run(tiny_root, tmp_path):
-    store = Store(tmp_path / "runs")
-    cfg = {"dataset": str(tiny_root), "subset": 25, "student": {"name": "rep_mobile", "width": 32},
-           "optim": {"epochs": 1, "batch_size": 16, "validate_every": 100}, "accelerator": "cpu",
-           "pruning": {"mode": "progressive", "chain": [24, 16], "total_times": 2, "interval_steps": 1,
-                       "finetune_epochs": 1}}
-    s = run_experiment(parse_config(cfg), store)
+def test_progressive_chain_in_a_real_run(progressive_run, tmp_path):
+    store, s = progressive_run
     assert s["status"] == "done", s
     rounds = s["pruning_rounds"]
     assert [r["target_width"] for r in rounds] == [24, 16]
