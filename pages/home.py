@@ -50,10 +50,14 @@ else:
     col_b.audio(preview["wav"], format="audio/wav")
     col_b.plotly_chart(preview["figure"], width="stretch")
 
-st.subheader("Coming next")
-st.markdown(
-    "- **Experiment** — subset, student, teachers, KD, pruning, budget; launch in the background\n"
-    "- **Jobs** — live progress, curves, cancel / resume\n"
-    "- **Compare** — runs table, accuracy vs MACs, data-efficiency curves, per-device confusion\n"
-    "- **Data**, **Listen**, **Models**, **Learn**, **Try it**"
-)
+st.subheader("Where next")
+for page, label, icon in (("pages/data.py", "Explore — distributions, hear the device mismatch, a map of the clips", "🗺️"),
+                          ("pages/experiment.py", "Experiment — subset, student, teachers, KD, pruning, budget; launch", "🧪"),
+                          ("pages/jobs.py", "Jobs — live progress, curves, cancel / resume", "⏱️"),
+                          ("pages/compare.py", "Compare — accuracy vs MACs, data efficiency, per-device confusion, "
+                                               "Tables IV and V", "📊"),
+                          ("pages/listen.py", "Listen — the clips a model gets wrong", "🎧"),
+                          ("pages/models.py", "Models — layers, budgets, folded kernels, pruning trajectories", "🧩"),
+                          ("pages/tryit.py", "Try it — classify your own recording", "🎙️"),
+                          ("pages/learn.py", "Learn — distillation, re-parameterisation, pruning, hands on", "🎓")):
+    st.page_link(page, label=label, icon=icon)

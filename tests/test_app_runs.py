@@ -148,7 +148,8 @@ def test_listen_plays_a_mistake_and_follows_a_clicked_cell(monkeypatch, filled, 
     shown = at.dataframe[0].value
     assert len(shown) and set(shown["true"]) == {t} and set(shown["predicted"]) == {p}
     assert wrong["filename"] in set(shown["filename"])
-    at.selectbox(key="listen_other").select_index(1).run()
+    other = next(r["run_id"] for r in Store(filled).list_runs("done") if r["run_id"] != run_id)
+    at.selectbox(key="listen_other").set_value(other).run()
     assert not at.exception and len(at.get("audio")) == 1
 
 
