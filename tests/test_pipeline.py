@@ -99,8 +99,9 @@ def test_train_cli_json_contract(tiny_root, tmp_path):
 def test_killed_run_leaves_a_consistent_store_and_resumes(tiny_root, tmp_path):
     runs = tmp_path / "runs"
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(yaml.safe_dump(tiny_config(tiny_root, teachers=[], optim={"epochs": 40, "batch_size": 8, "lr": 0.005,
-                                                                                      "validate_every": 100})))
+    # the whole training split in batches of 4: slow enough per epoch that the kill lands mid-run
+    cfg.write_text(yaml.safe_dump(tiny_config(tiny_root, teachers=[], subset=100, optim={
+        "epochs": 40, "batch_size": 4, "lr": 0.005, "validate_every": 100})))
     proc = subprocess.Popen([sys.executable, "-m", "asc_core", "train", str(cfg), "--runs", str(runs)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     store = None
@@ -121,7 +122,7 @@ def test_killed_run_leaves_a_consistent_store_and_resumes(tiny_root, tmp_path):
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     con.close()
     run_id = store.list_runs()[0]["run_id"]
-    assert store.get_run(run_id)["status"] == "running"
+    assert store.get_run(run_id)["status"] == "running", "the run finished before it could be killed"
     assert store.mark_interrupted() == [run_id]
     assert store.get_run(run_id)["status"] == "interrupted"
     before = store.metrics(run_id)
