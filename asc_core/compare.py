@@ -4,6 +4,7 @@ that exist (missing cells marked, configs to fill them), per-device confusion, C
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -40,10 +41,12 @@ def runs_frame(runs: list[dict]) -> pd.DataFrame:
         s = r.get("summary") or {}
         flat = pd.json_normalize({k: v for k, v in cfg.items() if k != "teachers"}, sep=".").iloc[0].to_dict()
         flat = {f"cfg.{k}": (str(v) if isinstance(v, (list, dict)) else v) for k, v in flat.items()}
+        flat["cfg.teachers"] = json.dumps(cfg.get("teachers") or [], sort_keys=True)  # a factor like any other
         cx = s.get("complexity") or {}
         row = {"run_id": r["run_id"], "name": r.get("name") or "", "group": r.get("group_name") or "",
                "status": r["status"], "created": pd.to_datetime(r.get("created_at"), unit="s"),
                "teachers": teachers_label(cfg), "strategy": strategy_label(cfg),
+               "strategy_row": f"{strategy_label(cfg)} · teachers: {teachers_label(cfg)}",
                "ensemble": f"{teachers_label(cfg)} → {(cfg.get('student') or {}).get('name')} "
                            f"{(cfg.get('student') or {}).get('width') or ''}".strip(), **flat,
                "macro_acc": s.get("macro_accuracy"), "seen_acc": s.get("seen"), "unseen_acc": s.get("unseen"),
@@ -152,8 +155,9 @@ def table_iv(df: pd.DataFrame):
 
 
 def table_v(df: pd.DataFrame):
-    """Pruning strategies × subsets (widths without pruning, single-step, progressive): Table V."""
-    return _paper_table(df, "strategy", lambda d: d["cfg.student.name"] == "rep_mobile")
+    """Pruning strategies (with their teachers) × subsets — widths without pruning, single-step,
+    progressive — for Rep-Mobile students: the Rep-Mobile paper's Table V."""
+    return _paper_table(df, "strategy_row", lambda d: d["cfg.student.name"] == "rep_mobile")
 
 
 def fill_configs(df: pd.DataFrame, runs: list[dict], row_col: str, cells: pd.DataFrame) -> list[dict]:
@@ -213,7 +217,14 @@ def to_csv(df: pd.DataFrame) -> bytes:
 def to_latex(df: pd.DataFrame, caption: str = "") -> str:
     """A booktabs table (pandas' Styler), values as shown."""
     body = df.copy()
-    body.index = body.index.map(str)
-    body.columns = [str(c) for c in body.columns]
+    body.index = body.index.map(lambda v: _latex_text(str(v)))
+    body.columns = [_latex_text(str(c)) for c in body.columns]
     styler = body.style.format(na_rep="--", precision=1)
     return styler.to_latex(hrules=True, caption=caption or None, position_float="centering")
+
+
+def _latex_text(s: str) -> str:
+    for a, b in (("\\", r"\textbackslash{}"), ("%", r"\%"), ("_", r"\_"), ("&", r"\&"), ("#", r"\#"),
+                 ("→", r"$\to$"), ("±", r"$\pm$"), ("·", r"$\cdot$")):
+        s = s.replace(a, b)
+    return s

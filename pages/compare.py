@@ -119,4 +119,4 @@ def _paper_table(tab, title, means, cells, row_col, key):
 _paper_table(tab_iv, "Macro accuracy (%) of unpruned students by teacher ensemble and training subset "
              "(Rep-Mobile paper, Table IV).", *compare.table_iv(done), "ensemble", "table_iv")
 _paper_table(tab_v, "Macro accuracy (%) of Rep-Mobile students by pruning strategy and training subset "
-             "(Rep-Mobile paper, Table V).", *compare.table_v(done), "strategy", "table_v")
+             "(Rep-Mobile paper, Table V).", *compare.table_v(done), "strategy_row", "table_v")
