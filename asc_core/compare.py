@@ -41,7 +41,7 @@ def runs_frame(runs: list[dict]) -> pd.DataFrame:
         s = r.get("summary") or {}
         flat = pd.json_normalize({k: v for k, v in cfg.items() if k != "teachers"}, sep=".").iloc[0].to_dict()
         flat = {f"cfg.{k}": (str(v) if isinstance(v, (list, dict)) else v) for k, v in flat.items()}
-        flat["cfg.teachers"] = json.dumps(cfg.get("teachers") or [], sort_keys=True)  # a factor like any other
+        flat["cfg.teacher_specs"] = json.dumps(cfg.get("teachers") or [], sort_keys=True)  # a factor like any other
         cx = s.get("complexity") or {}
         row = {"run_id": r["run_id"], "name": r.get("name") or "", "group": r.get("group_name") or "",
                "status": r["status"], "created": pd.to_datetime(r.get("created_at"), unit="s"),
