@@ -22,6 +22,11 @@ import torch.nn as nn
 
 from asc_core.complexity import BudgetError, Complexity, measure
 
+# NNI 3.0 registers torch.fx pytree nodes with a deprecated call when it is imported; that noise says
+# nothing to a user of this tool.
+warnings.filterwarnings("ignore", message=".*already registered as pytree node.*")
+warnings.filterwarnings("ignore", message=".*_register_pytree_node.*is deprecated.*")
+
 log = logging.getLogger(__name__)
 
 
