@@ -100,13 +100,14 @@ def estimate_seconds(cfg: ExperimentConfig, train_clips: int, runs: list[dict] |
 
 def plan(configs: list[ExperimentConfig], store) -> list[dict]:
     """For each config: training clips, teachers already in the zoo, final complexity and an estimate."""
+    from asc_core.data import open_dataset_cached
     from asc_core.paths import default_dataset_root
     from asc_core.train.teachers import teacher_key
 
     runs = store.list_runs()
     out = []
     for cfg in configs:
-        ds = _open(str(cfg.dataset or default_dataset_root()))
+        ds = open_dataset_cached(str(cfg.dataset or default_dataset_root()))
         clips = len(ds.subset(cfg.subset))
         ready = 0
         for spec in cfg.teachers:
@@ -139,13 +140,6 @@ def final_complexity(cfg: ExperimentConfig) -> dict:
             "verdict": ("meets" if ok else "exceeds") + f" the DCASE budget at most: ≤ {b.macs / 1e6:.2f} M MACs, "
                        f"≤ {b.bytes:,} B at {b.precision}",
             "bound": True, "what": f"{cfg.student.name} pruned to a budget"}
-
-
-@functools.lru_cache(maxsize=4)
-def _open(root: str):
-    from asc_core.data import open_dataset
-
-    return open_dataset(root)
 
 
 @functools.lru_cache(maxsize=256)

@@ -41,11 +41,11 @@ def randomise_bn(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
     for m in model.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
             n = m.num_features
-            m.running_mean.copy_(torch.randn(n, generator=g) * 0.1)
-            m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
+            m.running_mean.copy_(torch.rand(n, generator=g) * 2 - 1)
+            m.running_var.copy_(torch.rand(n, generator=g) * 1.5 + 0.5)
             m.weight.data.copy_(torch.rand(n, generator=g) + 0.5)
-            m.bias.data.copy_(torch.randn(n, generator=g) * 0.1)
-    return model
+            m.bias.data.copy_(torch.rand(n, generator=g) - 0.5)
+    return model.eval()
 
 
 def fold_view(model: torch.nn.Module, block: str, channel: int = 0) -> dict:

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
+from asc_core.data import open_dataset_cached
 from asc_core.data.audio import to_wav_bytes
 from asc_core.data.features import FeatureConfig, log_mel
-from asc_core.data.tau22 import TAU22Dataset
 from asc_core.plots import spectrogram_figure
-
-
-@lru_cache(maxsize=4)
-def _dataset(root: str) -> TAU22Dataset:
-    return TAU22Dataset(root)
 
 
 def clip_preview(root: str, scene: str, device: str, index: int = 0, config: FeatureConfig | None = None) -> dict | None:
     """The ``index``-th clip of ``scene`` from ``device``: its WAV bytes (true level) and spectrogram."""
-    ds = _dataset(root)
+    ds = open_dataset_cached(str(root))
     c = ds.clips
     rows = c[(c["scene"] == scene) & (c["device"] == device)]
     if rows.empty:
@@ -29,7 +22,7 @@ def clip_view(root: str, filename: str, config: FeatureConfig | None = None, tit
     """One clip as WAV bytes at its true level and its log-mel spectrogram in dB."""
     import torch
 
-    clip = _dataset(root).load(filename, warn=False)
+    clip = open_dataset_cached(str(root)).load(filename, warn=False)
     cfg = config or FeatureConfig()
     with torch.inference_mode():
         mel = log_mel(cfg)(torch.from_numpy(clip.samples)).numpy()

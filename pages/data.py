@@ -5,7 +5,7 @@ import plotly.express as px
 import streamlit as st
 
 from asc_core import data_views as dv
-from asc_core.data import open_dataset
+from asc_core.data import open_dataset_cached
 from asc_core.data.errors import DatasetError
 from asc_core.paths import default_dataset_root
 from asc_core.views import clip_view
@@ -14,13 +14,8 @@ st.title("Explore the data")
 root = st.text_input("Dataset folder", value=str(default_dataset_root()), key="data_root")
 
 
-@st.cache_resource(max_entries=4, show_spinner="Opening the dataset…")
-def _open(path):
-    return open_dataset(path)
-
-
 try:
-    ds = _open(root)
+    ds = open_dataset_cached(root)
 except DatasetError as e:
     st.error(str(e))
     st.stop()
@@ -69,7 +64,7 @@ n = f3.number_input("Clips", 100, 3000, 600, step=100, key="data_n")
 
 @st.cache_data(max_entries=8, show_spinner="Computing log-mels and the map…")
 def _map(path, split, n, method):
-    d = _open(path)
+    d = open_dataset_cached(path)
     return dv.feature_map(d, dv.sample_files(dv.split_rows(d, split), int(n)), method)
 
 

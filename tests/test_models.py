@@ -4,22 +4,11 @@ import pytest
 import torch
 
 from asc_core.complexity import MAX_PARAM_BYTES, BudgetError, check_budget, measure
+from asc_core.model_views import randomise_bn
 from asc_core.models import STUDENT_WIDTHS, create_model, input_shape, list_models, model_family
 from asc_core.models.rep_mobile import BRANCHES, RepDepthwise, reparameterize_model
 
 STUDENTS = list_models("student")
-
-
-def _randomise_bn(model, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            n = m.num_features
-            m.running_mean.copy_(torch.rand(n, generator=g) * 2 - 1)
-            m.running_var.copy_(torch.rand(n, generator=g) * 1.5 + 0.5)
-            m.weight.data.copy_(torch.rand(n, generator=g) + 0.5)
-            m.bias.data.copy_(torch.rand(n, generator=g) - 0.5)
-    return model.eval()
 
 
 def test_baseline_exact_complexity():
@@ -65,7 +54,7 @@ def test_every_width_builds(name):
 @pytest.mark.parametrize("stride", [(1, 1), (1, 2), (2, 1), (2, 2)])
 def test_depthwise_folding_is_exact(branches, stride):
     torch.manual_seed(1)
-    m = _randomise_bn(RepDepthwise(24, stride, branches))
+    m = randomise_bn(RepDepthwise(24, stride, branches))
     x = torch.randn(3, 24, 33, 17)
     y = m(x)
     m.reparameterize()
@@ -76,7 +65,7 @@ def test_depthwise_folding_is_exact(branches, stride):
 
 @pytest.mark.parametrize("width", STUDENT_WIDTHS)
 def test_rep_mobile_folds_to_cp_mobile_complexity(width):
-    model = _randomise_bn(create_model("rep_mobile", width=width), seed=width)
+    model = randomise_bn(create_model("rep_mobile", width=width), seed=width)
     x = torch.randn(2, 1, 256, 65)
     folded = reparameterize_model(model)
     assert (folded(x) - model(x)).abs().max() <= 1e-4
@@ -89,7 +78,7 @@ def test_rep_mobile_folds_to_cp_mobile_complexity(width):
 
 def test_rep_mobile_branch_subsets_fold_exactly():
     for branches in [("1x1", "3x1", "1x3", "identity"), ("3x3", "3x1", "1x3"), ("3x3", "1x1", "identity")]:
-        model = _randomise_bn(create_model("rep_mobile", branches=branches))
+        model = randomise_bn(create_model("rep_mobile", branches=branches))
         x = torch.randn(2, 1, 256, 65)
         assert (reparameterize_model(model)(x) - model(x)).abs().max() <= 1e-4
 

@@ -12,7 +12,7 @@ from asc_core.models import create_model
 from asc_core.models.rep_mobile import reparameterize_model
 from asc_core.store import Store
 from asc_core.train.runner import run_experiment
-from tests.test_models import _randomise_bn
+from asc_core.model_views import randomise_bn
 
 
 def test_prune_rep_mobile_to_width_32_budget_folds_and_reloads():
@@ -20,7 +20,7 @@ def test_prune_rep_mobile_to_width_32_budget_folds_and_reloads():
     target = measure(create_model("dcase24_baseline", width=32))
     s, fig = solve_budget(wide, target.macs, target.bytes("fp16"), deploy=reparameterize_model, guess=0.5)
     assert fig.macs <= target.macs and fig.bytes("fp16") <= target.bytes("fp16")
-    pruned = _randomise_bn(prune_once(wide, s))
+    pruned = randomise_bn(prune_once(wide, s))
     deployed = measure(reparameterize_model(pruned))
     assert deployed.macs <= target.macs and deployed.params < measure(reparameterize_model(wide)).params / 3
     x = torch.randn(2, 1, 256, 65)

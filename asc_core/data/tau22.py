@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -196,4 +196,11 @@ class TAU22Dataset:
 
 
 def open_dataset(root: str | Path) -> TAU22Dataset:
+    return TAU22Dataset(root)
+
+
+@lru_cache(maxsize=4)
+def open_dataset_cached(root: str) -> TAU22Dataset:
+    """One parsed dataset per folder for long-lived readers (the app's pages, planning); training
+    opens its own with ``open_dataset`` so it sees files changed since."""
     return TAU22Dataset(root)
