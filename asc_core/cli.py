@@ -138,31 +138,17 @@ def cmd_train(a) -> int:
 
 
 def cmd_submit(a) -> int:
-    import yaml
-
     from asc_core import jobs
-    from asc_core.config import ConfigError
+    from asc_core.config import load_raw
     from asc_core.grid import expand, fmt_duration, parse_grid, plan
     from asc_core.store import Store
 
-    path = Path(a.config)
-    if path.exists():
-        try:
-            raw = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{path}: not valid YAML ({e})") from None
-    elif not path.suffix:
-        raw = {"preset": a.config}
-    else:
-        raise ConfigError(f"config file {path} does not exist")
-    raw = {"preset": raw} if isinstance(raw, str) else raw
-    grid = parse_grid(a.grid)
-    base_overrides = a.set
-    configs = expand(raw, grid | {k: [v] for k, v in (_kv(x) for x in base_overrides)}, name=a.name or "")
+    raw = load_raw(a.config)
+    configs = expand(raw, parse_grid(a.grid), name=a.name or "", overrides=a.set)  # all validated first
     store = Store(a.runs)
     estimates = plan([c for _, c in configs], store)
-    group = a.group or (f"grid {len(configs)} × {raw.get('preset', path.stem)}" if len(configs) > 1 else "")
-    ids = [jobs.submit(cfg, store, group) for _, cfg in configs]  # every combination validated first
+    group = a.group or (f"grid {len(configs)} × {raw.get('preset', Path(a.config).stem)}" if len(configs) > 1 else "")
+    ids = [jobs.submit(cfg, store, group) for _, cfg in configs]
     total = sum(e["estimate_s"] for e in estimates)
     out = {"group": group, "runs": [{"run_id": i, "name": c.name, "estimate_s": e["estimate_s"]}
                                     for i, (_, c), e in zip(ids, configs, estimates)], "estimate_s": total,
@@ -173,17 +159,6 @@ def cmd_submit(a) -> int:
         text += "\nno worker is running: start one with `python -m asc_core worker`"
     _emit(out, a.json, text)
     return 0
-
-
-def _kv(item: str):
-    import yaml
-
-    from asc_core.config import ConfigError
-
-    if "=" not in item:
-        raise ConfigError(f"--set expects key=value, got {item!r}")
-    k, v = item.split("=", 1)
-    return k.strip(), yaml.safe_load(v)
 
 
 def cmd_worker(a) -> int:

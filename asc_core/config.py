@@ -235,17 +235,24 @@ def parse_config(raw: dict, overrides: list[str] | None = None) -> ExperimentCon
         raise ConfigError(format_validation_error(e)) from None
 
 
-def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
+def load_raw(path: str | Path) -> dict:
+    """A config file's mapping, or ``{"preset": NAME}`` for a preset name; not yet validated."""
     path = Path(path)
     if not path.exists():
         if path.stem in list_presets() and not path.suffix:
-            return parse_config({"preset": path.stem}, overrides)
+            return {"preset": path.stem}
         raise ConfigError(f"config file {path} does not exist (presets: {', '.join(list_presets())})")
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML ({e})") from None
-    return parse_config(raw, overrides)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a config must be a mapping of keys to values")
+    return raw
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
+    return parse_config(load_raw(path), overrides)
 
 
 def format_validation_error(e: ValidationError) -> str:

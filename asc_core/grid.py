@@ -44,17 +44,19 @@ def _split_top(s: str) -> list[str]:
     return [x.strip() for x in out + [cur] if x.strip()]
 
 
-def expand(base: dict, grid: dict[str, list], name: str = "") -> list[tuple[str, ExperimentConfig]]:
-    """Every combination of the grid's values over ``base`` (a raw config dict, presets allowed), validated.
-    Returns ``[(label, config)]``; one invalid combination fails the whole grid, naming it."""
+def expand(base: dict, grid: dict[str, list], name: str = "", overrides: list[str] | None = None
+           ) -> list[tuple[str, ExperimentConfig]]:
+    """Every combination of the grid's values over ``base`` (a raw config dict, presets allowed, plus
+    ``key=value`` overrides), validated. Returns ``[(label, config)]``; one invalid combination fails the
+    whole grid, naming it."""
     keys = list(grid)
     out = []
     for combo in itertools.product(*(grid[k] for k in keys)) if keys else [()]:
-        overrides = [f"{k}={yaml.safe_dump(v, default_flow_style=True).strip().removesuffix('...').strip()}"
+        combo_set = [f"{k}={yaml.safe_dump(v, default_flow_style=True).strip().removesuffix('...').strip()}"
                      for k, v in zip(keys, combo)]
         label = ", ".join(f"{k}={v}" for k, v in zip(keys, combo))
         try:
-            cfg = parse_config(base, overrides)
+            cfg = parse_config(base, list(overrides or []) + combo_set)
         except ConfigError as e:
             raise ConfigError(f"grid combination {label or '(base)'}: {e}") from None
         if name or label:

@@ -61,7 +61,7 @@ def windows(samples: np.ndarray, seconds: float = 1.0) -> np.ndarray:
 def run_model(runs_root: str, run_id: str, device: str | None = None) -> tuple[torch.nn.Module, str, str]:
     """(model, features preset, what it is) for a finished run: its deployed general model, or, for a
     training device with a device-specific model, that model folded for inference."""
-    from asc_core.artifacts import load_model, load_run_model
+    from asc_core.artifacts import load_run_model
     from asc_core.models import model_features
     from asc_core.store import Store
     from asc_core.train.evaluate import deploy
@@ -75,8 +75,7 @@ def run_model(runs_root: str, run_id: str, device: str | None = None) -> tuple[t
     name = run["config"]["student"]["name"]
     features = model_features(name) if features == "dcase24" else features
     if device and f"device_{device}" in arts:
-        meta = dict(arts["student"], folded=False)
-        model = deploy(load_model(arts[f"device_{device}"]["path"], meta), "fp32")
+        model = deploy(load_run_model(store, run_id, f"device_{device}"), "fp32")
         return model.eval(), features, f"device-specific model for device {device}"
     why = "" if not device else (f" (device {device} was never seen in training: the general model serves it)"
                                  if device not in TRAIN_DEVICES else f" (this run has no model for device {device})")

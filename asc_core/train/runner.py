@@ -221,7 +221,8 @@ def _device_finetune(general, dm, cfg, store, run_id, run_dir, reporter, base: d
         module = ASCModule(model, optim, aug, kd, sub.features, cfg.feature_mode == "on_the_fly", cfg.seed)
         fit(module, sub, ft.epochs, run_dir / f"ckpt_{device}", reporter, cfg.accelerator, cfg.devices, validate_every=10**6)
         torch.save(model.state_dict(), run_dir / f"device_{device}.pt")
-        store.add_artifact(run_id, f"device_{device}", run_dir / f"device_{device}.pt", {"device": device})
+        store.add_artifact(run_id, f"device_{device}", run_dir / f"device_{device}.pt",
+                          _model_meta(cfg, folded=False) | {"device": device})
         probs = predict(deploy(model, cfg.eval_precision), dm.test_dataloader(), dev, mel)
         combined[test_dev == device] = probs[test_dev == device]
     res = metrics(y, combined, rows["device"].tolist(), rows["city"].tolist())
