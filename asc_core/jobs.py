@@ -195,21 +195,22 @@ def run_worker(runs_root: str | None = None, url: str | None = None) -> int:
     return 0
 
 
+def _gpu_count() -> int:
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
 def default_concurrency() -> int:
     """One worker per GPU, else one (a CPU job already uses every core)."""
-    try:
-        import torch
-
-        return max(1, torch.cuda.device_count())
-    except Exception:
-        return 1
+    return max(1, _gpu_count())
 
 
 def run_workers(n: int, runs_root: str | None = None, url: str | None = None) -> int:
     """``n`` worker processes; with GPUs each sees one (CUDA_VISIBLE_DEVICES)."""
     if n <= 1:
         return run_worker(runs_root, url)
-    gpus = default_concurrency() if _has_cuda() else 0
+    gpus = _gpu_count()
     procs = []
     for i in range(n):
         env = dict(os.environ)
@@ -228,15 +229,6 @@ def run_workers(n: int, runs_root: str | None = None, url: str | None = None) ->
         for p in procs:
             p.wait()
     return max(p.returncode or 0 for p in procs)
-
-
-def _has_cuda() -> bool:
-    try:
-        import torch
-
-        return torch.cuda.is_available()
-    except Exception:
-        return False
 
 
 def log_tail(store: Store, run_id: str, lines: int = 200) -> str:

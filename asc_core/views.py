@@ -20,11 +20,16 @@ def clip_preview(root: str, scene: str, device: str, index: int = 0, config: Fea
 
 def clip_view(root: str, filename: str, config: FeatureConfig | None = None, title: str = "") -> dict:
     """One clip as WAV bytes at its true level and its log-mel spectrogram in dB."""
+    clip = open_dataset_cached(str(root)).load(filename, warn=False)
+    return {"filename": filename, "wav": to_wav_bytes(clip.samples), "samples": clip.samples,
+            "figure": samples_spectrogram(clip.samples, title, config)}
+
+
+def samples_spectrogram(samples, title: str = "", config: FeatureConfig | None = None):
+    """The log-mel spectrogram (dB) figure of mono 32 kHz samples."""
     import torch
 
-    clip = open_dataset_cached(str(root)).load(filename, warn=False)
     cfg = config or FeatureConfig()
     with torch.inference_mode():
-        mel = log_mel(cfg)(torch.from_numpy(clip.samples)).numpy()
-    return {"filename": filename, "wav": to_wav_bytes(clip.samples), "samples": clip.samples,
-            "figure": spectrogram_figure(mel, cfg.hop_length / cfg.sample_rate_hz, title)}
+        mel = log_mel(cfg)(torch.from_numpy(samples)).numpy()
+    return spectrogram_figure(mel, cfg.hop_length / cfg.sample_rate_hz, title)

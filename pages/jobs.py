@@ -17,8 +17,8 @@ active = [r for r in runs if r["status"] in ("queued", "running")]
 
 @st.fragment(run_every=2 if active else None)
 def live():
+    store.mark_interrupted()  # before listing, so a dead worker's run shows as interrupted at once
     runs_now = store.list_runs()
-    store.mark_interrupted()
     workers = store.live_workers()
     running = [r for r in runs_now if r["status"] == "running"]
     queued = [r for r in runs_now if r["status"] == "queued"]

@@ -1,15 +1,14 @@
 """Try it: classify your own recording with a finished run (general or device-specific model)."""
 
 import streamlit as st
-import torch
 
 from asc_core import tryit
 from asc_core.data.audio import to_wav_bytes
 from asc_core.data.errors import AudioError
-from asc_core.data.features import FeatureConfig, log_mel
-from asc_core.data.labels import SCENES
-from asc_core.plots import per_second_figure, spectrogram_figure, topk_figure
+from asc_core.data.labels import SAMPLE_RATE, SCENES
+from asc_core.plots import per_second_figure, topk_figure
 from asc_core.store import Store
+from asc_core.views import samples_spectrogram
 
 st.title("Try it")
 store = Store()
@@ -48,10 +47,6 @@ st.caption(f"{what}; {res['seconds']:.1f} s of audio in {len(res['per_second'])}
 left, right = st.columns(2)
 left.plotly_chart(topk_figure(res["top"]), width="stretch", key="try_topk")
 left.audio(to_wav_bytes(clip.samples), format="audio/wav")
-cfg = FeatureConfig()
-with torch.inference_mode():
-    mel = log_mel(cfg)(torch.from_numpy(clip.samples[: 10 * cfg.sample_rate_hz])).numpy()
-right.plotly_chart(spectrogram_figure(mel, cfg.hop_length / cfg.sample_rate_hz, "first 10 s"), width="stretch",
-                   key="try_spec")
+right.plotly_chart(samples_spectrogram(clip.samples[: 10 * SAMPLE_RATE], "first 10 s"), width="stretch", key="try_spec")
 if len(res["per_second"]) > 1:
     st.plotly_chart(per_second_figure(res["per_second"], SCENES), width="stretch", key="try_seconds")
