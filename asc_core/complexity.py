@@ -9,7 +9,9 @@ rule). Limits: 30,000,000 MACs and 128,000 bytes of parameters.
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 
 import torch.nn as nn
 
@@ -129,3 +131,17 @@ def model_report(name: str, width: int | None = None, **kwargs) -> dict:
     if has_branches:
         rep["training"] = measure(model, shape).to_dict()
     return rep
+
+
+@lru_cache(maxsize=256)
+def _deployed(name: str, width: int | None, kwargs_json: str) -> Complexity:
+    from asc_core.models import create_model, input_shape
+    from asc_core.models.rep_mobile import reparameterize_model
+
+    kw = json.loads(kwargs_json) | ({"width": width} if width is not None else {})
+    return measure(reparameterize_model(create_model(name, **kw)), input_shape(name))
+
+
+def deployed_complexity(name: str, width: int | None = None, kwargs: dict | None = None) -> Complexity:
+    """Figures of the deployed (folded, for Rep-Mobile) width-``width`` network of ``name``; cached."""
+    return _deployed(name, width, json.dumps(kwargs or {}, sort_keys=True))

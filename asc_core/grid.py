@@ -3,7 +3,6 @@ before anything is queued; and an estimate of how long a config takes, from the 
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 
@@ -124,12 +123,12 @@ def final_complexity(cfg: ExperimentConfig) -> dict:
     """The deployed model's figures before anything is trained: the student's (folded) when it is not
     pruned; the last pruning target's when it is (the pruned network lands at or just under it, so these
     are upper bounds: ``bound`` is True). Keys as ``Complexity.to_dict`` plus ``bound`` and ``what``."""
-    from asc_core.complexity import BYTES_PER_PARAM, MAX_MACS, MAX_PARAM_BYTES
+    from asc_core.complexity import BYTES_PER_PARAM, MAX_MACS, MAX_PARAM_BYTES, deployed_complexity
 
     p = cfg.pruning
     if p.mode == "none" or (p.chain and not p.budget):
         width = p.chain[-1] if p.mode != "none" else cfg.student.width
-        d = dict(_deployed(cfg.student.name, width, yaml.safe_dump(cfg.student.kwargs, sort_keys=True)))
+        d = deployed_complexity(cfg.student.name, width, cfg.student.kwargs).to_dict()
         d["bound"] = p.mode != "none"
         d["what"] = f"{cfg.student.name}" + (f" width {width}" if width else "") + (" (pruning target)" if d["bound"] else "")
         return d
@@ -142,16 +141,6 @@ def final_complexity(cfg: ExperimentConfig) -> dict:
             "verdict": ("meets" if ok else "exceeds") + f" the DCASE budget at most: ≤ {b.macs / 1e6:.2f} M MACs, "
                        f"≤ {b.bytes:,} B at {b.precision}",
             "bound": True, "what": f"{cfg.student.name} pruned to a budget"}
-
-
-@functools.lru_cache(maxsize=256)
-def _deployed(name: str, width: int | None, kwargs_yaml: str) -> dict:
-    from asc_core.complexity import model_report
-
-    d = model_report(name, width, **(yaml.safe_load(kwargs_yaml) or {}))["deployed"]
-    d.pop("layers", None)
-    return d
-
 
 def fmt_duration(seconds: float) -> str:
     """'40 s', '7 min', '2 h 05 min'."""

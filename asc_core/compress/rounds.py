@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import torch
 
-from asc_core.complexity import BudgetError, check_budget, measure
+from asc_core.complexity import BudgetError, check_budget, deployed_complexity, measure
 from asc_core.compress.prune import channels_per_layer, prune_scheduled, solve_budget
-from asc_core.models import create_model, input_shape
+from asc_core.models import input_shape
 from asc_core.models.rep_mobile import reparameterize_model
 from asc_core.train.kd import kd_loss
 
@@ -22,8 +22,7 @@ def targets(cfg) -> list[dict]:
     p = cfg.pruning
     out = []
     for w in p.chain:
-        kw = dict(cfg.student.kwargs) | {"width": w}
-        c = measure(reparameterize_model(create_model(cfg.student.name, **kw)), input_shape(cfg.student.name))
+        c = deployed_complexity(cfg.student.name, w, cfg.student.kwargs)
         out.append({"label": f"width {w}", "width": w, "macs": c.macs, "bytes": c.bytes("fp16"), "precision": "fp16"})
     if p.budget:
         b = p.budget
