@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from asc_core.compress.prune import rebuild
-from asc_core.models import create_model
+from asc_core.models import create_model, reparameterizable
 
 
 def load_model(path: str, meta: dict) -> torch.nn.Module:
@@ -15,7 +15,7 @@ def load_model(path: str, meta: dict) -> torch.nn.Module:
     kwargs = dict(meta.get("kwargs") or {})
     if meta.get("width"):
         kwargs["width"] = meta["width"]
-    if meta.get("folded") and meta["model"] == "rep_mobile":
+    if meta.get("folded") and reparameterizable(meta["model"]):
         kwargs["inference_mode"] = True
     model = create_model(meta["model"], **kwargs)
     return rebuild(model, state).eval()

@@ -90,15 +90,27 @@ class TeacherSpec(_Strict):
 class KD(_Strict):
     lam: float = Field(0.02, ge=0, le=1, description="weight of the label loss: λ·CE + (1−λ)·KD")
     tau: float = Field(2.0, gt=0, description="temperature")
-    variant: Literal["paper", "cpjku"] = "cpjku"
+    variant: Literal["paper", "cpjku", "paper_reverse"] = Field(
+        "cpjku", description="paper: KL(teacher‖student) per teacher, eq. 1; cpjku: their code; paper_reverse: KL(student‖teacher)")
     views: int = Field(1, ge=1, description="stored teacher logits per clip (augmented views)")
 
 
 class DeviceFinetune(_Strict):
+    """Device-specific fine-tuning as the DCASE2025 Task 1 baseline does it (``train_device_specific.py``): a copy
+    of the general model per training device, **every** parameter fine-tuned on that device's clips, 50 epochs,
+    AdamW lr 5e-4 with 200 warm-up steps then cosine, weight decay 1e-4, batch 256, Freq-MixStyle off (always;
+    roll and frequency masking as in general training), hard labels. Unknown devices keep the general model.
+    The short setting of earlier versions is the ``quick-device`` preset."""
+
     enabled: bool = False
-    epochs: int = Field(3, ge=1)
+    epochs: int = Field(50, ge=1)
+    batch_size: int = Field(256, ge=1)
+    optimizer: Literal["adam", "adamw", "sgd"] = "adamw"
     lr: float = Field(5e-4, gt=0)
-    labels: Literal["hard", "soft", "both"] = "both"
+    weight_decay: float = Field(1e-4, ge=0)
+    warmup_steps: int = Field(200, ge=0, description="linear warm-up steps, then cosine to 0")
+    labels: Literal["hard", "soft", "both"] = Field(
+        "hard", description="hard: labels only (the baseline); soft: stored teacher logits only; both: λ·CE + (1−λ)·KD")
 
 
 class Budget(_Strict):

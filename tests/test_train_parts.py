@@ -13,34 +13,62 @@ from asc_core.train.evaluate import metrics
 from asc_core.train.kd import kd_loss
 
 
-def test_kd_loss_paper_by_hand():
-    s = torch.tensor([[2.0, 0.0, -1.0]])
-    t = torch.tensor([[[1.0, 1.0, 0.0], [0.0, 3.0, 0.0]]])  # two teachers
-    y = torch.tensor([0])
+def _softmax(z):
+    e = np.exp(z - z.max())
+    return e / e.sum()
+
+
+def test_kd_loss_paper_is_kl_teacher_to_student_by_hand():
+    """Eq. (1) in PyTorch's argument order: KL(teacher_k ‖ student) per teacher, averaged over teachers and batch."""
+    s = torch.tensor([[2.0, 0.0, -1.0], [0.0, 1.0, 0.5]])
+    t = torch.tensor([[[1.0, 1.0, 0.0], [0.0, 3.0, 0.0]], [[0.5, 0.0, 2.0], [1.0, 1.0, 1.0]]])  # B=2, K=2
+    y = torch.tensor([0, 2])
     lam, tau = 0.3, 2.0
     loss, parts = kd_loss(s, y, t, lam, tau, "paper")
-    p = np.exp(s.numpy()[0] / tau) / np.exp(s.numpy()[0] / tau).sum()
-    kls = []
-    for k in range(2):
-        q = np.exp(t.numpy()[0, k] / tau) / np.exp(t.numpy()[0, k] / tau).sum()
-        kls.append(np.sum(p * (np.log(p) - np.log(q))))
-    ce = -np.log(np.exp(2.0) / np.exp(s.numpy()[0]).sum())
-    expected = lam * ce + (1 - lam) * np.mean(kls)
-    assert math.isclose(float(loss), expected, rel_tol=1e-5)
-    assert math.isclose(parts["ce"], ce, rel_tol=1e-5)
-
-
-def test_kd_loss_cpjku_by_hand():
-    s = torch.tensor([[0.5, -0.5, 1.0]])
-    t = torch.tensor([[[1.0, 0.0, 0.0], [3.0, 0.0, 2.0]]])
-    y = torch.tensor([2])
-    loss, _ = kd_loss(s, y, t, 0.02, 2.0, "cpjku")
-    q = F.softmax(t.mean(1) / 2, -1).numpy()[0]
-    p = F.softmax(s / 2, -1).numpy()[0]
-    kl = np.sum(q * (np.log(q) - np.log(p))) * 4
+    kls, rev = [], []
+    for b in range(2):
+        p = _softmax(s.numpy()[b] / tau)
+        for k in range(2):
+            q = _softmax(t.numpy()[b, k] / tau)
+            kls.append(np.sum(q * (np.log(q) - np.log(p))))  # teacher first
+            rev.append(np.sum(p * (np.log(p) - np.log(q))))
     ce = float(F.cross_entropy(s, y))
-    assert math.isclose(float(loss), 0.02 * ce + 0.98 * kl, rel_tol=1e-5)
+    assert math.isclose(float(loss), lam * ce + (1 - lam) * np.mean(kls), rel_tol=1e-5)
+    assert math.isclose(parts["kd"], np.mean(kls), rel_tol=1e-5)
+    assert math.isclose(parts["ce"], ce, rel_tol=1e-5)
+    # the same as PyTorch's kl_div(student log-probs, teacher probs) — the call eq. (1) is written after
+    ref = np.mean([float(F.kl_div(F.log_softmax(s / tau, -1), F.softmax(t[:, k] / tau, -1), reduction="batchmean"))
+                   for k in range(2)])
+    assert math.isclose(parts["kd"], ref, rel_tol=1e-5)
+    # the reverse direction is a separate, explicitly named variant
+    _, prev = kd_loss(s, y, t, lam, tau, "paper_reverse")
+    assert math.isclose(prev["kd"], np.mean(rev), rel_tol=1e-5)
+    assert not math.isclose(prev["kd"], parts["kd"], rel_tol=1e-3)
+
+
+def test_kd_loss_cpjku_matches_their_reduction_by_hand():
+    """CP-JKU: KLDivLoss(reduction="none", log_target=True)(...).mean() * τ² — a mean over batch AND classes."""
+    s = torch.tensor([[0.5, -0.5, 1.0], [2.0, 0.0, -1.0]])
+    t = torch.tensor([[[1.0, 0.0, 0.0], [3.0, 0.0, 2.0]], [[0.0, 0.0, 1.0], [1.0, 2.0, 0.0]]])
+    y = torch.tensor([2, 0])
+    tau = 2.0
+    loss, parts = kd_loss(s, y, t, 0.02, tau, "cpjku")
+    terms = []
+    for b in range(2):
+        q = _softmax(t.numpy()[b].mean(0) / tau)
+        p = _softmax(s.numpy()[b] / tau)
+        terms.extend(q * (np.log(q) - np.log(p)))  # elementwise, then the mean over 2 clips × 3 classes
+    kd = np.mean(terms) * tau**2
+    ce = float(F.cross_entropy(s, y))
+    assert math.isclose(parts["kd"], kd, rel_tol=1e-5)
+    assert math.isclose(float(loss), 0.02 * ce + 0.98 * kd, rel_tol=1e-5)
+    # their exact call
+    ref = torch.nn.KLDivLoss(reduction="none", log_target=True)(F.log_softmax(s / tau, -1),
+                                                                 F.log_softmax(t.mean(1) / tau, -1)).mean() * tau**2
+    assert math.isclose(parts["kd"], float(ref), rel_tol=1e-6)
     assert float(kd_loss(s, y, None, 0.02, 2.0)[0]) == pytest.approx(ce)
+    with pytest.raises(ValueError, match="KD variant"):
+        kd_loss(s, y, t, 0.02, 2.0, "hinton")
 
 
 def test_freq_mixstyle_mixes_per_frequency_statistics():
@@ -59,12 +87,60 @@ def test_freq_mixstyle_mixes_per_frequency_statistics():
     assert torch.equal(freq_mixstyle(x, 0.3, 0.0, g), x)  # p = 0: untouched
 
 
-def test_freq_mask_width():
+def test_freq_mask_width_and_log_floor():
+    """Masked bins read log(1e-5), as when the baseline masks the mel power before its log."""
     g = torch.Generator().manual_seed(0)
     x = torch.ones(32, 1, 256, 10)
     y = freq_mask(x, 48, g)
-    masked = (y[:, 0, :, 0] == 0).sum(1)
+    masked = (y[:, 0, :, 0] != 1).sum(1)
     assert masked.max() <= 48 and masked.float().mean() > 5
+    assert torch.all((y == 1) | ((y - math.log(1e-5)).abs() < 1e-5))
+    # the same as torchaudio's FrequencyMasking on the power followed by the log
+    power = torch.full((1, 1, 256, 10), math.e)
+    rows = y[0, 0, :, 0] != 1
+    masked_power = power.clone()
+    masked_power[..., rows, :] = 0.0
+    assert torch.allclose(torch.log(masked_power + 1e-5)[0, 0], y[0, 0], atol=1e-5)
+
+
+def _clip_set(views: int, roll: int = 4):
+    from asc_core.train.data import ClipSet
+
+    n, t = 6, 40
+    x = np.tile(np.arange(t, dtype=np.float16), (n, 3, 1))  # [N, F, T]: the frame index, to read shifts back
+    teacher = np.random.default_rng(0).normal(size=(n, views, 1, 10)).astype(np.float32)
+    shifts = np.zeros((n, views), dtype=int)
+    shifts[:, 1:] = np.arange(1, views)[None, :] * np.array([[1], [-1], [2], [-2], [3], [-3]])
+    return ClipSet(x, np.zeros(n, int), np.zeros(n, int), train=True, roll=roll, seed=0, teacher=teacher,
+                   shifts=shifts), shifts
+
+
+def test_student_is_rolled_under_distillation_with_one_view():
+    """One stored view (the `paper` preset): the student is rolled anyway against the fixed logits."""
+    cs, _ = _clip_set(views=1, roll=4)
+    seen = set()
+    for epoch in range(4):
+        cs.epoch = epoch
+        for i in range(len(cs)):
+            x, _y, _d, _i, tl, shift = cs[i]
+            assert tl.shape == (1, 10) and -4 <= shift <= 4
+            assert torch.equal(x[0, 0], torch.roll(torch.arange(40.0), shift))  # the input is shifted by `shift`
+            seen.add(shift)
+    assert len(seen - {0}) >= 3
+
+
+def test_student_sees_the_teachers_view_with_several_views():
+    cs, shifts = _clip_set(views=3, roll=4)
+    used = set()
+    for epoch in range(6):
+        cs.epoch = epoch
+        for i in range(len(cs)):
+            x, *_rest, tl, shift = cs[i]
+            v = [k for k in range(3) if torch.equal(tl, torch.from_numpy(cs.teacher[i, k]))][0]
+            assert shift == shifts[i, v]  # the view's stored shift, whose logits ride along
+            assert torch.equal(x[0, 0], torch.roll(torch.arange(40.0), shift))
+            used.add(shift)
+    assert len(used - {0}) >= 3
 
 
 def test_per_device_metrics_match_sklearn():

@@ -53,6 +53,16 @@ def model_doc(name: str) -> str:
     return (_MODELS[name].__doc__ or "").strip().splitlines()[0]
 
 
+def reparameterizable(name: str) -> bool:
+    """Whether model ``name`` trains with branches that fold into a smaller deployed network (its factory
+    takes ``inference_mode``: True builds the folded structure directly, e.g. to load deployed weights)."""
+    import inspect
+
+    _ensure_loaded()
+    _check_name(name)
+    return "inference_mode" in inspect.signature(_MODELS[name]).parameters
+
+
 def _check_name(name: str) -> None:
     if name not in _MODELS:
         raise ValueError(f"unknown model {name!r}; valid models: {', '.join(sorted(_MODELS))}")

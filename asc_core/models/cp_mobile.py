@@ -7,6 +7,11 @@ strided), ReLU after the addition; the 2023 version adds a scalar GRN before tha
 
 ``dcase24_baseline`` (base 32, multiplier 1.8, expansion 2.1, blocks (3,2,1), strides b2 (1,1),
 b3 (1,2), b4 (2,1)) has exactly 61,148 parameters and 29,419,156 MACs at 256 × 65.
+
+Strides are per block (numbered globally b1..b6, unlisted blocks (1, 1)); ``STRIDES`` names the two layouts
+of the reference code: ``dcase24`` (the DCASE2024/2025 baseline) and ``dcase23`` (CP-JKU's 2023 CP-Mobile,
+b2 (2,2), b4 (2,1), the layout of the Rep-Mobile paper's 126K model). Every CP-Mobile-family model takes
+``strides=`` as one of these names or a mapping like ``{"b2": [2, 2], "b4": [2, 1]}``.
 """
 
 from __future__ import annotations
@@ -18,7 +23,31 @@ import torch.nn as nn
 
 from asc_core.models._registry import register_model
 
-__all__ = ["CPMobileConfig", "CPMobile", "make_divisible"]
+__all__ = ["CPMobileConfig", "CPMobile", "make_divisible", "STRIDES", "resolve_strides"]
+
+STRIDES = {
+    "dcase24": {"b2": (1, 1), "b3": (1, 2), "b4": (2, 1)},  # CPJKU/dcase2024_task1_baseline models/baseline.py
+    "dcase23": {"b2": (2, 2), "b4": (2, 1)},  # fschmid56/cpjku_dcase23 models/cp_mobile_clean.py
+}
+
+
+def resolve_strides(strides) -> dict:
+    """A stride layout by name (``STRIDES``) or as a mapping ``{"bN": (freq, time)}``, checked and normalised."""
+    if isinstance(strides, str):
+        if strides not in STRIDES:
+            raise ValueError(f"unknown stride layout {strides!r}; allowed: {', '.join(STRIDES)} or a mapping like "
+                             "{'b2': [2, 2], 'b4': [2, 1]}")
+        return dict(STRIDES[strides])
+    if not isinstance(strides, dict):
+        raise ValueError(f"strides must be a layout name ({', '.join(STRIDES)}) or a mapping, got {strides!r}")
+    out = {}
+    for k, v in strides.items():
+        v = tuple(v) if isinstance(v, (list, tuple)) else (v, v)
+        if not (isinstance(k, str) and k.startswith("b") and k[1:].isdigit()) or len(v) != 2 \
+                or not all(isinstance(x, int) and 1 <= x <= 4 for x in v):
+            raise ValueError(f"strides: {k!r}: {strides[k]!r} is not a block name bN with a (freq, time) stride of 1–4")
+        out[k] = v
+    return out
 
 
 def make_divisible(v: float, divisor: int = 8, min_value: int | None = None) -> int:
@@ -81,7 +110,7 @@ class CPMobileConfig:
     channels_multiplier: float = 1.8
     expansion_rate: float = 2.1
     n_blocks: tuple[int, ...] = (3, 2, 1)
-    strides: dict = field(default_factory=lambda: {"b2": (1, 1), "b3": (1, 2), "b4": (2, 1)})
+    strides: dict = field(default_factory=lambda: dict(STRIDES["dcase24"]))
     grn: bool = False
     n_classes: int = 10
     in_channels: int = 1
@@ -125,8 +154,8 @@ def _init(m):
         nn.init.zeros_(m.bias)
 
 
-def _create(width: int, n_classes: int = 10, **overrides) -> CPMobile:
-    return CPMobile(CPMobileConfig(base_channels=width, n_classes=n_classes, **overrides))
+def _create(width: int, n_classes: int = 10, strides="dcase24", **overrides) -> CPMobile:
+    return CPMobile(CPMobileConfig(base_channels=width, n_classes=n_classes, strides=resolve_strides(strides), **overrides))
 
 
 @register_model
@@ -136,7 +165,8 @@ def dcase24_baseline(width: int = 32, n_classes: int = 10) -> CPMobile:
 
 
 @register_model
-def cp_mobile(width: int = 32, n_classes: int = 10, channels_multiplier: float = 2.3, expansion_rate: float = 3.0) -> CPMobile:
-    """CP-JKU DCASE23 CP-Mobile with GRN (strides b2 (2,2), b4 (2,1))."""
-    return _create(width, n_classes, channels_multiplier=channels_multiplier, expansion_rate=expansion_rate,
-                   strides={"b2": (2, 2), "b4": (2, 1)}, grn=True)
+def cp_mobile(width: int = 32, n_classes: int = 10, channels_multiplier: float = 2.3, expansion_rate: float = 3.0,
+              strides="dcase23", grn: bool = True) -> CPMobile:
+    """CP-JKU DCASE23 CP-Mobile with GRN (2023 strides b2 (2,2), b4 (2,1); 126,952 params at width 32)."""
+    return _create(width, n_classes, strides, channels_multiplier=channels_multiplier, expansion_rate=expansion_rate,
+                   grn=grn)

@@ -7,6 +7,7 @@ deterministic under a seed.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -27,8 +28,15 @@ def roll_samples(x: np.ndarray, max_samples: int, rng: np.random.Generator) -> n
     return np.roll(x, int(rng.integers(-max_samples, max_samples + 1)))
 
 
-def freq_mask(x: torch.Tensor, max_bins: int, gen: torch.Generator) -> torch.Tensor:
-    """Zero one band of up to ``max_bins`` mel bins per clip of a batch [B, 1, F, T] (iid masks)."""
+LOG_FLOOR = math.log(1e-5)  # log(0 + 1e-5): what a masked mel bin becomes after the front end's log
+
+
+def freq_mask(x: torch.Tensor, max_bins: int, gen: torch.Generator, fill: float = LOG_FLOOR) -> torch.Tensor:
+    """Mask one band of up to ``max_bins`` mel bins per clip of a batch [B, 1, F, T] (iid masks).
+
+    The DCASE24 baseline masks the mel *power* (torchaudio FrequencyMasking before ``log(x + 1e-5)``), so a
+    masked bin reads log(1e-5) ≈ −11.5 in the log-mel, the floor; we mask after the log and fill with that
+    floor (``fill``: log of the front end's offset), not with 0, which would be a loud band."""
     if max_bins <= 0:
         return x
     b, _, f, _ = x.shape
@@ -36,7 +44,7 @@ def freq_mask(x: torch.Tensor, max_bins: int, gen: torch.Generator) -> torch.Ten
     start = (torch.rand(b, generator=gen) * (f - width).clamp(min=1)).long()
     bins = torch.arange(f).view(1, f)
     mask = (bins >= start.view(b, 1)) & (bins < (start + width).view(b, 1))
-    return x.masked_fill(mask.view(b, 1, f, 1).to(x.device), 0.0)
+    return x.masked_fill(mask.view(b, 1, f, 1).to(x.device), fill)
 
 
 def freq_mixstyle(x: torch.Tensor, alpha: float, p: float, gen: torch.Generator, eps: float = 1e-6) -> torch.Tensor:

@@ -3,7 +3,9 @@
 Cached mode reads the float16 feature cache (time roll in frames); on-the-fly mode decodes waveforms
 (time roll in samples, device impulse responses on device-a clips) and the LightningModule computes
 the log-mel on its device. Teacher logits, when given, ride along per clip: ``[K views, T teachers, C]``
-with the roll shift of each view, so the student sees the input its teachers saw.
+with the roll shift of each view. With K > 1 views the student sees the input its teachers saw (a random
+view and its shift); with one view the student is rolled anyway against the fixed logits, as CP-JKU's code
+trains its students, so the time roll never silently disappears under distillation.
 """
 
 from __future__ import annotations
@@ -42,11 +44,15 @@ class ClipSet(Dataset):
         rng = self._rng(i)
         tl = torch.empty(0)
         shift = 0
-        if self.teacher is not None:
-            v = int(rng.integers(self.teacher.shape[1]))
+        views = self.teacher.shape[1] if self.teacher is not None else 0
+        if views:
+            v = int(rng.integers(views))
             tl = torch.from_numpy(np.asarray(self.teacher[i, v], dtype=np.float32))
+        if views > 1:  # K stored views: the student sees the view its teachers saw
             shift = int(self.shifts[i, v])
         elif self.train and self.roll:
+            # no teacher, or one stored view: roll anyway, against fixed logits with a teacher (CP-JKU's practice:
+            # their student is trained with time roll against one set of stored PaSST logits)
             shift = int(rng.integers(-self.roll, self.roll + 1))
         if self.wave_source is None:
             x = torch.from_numpy(np.asarray(self.x[i], dtype=np.float32)).unsqueeze(0)
@@ -119,6 +125,32 @@ class ASCDataModule(LightningDataModule):
         else:
             self.test_set = ClipSet(None, ty, td, wave_source=(self.ds, tfs.filenames, self.fcfg))
         self._ready = True
+
+    def with_teacher_logits(self, logits: np.ndarray | None, shifts_ms: np.ndarray | None) -> "ASCDataModule":
+        """This data with the teachers' stored logits [N, K, T, C] (and their view shifts in ms) riding along."""
+        self.teacher_logits = logits
+        self.teacher_shifts = (None if shifts_ms is None else
+                               np.rint(shifts_ms / 1000 * self.fcfg.sample_rate_hz / self.fcfg.hop_length).astype(int))
+        self._ready = False
+        self.setup()
+        return self
+
+    def for_device(self, device: str, batch_size: int | None = None, teachers: bool = True) -> "ASCDataModule":
+        """A copy whose training set is one recording device's clips (same test set, same features)."""
+        import copy
+
+        sub = copy.copy(self)
+        sub._ready = False
+        sub.batch_size = batch_size or self.batch_size
+        sub.train_filter = lambda rows: rows["device"] == device
+        if not teachers:
+            sub.teacher_logits = sub.teacher_shifts = None
+        sub.setup()
+        return sub
+
+    @property
+    def has_teachers(self) -> bool:
+        return self.teacher_logits is not None
 
     def train_dataloader(self):
         g = torch.Generator().manual_seed(self.seed)

@@ -19,7 +19,9 @@ class ASCModule(LightningModule):
         self.model = model
         self.optim, self.aug, self.kd = optim, augment, kd
         self.on_the_fly = on_the_fly
-        self.mel = log_mel(FEATURE_PRESETS[features]()) if on_the_fly else None
+        fcfg = FEATURE_PRESETS[features]()
+        self.mel = log_mel(fcfg) if on_the_fly else None
+        self.mask_fill = math.log(fcfg.log_offset)  # the log floor: what a masked mel bin is before the log
         self.gen = torch.Generator().manual_seed(seed)
         self.save_hyperparameters(ignore=["model"])
 
@@ -39,7 +41,7 @@ class ASCModule(LightningModule):
         if self.mel is not None:
             with torch.no_grad():
                 x = self.mel(x)
-        x = freq_mask(x, self.aug["freqm"], self.gen)
+        x = freq_mask(x, self.aug["freqm"], self.gen, self.mask_fill)
         x = freq_mixstyle(x, self.aug["mixstyle_alpha"], self.aug["mixstyle_p"], self.gen)
         logits = self.model(x)
         t = teacher if (self.kd and teacher.numel()) else None
@@ -70,7 +72,7 @@ class ASCModule(LightningModule):
             opt = torch.optim.SGD(params, lr=o["lr"], weight_decay=o["weight_decay"], momentum=0.9)
         total = max(1, int(self.trainer.estimated_stepping_batches))
         per_epoch = max(1, total // max(1, o["epochs"]))
-        warm = int(o["warmup_epochs"] * per_epoch)
+        warm = int(o["warmup_steps"]) if o.get("warmup_steps") is not None else int(o["warmup_epochs"] * per_epoch)
         cosine = o["schedule"] == "cosine"
 
         def factor(step):
