@@ -134,14 +134,18 @@ def model_report(name: str, width: int | None = None, **kwargs) -> dict:
 
 
 @lru_cache(maxsize=256)
-def _deployed(name: str, width: int | None, kwargs_json: str) -> Complexity:
+def _deployed(name: str, width: int | None, kwargs_json: str, features: str | None) -> Complexity:
+    from asc_core.data.features import FEATURE_PRESETS
     from asc_core.models import create_model, input_shape
     from asc_core.models.rep_mobile import reparameterize_model
 
     kw = json.loads(kwargs_json) | ({"width": width} if width is not None else {})
-    return measure(reparameterize_model(create_model(name, **kw)), input_shape(name))
+    shape = (1, 1, *FEATURE_PRESETS[features]().shape) if features else input_shape(name)
+    return measure(reparameterize_model(create_model(name, **kw)), shape)
 
 
-def deployed_complexity(name: str, width: int | None = None, kwargs: dict | None = None) -> Complexity:
-    """Figures of the deployed (folded, for Rep-Mobile) width-``width`` network of ``name``; cached."""
-    return _deployed(name, width, json.dumps(kwargs or {}, sort_keys=True))
+def deployed_complexity(name: str, width: int | None = None, kwargs: dict | None = None,
+                        features: str | None = None) -> Complexity:
+    """Figures of the deployed (folded, for Rep-Mobile) width-``width`` network of ``name`` for one second of
+    input of feature preset ``features`` (default: the model's own); cached."""
+    return _deployed(name, width, json.dumps(kwargs or {}, sort_keys=True), features)

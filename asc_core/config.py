@@ -125,8 +125,11 @@ class Pruning(_Strict):
     budget: Budget | None = Field(None, description="a final target by budget (after any chain)")
     pruner: Literal["l1", "l2"] = "l1"
     schedule: Literal["linear", "agp", "one_shot"] = "linear"
-    total_times: int = Field(4, ge=1, description="sparsity updates of the schedule")
-    interval_steps: int = Field(5, ge=1, description="training steps between updates")
+    total_times: int = Field(10, ge=1, le=1000, description="sparsity updates of the schedule")
+    schedule_epochs: float = Field(2.0, gt=0, le=1000, description="epochs of KD training over which the sparsity "
+                                                                  "rises to its target (NNI Linear/AGP)")
+    interval_steps: int | None = Field(None, ge=1, description="training steps between updates; default: "
+                                                              "schedule_epochs spread over total_times")
     finetune_epochs: int = Field(3, ge=1)
     finetune_lr: float = Field(0.002, gt=0)
 
@@ -184,6 +187,18 @@ class ExperimentConfig(_Strict):
             if self.pruning.chain[0] >= self.student.width:
                 raise ValueError(f"pruning.chain must start below student.width {self.student.width}, got {self.pruning.chain}")
         return self
+
+    @property
+    def student_features(self) -> str:
+        """The student's front end: the model's own preset unless ``features`` names another than the default."""
+        from asc_core.models import model_features
+
+        return model_features(self.student.name) if self.features == "dcase24" else self.features
+
+    @property
+    def student_input_shape(self) -> tuple[int, int, int, int]:
+        """[1, 1, F, T] of one second of the student's input (what its MACs are counted at)."""
+        return (1, 1, *FEATURE_PRESETS[self.student_features]().shape)
 
     def digest(self) -> str:
         return hashlib.sha1(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:12]

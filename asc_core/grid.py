@@ -128,7 +128,7 @@ def final_complexity(cfg: ExperimentConfig) -> dict:
     p = cfg.pruning
     if p.mode == "none" or (p.chain and not p.budget):
         width = p.chain[-1] if p.mode != "none" else cfg.student.width
-        d = deployed_complexity(cfg.student.name, width, cfg.student.kwargs).to_dict()
+        d = deployed_complexity(cfg.student.name, width, cfg.student.kwargs, cfg.student_features).to_dict()
         d["bound"] = p.mode != "none"
         d["what"] = f"{cfg.student.name}" + (f" width {width}" if width else "") + (" (pruning target)" if d["bound"] else "")
         return d

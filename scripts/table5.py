@@ -22,7 +22,7 @@ p.add_argument("--group", default="table5")
 a = p.parse_args()
 store = Store()
 base = {"preset": "quick", "dataset": a.dataset, "subset": a.subset}
-prune = {"pruner": "l1", "schedule": "linear", "total_times": 4, "interval_steps": 3}
+prune = {"pruner": "l1", "schedule": "linear", "total_times": 4, "schedule_epochs": 1}
 rows, ids = [], {}
 
 

@@ -88,6 +88,32 @@ def test_dssdn_sizes_ordered():
     assert s.params < m.params < l.params and s.macs < m.macs < l.macs
 
 
+def test_dssdn_follows_its_captions():
+    """Seed 003: five DSSDBs; the frequency axis cut inside each block; SPC runs the separable convolution
+    (3×1, 1×3 channel-wise, then 1×1) on its share of the channels only; the five scales spliced for the head."""
+    from asc_core.models.dssdn import DSSDB, SC, SPC
+
+    torch.manual_seed(0)
+    model = create_model("dssdn_m").eval()
+    blocks = [m for m in model.modules() if isinstance(m, DSSDB)]
+    assert len(blocks) == 5
+    assert model.head.in_features == sum(b.fuse[0].out_channels for b in blocks)  # channel splicing of all five
+    spc = blocks[0].op3
+    assert isinstance(spc, SPC) and isinstance(spc.sc, SC) and spc.n == blocks[0].fuse[0].out_channels // 4
+    assert [c.kernel_size for c in (spc.sc.freq, spc.sc.time, spc.sc.point)] == [(3, 1), (1, 3), (1, 1)]
+    x = torch.randn(2, spc.n + spc.rest, 8, 6)
+    y = spc(x)
+    assert torch.equal(y[:, spc.n:], x[:, spc.n:])  # the other channels pass untouched
+    # the cut: the low band's output does not depend on the high band's input (only the residual carries it)
+    b = blocks[1].eval()  # cin == cout
+    assert b.cut == 64  # half of the 128 bins after the stem
+    x = torch.randn(1, b.fuse[0].out_channels, 128, 6)
+    x2 = x.clone()
+    x2[:, :, 64:] += torch.randn_like(x2[:, :, 64:])  # change only the high band
+    assert torch.allclose(b(x)[:, :, :64], b(x2)[:, :, :64])  # the low band's path never sees it
+    assert not torch.allclose(b(x)[:, :, 64:], b(x2)[:, :, 64:])
+
+
 def test_unknown_model_and_bad_width():
     with pytest.raises(ValueError, match="unknown model 'resnet50'; valid models: .*dcase24_baseline.*rep_mobile"):
         create_model("resnet50")

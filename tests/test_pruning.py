@@ -101,3 +101,38 @@ def test_init_from_reuses_a_trained_student(tiny_root, tmp_path):
     assert bad["status"] == "failed" and "trained rep_mobile width 24" in bad["error"]
     missing = run_experiment(parse_config(base | {"student": base["student"] | {"init_from": "nope"}}), store)
     assert missing["status"] == "failed" and "no run 'nope'" in missing["error"]
+
+
+def test_pruning_schedule_spans_the_stated_epochs(progressive_run):
+    _store, summary = progressive_run
+    assert summary["status"] == "done", summary
+    for r in summary["pruning_rounds"]:
+        sched = r["schedule"]
+        assert sched["updates"] == 2 and sched["schedule"] == "linear"
+        assert sched["epochs"] == pytest.approx(1.0, abs=0.5)  # 2 updates spread over one epoch of KD training
+
+
+def test_pruning_with_on_the_fly_features(tiny_root, tmp_path):
+    """The schedule's training steps get waveforms in on-the-fly mode: they go through the log-mel first."""
+    store = Store(tmp_path / "runs")
+    cfg = {"dataset": str(tiny_root), "subset": 25, "feature_mode": "on_the_fly",
+           "student": {"name": "dcase24_baseline", "width": 24},
+           "optim": {"epochs": 1, "batch_size": 16, "validate_every": 100}, "accelerator": "cpu",
+           "pruning": {"mode": "single", "chain": [16], "total_times": 2, "schedule_epochs": 1, "finetune_epochs": 1}}
+    s = run_experiment(parse_config(cfg), store)
+    assert s["status"] == "done", s
+    r = s["pruning_rounds"][0]
+    assert r["meets_target"] and r["params"] < r["params_before"]
+
+
+@pytest.mark.parametrize("name, width, schedule, chain", [("seed001-s1", 64, "agp", []), ("seed001-s2", 96, "linear", []),
+                                                          ("seed001-s3", 96, "agp", [64])])
+def test_seed001_presets_prune_to_the_dcase_budget(name, width, schedule, chain):
+    from asc_core.compress.rounds import targets
+    from asc_core.config import load_config
+
+    cfg = load_config(name)
+    assert (cfg.student.name, cfg.student.width, cfg.pruning.schedule, cfg.pruning.chain) == ("sscp_mobile", width, schedule, chain)
+    final = targets(cfg)[-1]
+    assert (final["width"], final["macs"], final["bytes"], final["precision"]) == (None, 30_000_000, 128_000, "fp16")
+    assert cfg.student_input_shape == (1, 1, 256, 63)  # their front end: hop 16 ms

@@ -8,12 +8,15 @@ A target is a width (the complexity of the width-W network of the same family, d
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from asc_core.complexity import BudgetError, check_budget, deployed_complexity, measure
 from asc_core.compress.prune import channels_per_layer, prune_scheduled, solve_budget
-from asc_core.models import input_shape
+from asc_core.data.features import log_mel
 from asc_core.models.rep_mobile import reparameterize_model
+from asc_core.train.augment import freq_mask, freq_mixstyle
 from asc_core.train.kd import kd_loss
 
 
@@ -22,7 +25,7 @@ def targets(cfg) -> list[dict]:
     p = cfg.pruning
     out = []
     for w in p.chain:
-        c = deployed_complexity(cfg.student.name, w, cfg.student.kwargs)
+        c = deployed_complexity(cfg.student.name, w, cfg.student.kwargs, cfg.student_features)
         out.append({"label": f"width {w}", "width": w, "macs": c.macs, "bytes": c.bytes("fp16"), "precision": "fp16"})
     if p.budget:
         b = p.budget
@@ -36,7 +39,9 @@ def check_reachable(cfg) -> None:
     if not cfg.pruning.budget:
         return
     b = cfg.pruning.budget
-    solve_budget(cfg.student.build(), b.macs, b.bytes, b.precision, cfg.pruning.pruner, deploy=reparameterize_model)
+    model = cfg.student.build()
+    model.feature_preset = cfg.student_features
+    solve_budget(model, b.macs, b.bytes, b.precision, cfg.pruning.pruner, deploy=reparameterize_model)
 
 
 def run_rounds(model, cfg, dm, evaluate, finetune, reporter) -> tuple[torch.nn.Module, list[dict]]:
@@ -44,30 +49,45 @@ def run_rounds(model, cfg, dm, evaluate, finetune, reporter) -> tuple[torch.nn.M
     p = cfg.pruning
     kd = cfg.kd.model_dump()
     has_teachers = dm.teacher_logits is not None
+    mel = log_mel(dm.fcfg) if cfg.feature_mode == "on_the_fly" else None  # batches are waveforms then
+    gen = torch.Generator().manual_seed(cfg.seed)
+    mask_fill = math.log(dm.fcfg.log_offset)
+    aug = cfg.augment
 
     def train_step(batch, m):
+        """One step of the schedule's training: the student's own augmentations and KD loss."""
         x, y, _d, _i, teacher, _s = batch
+        if mel is not None:
+            with torch.no_grad():
+                x = mel(x)
+        x = freq_mixstyle(freq_mask(x, aug.freqm, gen, mask_fill), aug.mixstyle_alpha, aug.mixstyle_p, gen)
         loss, _ = kd_loss(m(x), y, teacher if has_teachers and teacher.numel() else None, kd["lam"], kd["tau"], kd["variant"])
         return loss
+
+    loader = dm.train_dataloader()
+    # NNI updates the sparsity every `interval` steps, `total_times` times: the schedule spans schedule_epochs
+    interval = p.interval_steps or max(1, round(p.schedule_epochs * len(loader) / p.total_times))
+    shape = cfg.student_input_shape
+    model.feature_preset = cfg.student_features
 
     rounds = []
     tlist = targets(cfg)
     for k, t in enumerate(tlist):
         reporter.set_stage(f"pruning round {k + 1}/{len(tlist)}: {t['label']}")
-        before = measure(reparameterize_model(model), input_shape(cfg.student.name))
+        before = measure(reparameterize_model(model), shape)
         acc_before = evaluate(model)
         width_now = next((r["target_width"] for r in reversed(rounds) if r["target_width"]), cfg.student.width)
         guess = 1 - t["width"] / width_now if t["width"] and width_now else None
         sparsity, _ = solve_budget(model, t["macs"], t["bytes"], t["precision"], p.pruner, deploy=reparameterize_model,
                                    guess=guess)
-        pruned = prune_scheduled(model, sparsity, train_step, dm.train_dataloader(), p.pruner, p.schedule,
-                                 p.total_times, p.interval_steps, p.finetune_lr)
-        pruned.model_name = cfg.student.name
+        pruned = prune_scheduled(model, sparsity, train_step, loader, p.pruner, p.schedule, p.total_times, interval,
+                                 p.finetune_lr)
+        pruned.model_name, pruned.feature_preset = cfg.student.name, cfg.student_features
         acc_pruned = evaluate(pruned)
         reporter.set_stage(f"pruning round {k + 1}/{len(tlist)}: fine-tuning")
         finetune(pruned, k)
         acc_ft = evaluate(pruned)
-        after = measure(reparameterize_model(pruned), input_shape(cfg.student.name))
+        after = measure(reparameterize_model(pruned), shape)
         try:
             check_budget(after, t["macs"], t["bytes"], t["precision"])
             met = True
@@ -77,6 +97,8 @@ def run_rounds(model, cfg, dm, evaluate, finetune, reporter) -> tuple[torch.nn.M
                        "params_before": before.params, "macs_before": before.macs, "params": after.params,
                        "macs": after.macs, "bytes": after.bytes(t["precision"]), "precision": t["precision"],
                        "target_macs": t["macs"], "target_bytes": t["bytes"], "meets_target": met,
+                       "schedule": {"pruner": p.pruner, "schedule": p.schedule, "updates": p.total_times,
+                                    "interval_steps": interval, "epochs": round(interval * p.total_times / len(loader), 2)},
                        "accuracy_before": acc_before, "accuracy_after_pruning": acc_pruned, "accuracy_after_finetune": acc_ft,
                        "channels": channels_per_layer(pruned)})
         reporter.metrics(k + 1, 0, {"round_params": after.params, "round_macs": after.macs,

@@ -19,9 +19,8 @@ from asc_core.complexity import measure
 from asc_core.compress.rounds import check_reachable, run_rounds
 from asc_core.config import ExperimentConfig
 from asc_core.data import open_dataset
-from asc_core.data.features import FEATURE_PRESETS, log_mel
+from asc_core.data.features import log_mel
 from asc_core.data.labels import SCENES, TRAIN_DEVICES
-from asc_core.models import input_shape, model_features
 from asc_core.paths import default_dataset_root
 from asc_core.store import Store
 from asc_core.train.data import ASCDataModule
@@ -80,7 +79,7 @@ def _run(cfg: ExperimentConfig, store: Store, run_id: str, run_dir: Path, report
         entries.append(ensure_teacher(ds, cfg.subset, spec, cfg.kd.views, store, reporter, cfg.accelerator, cfg.num_workers))
     # ---- student data (+ stored teacher logits)
     reporter.set_stage("features")
-    features = model_features(cfg.student.name) if cfg.features == "dcase24" else cfg.features
+    features = cfg.student_features
     dm = ASCDataModule(ds, cfg.subset, features, cfg.feature_mode, cfg.optim.batch_size, cfg.num_workers, cfg.seed,
                        cfg.augment.roll_ms, cfg.augment.dir_p, cfg.augment.dir_folder)
     dm.setup()
@@ -109,8 +108,7 @@ def _run(cfg: ExperimentConfig, store: Store, run_id: str, run_dir: Path, report
     torch.save(deployed.state_dict(), run_dir / "deployed.pt")
     store.add_artifact(run_id, "deployed", run_dir / "deployed.pt", _model_meta(cfg, folded=True))
     result = _evaluate(deployed, dm, cfg, store, run_id, "general")
-    cx = measure(deployed, input_shape(cfg.student.name) if features == model_features(cfg.student.name)
-                 else (1, 1, *FEATURE_PRESETS[features]().shape))
+    cx = measure(deployed, cfg.student_input_shape)
     summary = {
         "run_id": run_id, "status": "done", "name": cfg.name, "subset": cfg.subset, "student": cfg.student.name,
         "width": cfg.student.width, "teachers": [e["model"] for e in entries],
