@@ -55,7 +55,7 @@ t_width = t3.number_input("CNN teacher width", 8, 256, next((t["model"]["width"]
                                                              if t["model"]["width"]), 32), step=8, key=k + "t_width")
 kd1, kd2, kd3 = st.columns(3)
 lam = kd1.slider("KD λ (weight of the label loss)", 0.0, 1.0, float(base["kd"]["lam"]), 0.01, key=k + "lam")
-tau = kd2.slider("Temperature τ", 0.5, 10.0, float(base["kd"]["tau"]), 0.5, key=k + "tau")
+tau = kd2.slider("Temperature τ", 0.1, 10.0, float(base["kd"]["tau"]), 0.1, key=k + "tau")
 views = kd3.number_input("Stored teacher views per clip", 1, 8, base["kd"]["views"], key=k + "views")
 
 # ---------------------------------------------------------------- training, pruning, devices
@@ -88,6 +88,10 @@ pruner = p4.selectbox("Pruner", ["l1", "l2"], index=["l1", "l2"].index(p["pruner
                       disabled=mode == "none")
 schedule = p4.selectbox("Schedule", ["linear", "agp", "one_shot"],
                         index=["linear", "agp", "one_shot"].index(p["schedule"]), key=k + "schedule", disabled=mode == "none")
+sched_epochs = p4.number_input("Schedule length (epochs)", 0.1, 100.0, float(p["schedule_epochs"]), 0.5, key=k + "schedep",
+                               disabled=mode == "none" or schedule == "one_shot",
+                               help="Epochs of KD training over which the sparsity rises to its target "
+                                    f"({p['total_times']} updates)")
 ft_epochs = p4.number_input("Fine-tune epochs per round", 1, 200, p["finetune_epochs"], key=k + "ftep",
                             disabled=mode == "none")
 
@@ -108,7 +112,8 @@ raw["teachers"] = [{"model": {"name": t, "width": None if t.startswith("passt") 
 raw["kd"] = dict(base["kd"], lam=lam, tau=tau, views=int(views))
 raw["optim"] = dict(base["optim"], epochs=int(epochs), lr=float(lr), batch_size=int(batch))
 raw["pruning"] = {"mode": mode, "pruner": pruner, "schedule": schedule, "finetune_epochs": int(ft_epochs),
-                  "total_times": p["total_times"], "interval_steps": p["interval_steps"], "finetune_lr": p["finetune_lr"],
+                  "total_times": p["total_times"], "schedule_epochs": float(sched_epochs),
+                  "interval_steps": p.get("interval_steps"), "finetune_lr": p["finetune_lr"],
                   "chain": [], "budget": None}
 errors = []
 if mode != "none":
