@@ -147,8 +147,8 @@ def cmd_submit(a) -> int:
     configs = expand(raw, parse_grid(a.grid), name=a.name or "", overrides=a.set)  # all validated first
     store = Store(a.runs)
     estimates = plan([c for _, c in configs], store)
-    group = a.group or (f"grid {len(configs)} × {raw.get('preset', Path(a.config).stem)}" if len(configs) > 1 else "")
-    ids = [jobs.submit(cfg, store, group) for _, cfg in configs]
+    ids = jobs.launch([c for _, c in configs], store, a.group, label=raw.get("preset", Path(a.config).stem))
+    group = store.get_run(ids[0])["group_name"] if ids else ""
     total = sum(e["estimate_s"] for e in estimates)
     out = {"group": group, "runs": [{"run_id": i, "name": c.name, "estimate_s": e["estimate_s"]}
                                     for i, (_, c), e in zip(ids, configs, estimates)], "estimate_s": total,

@@ -103,7 +103,7 @@ def plan(configs: list[ExperimentConfig], store) -> list[dict]:
     """For each config: training clips, teachers already in the zoo, final complexity and an estimate."""
     from asc_core.data import open_dataset_cached
     from asc_core.paths import default_dataset_root
-    from asc_core.train.teachers import teacher_key
+    from asc_core.zoo import teacher_key
 
     runs = store.list_runs()
     out = []

@@ -63,13 +63,32 @@ def _enqueue(store: Store, run_id: str, resume: bool = False):
 
 
 # ---------------------------------------------------------------- what the app and the CLI call
-def submit(cfg, store: Store, group: str = "") -> str:
-    """Record ``cfg`` (a validated ExperimentConfig) as a queued run and put it in the queue."""
-    from asc_core.train.runner import submit as record
+def record(cfg, store: Store, group: str = "") -> str:
+    """Record ``cfg`` (a validated ExperimentConfig) in the store as a queued run; its id."""
+    return store.create_run(cfg.model_dump(mode="json"), name=cfg.name, group=group, config_hash=cfg.digest())
 
-    run_id = record(cfg, store, group)
-    _enqueue(store, run_id)
-    return run_id
+
+def group_name(n: int, label: str = "") -> str:
+    """The one naming rule for a launch of ``n`` runs that was given no group name."""
+    return f"grid of {n} × {label}" if n > 1 and label else (f"grid of {n}" if n > 1 else "")
+
+
+def launch(configs, store: Store, group: str | None = None, label: str = "") -> list[str]:
+    """The one launch path (Experiment page, ``submit``, Compare's fill-the-table): record each validated
+    ExperimentConfig as a queued run of one group and put it in the queue; the run ids, in order."""
+    configs = list(configs)
+    group = group if group else group_name(len(configs), label)
+    ids = []
+    for cfg in configs:
+        run_id = record(cfg, store, group)
+        _enqueue(store, run_id)
+        ids.append(run_id)
+    return ids
+
+
+def submit(cfg, store: Store, group: str = "") -> str:
+    """One config: ``launch([cfg])``."""
+    return launch([cfg], store, group)[0]
 
 
 def cancel(store: Store, run_id: str) -> str:

@@ -64,7 +64,7 @@ def run_teachers(store, run: dict, ds=None) -> list[dict]:
     keys = (run.get("summary") or {}).get("teacher_keys")
     if keys is None and ds is not None and run["config"].get("teachers"):
         from asc_core.config import parse_config
-        from asc_core.train.teachers import teacher_key
+        from asc_core.zoo import teacher_key
 
         cfg = parse_config(run["config"])
         keys = [teacher_key(ds, cfg.subset, spec, cfg.kd.views) for spec in cfg.teachers]

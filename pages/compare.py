@@ -110,7 +110,7 @@ def _paper_table(tab, title, means, cells, row_col, key):
         missing = compare.fill_configs(df, runs, row_col, cells)
         if missing and d3.button(f"Queue {len(missing)} run(s) to fill the missing cells", key=f"{key}_fill"):
             try:
-                ids = [jobs.submit(parse_config(c), store, group=f"fill {key}") for c in missing]
+                ids = jobs.launch([parse_config(c) for c in missing], store, group=f"fill {key}")
                 st.success(f"Queued {len(ids)} run(s); see Jobs.")
             except ConfigError as e:
                 st.error(str(e))

@@ -180,8 +180,7 @@ if configs:
             st.info("No worker is running: runs wait in the queue until one starts "
                     "(`make app` starts one; or `python -m asc_core worker`).")
         if g2.button(f"Launch {len(configs)} run(s)", type="primary", key="exp_launch"):
-            group = name or (f"grid of {len(configs)}" if len(configs) > 1 else "")
-            ids = [jobs.submit(cfg, store, group) for _, cfg in configs]
+            ids = jobs.launch([c for _, c in configs], store, name, label=preset)
             st.session_state["jobs_focus"] = ids[0]
             st.success(f"Queued {len(ids)} run(s): {', '.join(ids)}. Follow them on the Jobs page.")
             st.page_link("pages/jobs.py", label="Open Jobs", icon="⏱️")

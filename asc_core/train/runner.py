@@ -19,6 +19,7 @@ from asc_core.complexity import measure
 from asc_core.compress.rounds import check_reachable, run_rounds
 from asc_core.config import ExperimentConfig
 from asc_core.data import open_dataset
+from asc_core.jobs import record
 from asc_core.data.features import log_mel
 from asc_core.data.labels import SCENES, TRAIN_DEVICES
 from asc_core.paths import default_dataset_root
@@ -36,15 +37,11 @@ def _device(accelerator: str) -> str:
     return "cuda" if accelerator in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
 
 
-def submit(cfg: ExperimentConfig, store: Store, group: str = "") -> str:
-    return store.create_run(cfg.model_dump(mode="json"), name=cfg.name, group=group, config_hash=cfg.digest())
-
-
 def run_experiment(cfg: ExperimentConfig, store: Store, run_id: str | None = None, resume: bool = False,
                    echo=None) -> dict:
     """Run (or resume) one experiment; returns the summary (status done, failed or cancelled)."""
     if run_id is None:
-        run_id = submit(cfg, store)
+        run_id = record(cfg, store)
     store.update_run(run_id, status="running", pid=os.getpid(), started_at=time.time(), error=None, traceback=None,
                      cancel_requested=0)
     reporter = Reporter(store, run_id, echo=echo)

@@ -9,7 +9,6 @@ saw the same views, whatever its front end's hop.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from asc_core.train.data import ASCDataModule
 from asc_core.train.evaluate import metrics, predict
 from asc_core.train.loop import Reporter, fit
 from asc_core.train.module import ASCModule
+from asc_core.zoo import teacher_key
 
 
 def view_shifts_ms(n: int, views: int, roll_ms: float) -> np.ndarray:
@@ -32,13 +32,6 @@ def view_shifts_ms(n: int, views: int, roll_ms: float) -> np.ndarray:
     for k in range(1, views):
         out[:, k] = np.random.default_rng(1000 + k).uniform(-roll_ms, roll_ms, n)
     return out
-
-
-def teacher_key(ds, subset: int, spec, views: int) -> str:
-    files = ds.subset(subset)["filename"].tolist()
-    payload = json.dumps({"dataset": ds.fingerprint(files), "subset": subset, "spec": spec.model_dump(mode="json"),
-                          "views": views}, sort_keys=True)
-    return hashlib.sha1(payload.encode()).hexdigest()[:16]
 
 
 def zoo_dir(store) -> Path:
