@@ -12,6 +12,7 @@ import logging
 import sys
 from pathlib import Path
 
+from asc_core.constants import SUBSETS
 from asc_core.data.errors import DatasetError
 
 
@@ -281,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     pr = data.add_parser("probe", help="train a model briefly on each subset: how hard is this dataset?")
     pr.add_argument("--root", required=True)
-    pr.add_argument("--subsets", default="5,10,25,50,100")
+    pr.add_argument("--subsets", default=",".join(map(str, SUBSETS)))
     pr.add_argument("--model", default="dcase24_baseline")
     pr.add_argument("--width", type=int, default=32)
     pr.add_argument("--epochs", type=int, default=10)

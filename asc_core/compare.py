@@ -12,7 +12,7 @@ import pandas as pd
 
 from asc_core.data.labels import DEVICES, SCENES, TRAIN_DEVICES
 
-SUBSETS = (5, 10, 25, 50, 100)
+from asc_core.constants import SUBSETS  # noqa: E402
 # Config columns that are bookkeeping, not experimental factors.
 _NOT_FACTORS = {"name", "dataset", "accelerator", "devices", "num_workers"}
 

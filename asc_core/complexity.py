@@ -15,8 +15,7 @@ from functools import lru_cache
 
 import torch.nn as nn
 
-MAX_MACS = 30_000_000
-MAX_PARAM_BYTES = 128_000
+from asc_core.constants import MAX_MACS, MAX_PARAM_BYTES  # noqa: E402
 BYTES_PER_PARAM = {"fp32": 4, "fp16": 2, "int8": 1}
 
 

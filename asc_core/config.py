@@ -14,6 +14,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from asc_core.constants import DEFAULT_PRECISION, MAX_MACS, MAX_PARAM_BYTES, N_CLASSES, SUBSETS, check_width
 from asc_core.data.features import FEATURE_PRESETS
 from asc_core.paths import ASSETS
 
@@ -47,11 +48,9 @@ class ModelSpec(_Strict):
     @field_validator("width")
     @classmethod
     def _width(cls, v):
-        if v is not None and (v < 8 or v % 8):
-            raise ValueError(f"width must be a positive multiple of 8 (e.g. 32, 48, 64, 80, 96), got {v}")
-        return v
+        return v if v is None else check_width(v)
 
-    def build(self, n_classes: int = 10):
+    def build(self, n_classes: int = N_CLASSES):
         from asc_core.models import create_model
 
         kw = dict(self.kwargs)
@@ -114,9 +113,9 @@ class DeviceFinetune(_Strict):
 
 
 class Budget(_Strict):
-    macs: int = Field(30_000_000, gt=0, description="MACs per 1-s clip")
-    bytes: int = Field(128_000, gt=0, description="parameter memory in bytes")
-    precision: Literal["fp32", "fp16", "int8"] = "fp16"
+    macs: int = Field(MAX_MACS, gt=0, description="MACs per 1-s clip")
+    bytes: int = Field(MAX_PARAM_BYTES, gt=0, description="parameter memory in bytes")
+    precision: Literal["fp32", "fp16", "int8"] = DEFAULT_PRECISION
 
 
 class Pruning(_Strict):
@@ -144,15 +143,18 @@ class Pruning(_Strict):
             raise ValueError(f"pruning.mode 'progressive' needs at least two targets, got {n}")
         if any(b >= a for a, b in zip(self.chain, self.chain[1:])):
             raise ValueError(f"pruning.chain must decrease, got {self.chain}")
-        if any(w < 8 or w % 8 for w in self.chain):
-            raise ValueError(f"pruning.chain widths must be multiples of 8, got {self.chain}")
+        for w in self.chain:
+            try:
+                check_width(w)
+            except ValueError as e:
+                raise ValueError(f"pruning.chain: {e}") from None
         return self
 
 
 class ExperimentConfig(_Strict):
     name: str = ""
     dataset: str | None = Field(None, description="TAU22-layout folder; default: the embedded mini set")
-    subset: Literal[5, 10, 25, 50, 100] = 25
+    subset: Literal[SUBSETS] = 25
     features: str = "dcase24"
     feature_mode: Literal["cached", "on_the_fly"] = "cached"
     student: ModelSpec = Field(default_factory=ModelSpec)
@@ -202,6 +204,18 @@ class ExperimentConfig(_Strict):
 
     def digest(self) -> str:
         return hashlib.sha1(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:12]
+
+
+def choices(model: type[BaseModel], field: str) -> tuple:
+    """The values a Literal field of a config part allows (what the app offers), in the schema's order."""
+    from typing import get_args
+
+    return get_args(model.model_fields[field].annotation)
+
+
+def defaults(model: type[BaseModel]) -> dict:
+    """A config part's defaults as plain data (the app's fallback values come from here, not from literals)."""
+    return model().model_dump(mode="json")
 
 
 def _set_dotted(d: dict, key: str, value):

@@ -10,6 +10,7 @@ import time
 import numpy as np
 
 from asc_core.config import parse_config
+from asc_core.constants import SUBSETS
 from asc_core.data.labels import DEVICES, SCENES, TRAIN_DEVICES
 from asc_core.grid import final_complexity
 from asc_core.store import Store
@@ -23,7 +24,7 @@ def fill(store: Store, n: int = 200, seed: int = 0, clips: int = 900) -> list[st
     rng = np.random.default_rng(seed)
     ids = []
     for i in range(n):
-        subset = int(rng.choice([5, 10, 25, 50, 100]))
+        subset = int(rng.choice(SUBSETS))
         width = int(rng.choice([24, 32, 48, 64, 96]))
         teachers = str(rng.choice(list(_TEACHERS)))
         mode = str(rng.choice(["none", "none", "single", "progressive"])) if width >= 64 else "none"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from asc_core.constants import MAX_MACS, SAMPLE_RATE, SUBSETS
 
-def spectrogram_figure(logmel: np.ndarray, hop_s: float, title: str = "", sample_rate: int = 32000):
+
+def spectrogram_figure(logmel: np.ndarray, hop_s: float, title: str = "", sample_rate: int = SAMPLE_RATE):
     """Log-mel spectrogram in dB (10·log10 of mel power) with time in seconds and mel bins on y."""
     import plotly.graph_objects as go
 
@@ -33,7 +35,8 @@ def pareto_figure(df, mask):
     front = df[mask].sort_values("macs")
     fig.add_trace(go.Scatter(x=front["macs"] / 1e6, y=front["macro_acc"], mode="lines", line_shape="hv",
                              name="Pareto front", line=dict(color="black", dash="dot")))
-    fig.add_vline(x=30, line=dict(color="crimson", dash="dash"), annotation_text="DCASE 30 M MACs")
+    fig.add_vline(x=MAX_MACS / 1e6, line=dict(color="crimson", dash="dash"),
+                  annotation_text=f"DCASE {MAX_MACS / 1e6:g} M MACs")
     fig.update_layout(xaxis_title="MACs per 1-s clip (millions)", yaxis_title="macro class accuracy (%)", height=420,
                       margin=dict(l=50, r=10, t=30, b=50), legend_title="strategy")
     return fig
@@ -50,7 +53,7 @@ def data_efficiency_figure(curves):
                                  error_y=dict(type="data", array=g["std"].fillna(0)),
                                  customdata=g["runs"], hovertemplate="%{x} %: %{y:.1f} % (n=%{customdata})"))
     fig.update_layout(xaxis=dict(title="training subset (% of the DCASE24 split)", type="log",
-                                 tickvals=[5, 10, 25, 50, 100]),
+                                 tickvals=list(SUBSETS)),
                       yaxis_title="macro class accuracy (%)", height=400, margin=dict(l=50, r=10, t=30, b=50))
     return fig
 

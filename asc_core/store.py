@@ -21,7 +21,7 @@ from pathlib import Path
 
 from asc_core.paths import PROJECT_ROOT
 
-STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
+from asc_core.constants import RUN_STATUSES as STATUSES  # noqa: E402
 
 MIGRATIONS = [
     # v1

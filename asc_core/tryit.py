@@ -12,7 +12,7 @@ from asc_core.data.audio import Clip, decode, fit_length
 from asc_core.data.errors import AudioError
 from asc_core.data.labels import DEVICES, SAMPLE_RATE, SCENES, TRAIN_DEVICES
 
-MAX_BYTES = 50_000_000
+from asc_core.constants import UPLOAD_LIMIT_BYTES as MAX_BYTES  # noqa: E402
 MAX_SECONDS = 600.0
 MIN_RATE_HZ = 8_000
 
@@ -39,7 +39,7 @@ def read_upload(data: bytes, name: str = "<uploaded audio>") -> Clip:
         if info.duration > MAX_SECONDS:
             raise AudioError(name, f"lasts {info.duration / 60:.1f} min; the limit is {MAX_SECONDS / 60:.0f} min")
     clip = decode(data, name=name, warn=False)
-    if info is not None and info.samplerate < 32_000:
+    if info is not None and info.samplerate < SAMPLE_RATE:
         clip.notes.append(f"recorded at {info.samplerate} Hz: nothing above {info.samplerate // 2} Hz, "
                           "unlike the 44.1 kHz training data — expect lower confidence")
     if clip.seconds < 1.0:

@@ -5,6 +5,7 @@ import plotly.express as px
 import streamlit as st
 
 from asc_core import data_views as dv
+from asc_core.constants import SUBSETS
 from asc_core.data import open_dataset_cached
 from asc_core.data.errors import DatasetError
 from asc_core.paths import default_dataset_root
@@ -20,7 +21,8 @@ except DatasetError as e:
     st.error(str(e))
     st.stop()
 
-split = st.selectbox("Split", ["5", "10", "25", "50", "100", "test"], index=2, key="data_split",
+splits = [str(s) for s in SUBSETS] + ["test"]
+split = st.selectbox("Split", splits, index=splits.index("25"), key="data_split",
                      format_func=lambda s: "test" if s == "test" else f"training subset {s} %")
 rows = dv.split_rows(ds, split)
 st.caption(f"{len(rows):,} clips, {rows['location'].nunique()} locations, {rows['city'].nunique()} cities, "

@@ -5,7 +5,8 @@ import pandas as pd
 import streamlit as st
 
 from asc_core import jobs
-from asc_core.config import ConfigError, list_presets, parse_config
+from asc_core.config import Budget, ConfigError, ExperimentConfig, Pruning, TeacherSpec, choices, defaults, list_presets, parse_config
+from asc_core.constants import MAX_WIDTH, MIN_WIDTH, STUDENT_WIDTHS, WIDTH_STEP
 from asc_core.grid import expand, final_complexity, fmt_duration, parse_grid, plan
 from asc_core.models import list_models, model_doc
 from asc_core.paths import default_dataset_root
@@ -22,12 +23,13 @@ k = f"exp_{preset}_"  # widgets follow the chosen preset
 # ---------------------------------------------------------------- data and student
 c1, c2, c3, c4 = st.columns([3, 1, 2, 1])
 dataset = c1.text_input("Dataset folder", value=base["dataset"] or str(default_dataset_root()), key=k + "dataset")
-subset = c2.selectbox("Subset (%)", [5, 10, 25, 50, 100], index=[5, 10, 25, 50, 100].index(base["subset"]),
-                      key=k + "subset")
+subsets = choices(ExperimentConfig, "subset")
+subset = c2.selectbox("Subset (%)", subsets, index=subsets.index(base["subset"]), key=k + "subset")
 students = list_models("student")
 student = c3.selectbox("Student", students, index=students.index(base["student"]["name"]), key=k + "student",
                        help="\n\n".join(f"**{m}** — {model_doc(m)}" for m in students))
-width = c4.number_input("Width", min_value=8, max_value=256, step=8, value=base["student"]["width"] or 32,
+width = c4.number_input("Width", min_value=MIN_WIDTH, max_value=MAX_WIDTH, step=WIDTH_STEP,
+                        value=base["student"]["width"] or STUDENT_WIDTHS[0],
                         key=k + "width", help="channels of the first stage")
 
 # ---------------------------------------------------------------- teachers
@@ -48,11 +50,11 @@ default_teachers = [t["model"]["name"] for t in base["teachers"]]
 t1, t2, t3 = st.columns([3, 1, 1])
 teachers = t1.multiselect("Teacher ensemble (logits averaged)", list_models(), default=default_teachers,
                           key=k + "teachers")
-t_opt = base["teachers"][0]["optim"] if base["teachers"] else {"epochs": 12, "lr": 0.002, "optimizer": "adam",
-                                                              "batch_size": 64, "warmup_epochs": 1}
+t_opt = base["teachers"][0]["optim"] if base["teachers"] else TeacherSpec.model_fields["optim"].default_factory().model_dump()
 t_epochs = t2.number_input("Teacher epochs", 1, 500, t_opt["epochs"], key=k + "t_epochs")
-t_width = t3.number_input("CNN teacher width", 8, 256, next((t["model"]["width"] for t in base["teachers"]
-                                                             if t["model"]["width"]), 32), step=8, key=k + "t_width")
+t_width = t3.number_input("CNN teacher width", MIN_WIDTH, MAX_WIDTH, next((t["model"]["width"] for t in base["teachers"]
+                                                                       if t["model"]["width"]), STUDENT_WIDTHS[0]),
+                          step=WIDTH_STEP, key=k + "t_width")
 kd1, kd2, kd3 = st.columns(3)
 lam = kd1.slider("KD λ (weight of the label loss)", 0.0, 1.0, float(base["kd"]["lam"]), 0.01, key=k + "lam")
 tau = kd2.slider("Temperature τ", 0.1, 10.0, float(base["kd"]["tau"]), 0.1, key=k + "tau")
@@ -70,24 +72,28 @@ seeds_text = o4.text_input("Seeds (comma-separated)", str(base["seed"]), key=k +
 st.subheader("Pruning")
 p = base["pruning"]
 p1, p2, p3, p4 = st.columns(4)
-mode = p1.radio("Strategy", ["none", "single", "progressive"], index=["none", "single", "progressive"].index(p["mode"]),
+modes = choices(Pruning, "mode")
+mode = p1.radio("Strategy", modes, index=modes.index(p["mode"]),
                 key=k + "pmode", help="single: prune straight to the target; progressive: a chain of targets, "
                                       "each pruned then KD fine-tuned")
 target_kind = p2.radio("Target", ["width", "budget"], index=1 if p["budget"] else 0, key=k + "ptarget",
                        disabled=mode == "none")
-chain_text = p2.text_input("Widths, in order", ",".join(map(str, p["chain"])) or "32", key=k + "chain",
+chain_text = p2.text_input("Widths, in order", ",".join(map(str, p["chain"])) or str(STUDENT_WIDTHS[0]), key=k + "chain",
                            disabled=mode == "none" or target_kind != "width")
-b = p["budget"] or {"macs": 30_000_000, "bytes": 128_000, "precision": "fp16"}
+b = p["budget"] or defaults(Budget)
 b_macs = p3.number_input("Budget: MACs (millions)", 0.1, 1000.0, b["macs"] / 1e6, key=k + "bmacs",
                          disabled=mode == "none" or target_kind != "budget")
 b_bytes = p3.number_input("Budget: parameter bytes", 1000, 10_000_000, b["bytes"], step=1000, key=k + "bbytes",
                           disabled=mode == "none" or target_kind != "budget")
-b_prec = p3.selectbox("at precision", ["fp16", "fp32", "int8"], index=["fp16", "fp32", "int8"].index(b["precision"]),
+precisions = choices(Budget, "precision")
+b_prec = p3.selectbox("at precision", precisions, index=precisions.index(b["precision"]),
                       key=k + "bprec", disabled=mode == "none" or target_kind != "budget")
-pruner = p4.selectbox("Pruner", ["l1", "l2"], index=["l1", "l2"].index(p["pruner"]), key=k + "pruner",
+pruners = choices(Pruning, "pruner")
+pruner = p4.selectbox("Pruner", pruners, index=pruners.index(p["pruner"]), key=k + "pruner",
                       disabled=mode == "none")
-schedule = p4.selectbox("Schedule", ["linear", "agp", "one_shot"],
-                        index=["linear", "agp", "one_shot"].index(p["schedule"]), key=k + "schedule", disabled=mode == "none")
+schedules = choices(Pruning, "schedule")
+schedule = p4.selectbox("Schedule", schedules, index=schedules.index(p["schedule"]), key=k + "schedule",
+                        disabled=mode == "none")
 sched_epochs = p4.number_input("Schedule length (epochs)", 0.1, 100.0, float(p["schedule_epochs"]), 0.5, key=k + "schedep",
                                disabled=mode == "none" or schedule == "one_shot",
                                help="Epochs of KD training over which the sparsity rises to its target "

@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from asc_core import jobs
+from asc_core.constants import ACTIVE_STATUSES
 from asc_core.plots import learning_curves_figure
 from asc_core.store import Store
 
@@ -12,7 +13,7 @@ store = Store()
 store.mark_interrupted()
 
 runs = store.list_runs()
-active = [r for r in runs if r["status"] in ("queued", "running")]
+active = [r for r in runs if r["status"] in ACTIVE_STATUSES]
 
 
 @st.fragment(run_every=2 if active else None)

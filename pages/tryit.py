@@ -5,6 +5,7 @@ import streamlit as st
 from asc_core import tryit
 from asc_core.data.audio import to_wav_bytes
 from asc_core.data.errors import AudioError
+from asc_core.constants import UPLOAD_LIMIT_BYTES
 from asc_core.data.labels import SAMPLE_RATE, SCENES
 from asc_core.plots import per_second_figure, topk_figure
 from asc_core.store import Store
@@ -24,7 +25,7 @@ device = c2.selectbox("Recorded with device", tryit.device_choices(), key="try_d
 
 src = st.radio("Audio", ["upload a file", "record"], horizontal=True, key="try_src")
 if src == "upload a file":
-    up = st.file_uploader("WAV, FLAC, MP3 or OGG (up to 50 MB, 10 min)", type=["wav", "flac", "mp3", "ogg"],
+    up = st.file_uploader(f"WAV, FLAC, MP3 or OGG (up to {UPLOAD_LIMIT_BYTES / 1e6:.0f} MB, 10 min)", type=["wav", "flac", "mp3", "ogg"],
                           key="try_upload")
 else:
     up = st.audio_input("Record a few seconds", key="try_record")

@@ -117,7 +117,7 @@ def test_dssdn_follows_its_captions():
 def test_unknown_model_and_bad_width():
     with pytest.raises(ValueError, match="unknown model 'resnet50'; valid models: .*dcase24_baseline.*rep_mobile"):
         create_model("resnet50")
-    with pytest.raises(ValueError, match="width must be a positive multiple of 8 .*32, 48, 64, 80, 96.*got 30"):
+    with pytest.raises(ValueError, match="width must be a multiple of 8 from 8 to 256 .*32, 48, 64, 80, 96.*got 30"):
         create_model("rep_mobile", width=30)
     with pytest.raises(ValueError, match="bad arguments for model 'dcase24_baseline'"):
         create_model("dcase24_baseline", depth=3)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal
 
-SR = 32000
+from asc_core.constants import SAMPLE_RATE as SR  # noqa: E402
 
 
 def rms(x: np.ndarray) -> float:

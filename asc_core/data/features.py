@@ -25,6 +25,7 @@ from typing import Callable
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from asc_core.constants import SAMPLE_RATE
 from asc_core.data.audio import fit_length
 from asc_core.data.errors import AudioError
 from asc_core.paths import cache_home
@@ -37,7 +38,7 @@ class FeatureConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    sample_rate_hz: int = Field(32000, gt=0)
+    sample_rate_hz: int = Field(SAMPLE_RATE, gt=0)
     n_fft: int = Field(4096, gt=0)
     win_length: int = Field(3072, gt=0)
     hop_length: int = Field(500, gt=0)

@@ -28,4 +28,4 @@ CITIES = (
     "stockholm",
     "vienna",
 )
-SAMPLE_RATE = 32000
+from asc_core.constants import SAMPLE_RATE  # noqa: E402,F401  (where it used to live)

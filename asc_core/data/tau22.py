@@ -21,7 +21,7 @@ from asc_core.data.labels import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 
-SUBSETS = (5, 10, 25, 50, 100)
+from asc_core.constants import SUBSETS  # noqa: E402
 SPLIT_FILES = tuple(f"split{p}.csv" for p in SUBSETS) + ("test.csv",)
 META_COLUMNS = ["filename", "scene_label", "identifier", "source_label"]
 SPLIT_COLUMNS = ["filename", "scene_label"]

@@ -10,7 +10,7 @@ import torch.nn as nn
 _MODELS: dict[str, Callable[..., nn.Module]] = {}
 _FAMILY: dict[str, str] = {}
 _FEATURES: dict[str, str] = {}
-STUDENT_WIDTHS = (32, 48, 64, 80, 96)
+from asc_core.constants import STUDENT_WIDTHS, check_width  # noqa: E402,F401
 
 
 def register_model(fn: Callable[..., nn.Module] | None = None, *, family: str = "student", features: str = "dcase24"):
@@ -72,9 +72,8 @@ def create_model(name: str, **kwargs) -> nn.Module:
     """Build a registered model; unknown names and bad arguments raise ValueError naming the valid ones."""
     _ensure_loaded()
     _check_name(name)
-    width = kwargs.get("width")
-    if width is not None and (not isinstance(width, int) or width < 8 or width % 8):
-        raise ValueError(f"width must be a positive multiple of 8 (e.g. {', '.join(map(str, STUDENT_WIDTHS))}), got {width!r}")
+    if kwargs.get("width") is not None:
+        check_width(kwargs["width"])
     try:
         model = _MODELS[name](**kwargs)
     except TypeError as e:

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from asc_core.constants import SAMPLE_RATE
+
 
 def roll_frames(x: torch.Tensor, max_frames: int, gen: torch.Generator) -> tuple[torch.Tensor, int]:
     """Roll a log-mel [..., F, T] along time by a uniform shift in [−max, max] frames."""
@@ -71,7 +73,7 @@ def apply_ir(x: np.ndarray, ir: np.ndarray) -> np.ndarray:
     return fftconvolve(x, ir)[: len(x)].astype(np.float32)
 
 
-def load_irs(folder: str | Path | None = None, sample_rate: int = 32000) -> list[np.ndarray]:
+def load_irs(folder: str | Path | None = None, sample_rate: int = SAMPLE_RATE) -> list[np.ndarray]:
     """Device impulse responses: wavs in ``folder`` (a user's real IRs), or ASC Lab's own set made from
     the embedded dataset's seen-device models (b, c, s1–s3)."""
     from asc_core.data.audio import decode

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from asc_core.constants import N_CLASSES
 from asc_core.data.features import FEATURE_PRESETS
 from asc_core.data.labels import SCENES
 from asc_core.models import model_features
@@ -71,7 +72,7 @@ def ensure_teacher(ds, subset: int, spec, views: int, store, reporter: Reporter,
     n = len(dm.train_files)
     shifts = view_shifts_ms(n, views, spec.augment.roll_ms)
     frames = np.rint(shifts / 1000 * fcfg.sample_rate_hz / fcfg.hop_length).astype(int)
-    logits = np.zeros((n, views, 10), dtype=np.float32)
+    logits = np.zeros((n, views, N_CLASSES), dtype=np.float32)
     model = model.to(device)
     with torch.inference_mode():
         start = 0
