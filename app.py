@@ -5,8 +5,10 @@ import streamlit as st
 st.set_page_config(page_title="ASC Lab", page_icon="🎧", layout="wide")
 
 PAGES = {
-    "Data": [st.Page("pages/home.py", title="Dataset", icon="🏙️", default=True),
-             st.Page("pages/data.py", title="Explore", icon="🗺️")],
+    "Data": [
+        st.Page("pages/home.py", title="Dataset", icon="🏙️", default=True),
+        st.Page("pages/data.py", title="Explore", icon="🗺️"),
+    ],
     "Experiments": [
         st.Page("pages/experiment.py", title="Experiment", icon="🧪"),
         st.Page("pages/jobs.py", title="Jobs", icon="⏱️"),

@@ -15,8 +15,13 @@ from pathlib import Path
 def _machine() -> dict:
     import torch
 
-    return {"cpu_cores": os.cpu_count(), "cuda": torch.cuda.is_available(), "torch": torch.__version__,
-            "python": platform.python_version(), "torch_threads": torch.get_num_threads()}
+    return {
+        "cpu_cores": os.cpu_count(),
+        "cuda": torch.cuda.is_available(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "torch_threads": torch.get_num_threads(),
+    }
 
 
 def bench_data(quick: bool = False) -> dict:
@@ -80,29 +85,48 @@ def bench_models(quick: bool = False) -> dict:
             shape = input_shape(name)
             c = measure(m, shape)
             big = name == "passt_s"
-            rows.append({"model": label, "params": c.params, "macs": c.macs, "bytes_fp16": c.bytes("fp16"),
-                         "dcase": "yes" if c.meets_dcase else "no",
-                         "ms_b1": round(_latency_ms(m, shape, 3 if big or quick else 30), 2),
-                         "ms_b64": round(_latency_ms(m, (64, *shape[1:]), 1 if big or quick else 5), 1)})
-    return {"bench": "models", "machine": _machine(), "rows": rows,
-            "note": "CPU fp32 latency; PaSST MACs from torchinfo omit attention matmuls"}
+            rows.append(
+                {
+                    "model": label,
+                    "params": c.params,
+                    "macs": c.macs,
+                    "bytes_fp16": c.bytes("fp16"),
+                    "dcase": "yes" if c.meets_dcase else "no",
+                    "ms_b1": round(_latency_ms(m, shape, 3 if big or quick else 30), 2),
+                    "ms_b64": round(_latency_ms(m, (64, *shape[1:]), 1 if big or quick else 5), 1),
+                }
+            )
+    return {
+        "bench": "models",
+        "machine": _machine(),
+        "rows": rows,
+        "note": "CPU fp32 latency; PaSST MACs from torchinfo omit attention matmuls",
+    }
 
 
 def _train_throughput(ds, model_name: str, mode: str, steps: int, batch_size: int = 64) -> float:
     import lightning as L
     import torch
 
+    from asc_core.config import Augment, Optim
     from asc_core.models import create_model
     from asc_core.train.data import ASCDataModule
     from asc_core.train.module import ASCModule
 
     dm = ASCDataModule(ds, 100, "dcase24", mode, batch_size, 0, 0)
     dm.setup()
-    aug = {"freqm": 48, "mixstyle_p": 0.7, "mixstyle_alpha": 0.3}
-    optim = {"optimizer": "adam", "lr": 0.001, "weight_decay": 0.0, "epochs": 1, "warmup_epochs": 0, "schedule": "constant"}
+    aug = Augment(freqm=48, mixstyle_p=0.7, mixstyle_alpha=0.3)
+    optim = Optim(optimizer="adam", lr=0.001, weight_decay=0.0, epochs=1, warmup_epochs=0, schedule="constant")
     module = ASCModule(create_model(model_name), optim, aug, None, "dcase24", mode == "on_the_fly")
-    trainer = L.Trainer(max_steps=steps + 3, logger=False, enable_progress_bar=False, enable_model_summary=False,
-                        enable_checkpointing=False, limit_val_batches=0, accelerator="auto")
+    trainer = L.Trainer(
+        max_steps=steps + 3,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+        limit_val_batches=0,
+        accelerator="auto",
+    )
     from lightning.pytorch.callbacks import Callback
 
     class Clock(Callback):
@@ -135,7 +159,12 @@ def bench_train(quick: bool = False) -> dict:
     steps = 3 if quick else 40
     rows = []
     for model, mode in (("dcase24_baseline", "cached"), ("dcase24_baseline", "on_the_fly"), ("rep_mobile", "cached")):
-        rows.append({"what": f"train {model}, {mode} features", "clips_per_s": round(_train_throughput(ds, model, mode, steps), 1)})
+        rows.append(
+            {
+                "what": f"train {model}, {mode} features",
+                "clips_per_s": round(_train_throughput(ds, model, mode, steps), 1),
+            }
+        )
     with tempfile.TemporaryDirectory() as tmp:
         over = {"dataset": str(root)}
         if quick:
@@ -144,8 +173,13 @@ def bench_train(quick: bool = False) -> dict:
         t0 = time.perf_counter()
         summary = run_experiment(cfg, Store(tmp))
         wall = time.perf_counter() - t0
-    rows.append({"what": f"quick preset end to end on {preset} ({summary['status']}, macro acc "
-                         f"{summary.get('macro_accuracy', float('nan')):.1f} %)", "seconds": round(wall, 1)})
+    rows.append(
+        {
+            "what": f"quick preset end to end on {preset} ({summary['status']}, macro acc "
+            f"{summary.get('macro_accuracy', float('nan')):.1f} %)",
+            "seconds": round(wall, 1),
+        }
+    )
     return {"bench": "train", "machine": _machine(), "rows": rows}
 
 
@@ -160,16 +194,24 @@ def _launch_latency(root: Path, runs: Path, data: Path) -> dict:
     from asc_core.store import Store
 
     store = Store(runs)
-    worker = subprocess.Popen([sys.executable, "-m", "asc_core", "worker", "--runs", str(runs)], cwd=root,
-                              stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "asc_core", "worker", "--runs", str(runs)], cwd=root, stderr=subprocess.DEVNULL
+    )
     try:
         t_start = time.time()
         while not store.live_workers():
             if time.time() - t_start > 120:
                 raise RuntimeError("the worker did not start within 120 s")
             time.sleep(0.05)
-        cfg = parse_config({"dataset": str(data), "subset": 25, "student": {"name": "rep_mobile", "width": 32},
-                            "optim": {"epochs": 2, "batch_size": 16, "validate_every": 100}, "accelerator": "cpu"})
+        cfg = parse_config(
+            {
+                "dataset": str(data),
+                "subset": 25,
+                "student": {"name": "rep_mobile", "width": 32},
+                "optim": {"epochs": 2, "batch_size": 16, "validate_every": 100},
+                "accelerator": "cpu",
+            }
+        )
         t0 = time.time()
         run_id = jobs.submit(cfg, store)
         t_running = t_progress = None
@@ -182,8 +224,11 @@ def _launch_latency(root: Path, runs: Path, data: Path) -> dict:
                 break
             time.sleep(0.05)
         jobs.cancel(store, run_id)
-        return {"worker_start_s": round(t0 - t_start, 2), "submit_to_running_s": round(t_running or float("nan"), 2),
-                "submit_to_first_progress_s": round(t_progress or float("nan"), 2)}
+        return {
+            "worker_start_s": round(t0 - t_start, 2),
+            "submit_to_running_s": round(t_running or float("nan"), 2),
+            "submit_to_first_progress_s": round(t_progress or float("nan"), 2),
+        }
     finally:
         worker.send_signal(2)
         worker.wait(120)
@@ -209,26 +254,35 @@ def bench_app(quick: bool = False) -> dict:
         fake_runs.fill(Store(tmp / "runs"), n)
         fill_s = time.perf_counter() - t0
         env = dict(os.environ, ASC_RUNS=str(tmp / "runs"), ASC_DATA=str(data), PYTHONPATH=str(PROJECT_ROOT))
-        out = subprocess.run([sys.executable, str(PROJECT_ROOT / "scripts" / "bench_pages.py"),
-                              "--repeats", "1" if quick else "3"], env=env, capture_output=True, text=True, cwd=PROJECT_ROOT)
+        out = subprocess.run(
+            [sys.executable, str(PROJECT_ROOT / "scripts" / "bench_pages.py"), "--repeats", "1" if quick else "3"],
+            env=env,
+            capture_output=True,
+            text=True,
+            cwd=PROJECT_ROOT,
+        )
         if out.returncode:
             raise RuntimeError(f"page bench failed: {out.stderr[-2000:]}")
         pages = json.loads(out.stdout.strip().splitlines()[-1])
     rows = [{"what": k.replace("_", " "), "seconds": v} for k, v in launch.items()]
     rows.append({"what": f"write {n} fake runs (900 predictions each) to the store", "seconds": round(fill_s, 1)})
-    rows += [{"what": f"render page {p} with {n} runs (AppTest, median of {1 if quick else 3})", "seconds": s}
-             for p, s in pages.items()]
+    rows += [
+        {"what": f"render page {p} with {n} runs (AppTest, median of {1 if quick else 3})", "seconds": s}
+        for p, s in pages.items()
+    ]
     return {"bench": "app", "machine": _machine(), "rows": rows}
 
 
 def format_result(result: dict) -> str:
     m = result["machine"]
-    lines = [f"bench {result['bench']} — {m['cpu_cores']} cores, cuda={m['cuda']}, torch {m['torch']}, "
-             f"{m['torch_threads']} threads"]
+    lines = [
+        f"bench {result['bench']} — {m['cpu_cores']} cores, cuda={m['cuda']}, torch {m['torch']}, "
+        f"{m['torch_threads']} threads"
+    ]
     rows = result["rows"]
     if rows:
         keys = list(dict.fromkeys(k for r in rows for k in r))
-        widths = {k: max(len(k), *(len(str(r.get(k, ''))) for r in rows)) for k in keys}
+        widths = {k: max(len(k), *(len(str(r.get(k, ""))) for r in rows)) for k in keys}
         lines.append("  ".join(k.rjust(widths[k]) for k in keys))
         for r in rows:
             lines.append("  ".join(str(r.get(k, "")).rjust(widths[k]) for k in keys))

@@ -86,11 +86,22 @@ def cmd_data_probe(a) -> int:
     def progress(pct, step, total):
         bars.setdefault(pct, _bar(f"subset {pct}%", not a.json))(step, total)
 
-    res = probe(ds, [int(s) for s in a.subsets.split(",")], model=a.model, width=a.width, epochs=a.epochs,
-                min_steps=a.min_steps, seed=a.seed, progress=progress)
+    res = probe(
+        ds,
+        [int(s) for s in a.subsets.split(",")],
+        model=a.model,
+        width=a.width,
+        epochs=a.epochs,
+        min_steps=a.min_steps,
+        seed=a.seed,
+        progress=progress,
+    )
     lines = [f"{'subset':>6} {'clips':>6} {'epochs':>6} {'macro acc':>9} {'seen':>6} {'unseen':>6}  {'s':>5}"]
     for r in res:
-        lines.append(f"{r.subset:>5}% {r.train_clips:>6} {r.epochs:>6} {r.accuracy:>8.1f}% {r.seen:>5.1f}% {r.unseen:>5.1f}% {r.seconds:>5.0f}")
+        lines.append(
+            f"{r.subset:>5}% {r.train_clips:>6} {r.epochs:>6} {r.accuracy:>8.1f}% "
+            f"{r.seen:>5.1f}% {r.unseen:>5.1f}% {r.seconds:>5.0f}"
+        )
         lines.append("        per device: " + "  ".join(f"{d} {v:.0f}" for d, v in r.per_device.items()))
     _emit([asdict(r) | {"seen": r.seen, "unseen": r.unseen} for r in res], a.json, "\n".join(lines))
     return 0
@@ -113,8 +124,10 @@ def cmd_complexity(a) -> int:
     for key in ("deployed", "training"):
         if key in rep:
             c = rep[key]
-            text.append(f"  {key:<9} {c['params']:>10,} params  {c['macs']:>14,} MACs  "
-                        f"{c['bytes']['fp32']:>9,} B fp32  {c['bytes']['fp16']:>9,} B fp16  {c['bytes']['int8']:>9,} B int8")
+            text.append(
+                f"  {key:<9} {c['params']:>10,} params  {c['macs']:>14,} MACs  "
+                f"{c['bytes']['fp32']:>9,} B fp32  {c['bytes']['fp16']:>9,} B fp16  {c['bytes']['int8']:>9,} B int8"
+            )
     text.append("  " + rep["deployed"]["verdict"])
     if a.layers:
         text.append(f"  {'layer':<40}{'output':>22}{'params':>10}{'MACs':>14}")
@@ -151,9 +164,15 @@ def cmd_submit(a) -> int:
     ids = jobs.launch([c for _, c in configs], store, a.group, label=raw.get("preset", Path(a.config).stem))
     group = store.get_run(ids[0])["group_name"] if ids else ""
     total = sum(e["estimate_s"] for e in estimates)
-    out = {"group": group, "runs": [{"run_id": i, "name": c.name, "estimate_s": e["estimate_s"]}
-                                    for i, (_, c), e in zip(ids, configs, estimates)], "estimate_s": total,
-           "live_workers": len(store.live_workers())}
+    out = {
+        "group": group,
+        "runs": [
+            {"run_id": i, "name": c.name, "estimate_s": e["estimate_s"]}
+            for i, (_, c), e in zip(ids, configs, estimates)
+        ],
+        "estimate_s": total,
+        "live_workers": len(store.live_workers()),
+    }
     text = "\n".join(f"queued {r['run_id']}  {r['name']}  (~{fmt_duration(r['estimate_s'])})" for r in out["runs"])
     text += f"\n{len(ids)} run(s), about {fmt_duration(total)} on this machine"
     if not out["live_workers"]:
@@ -192,16 +211,20 @@ def _format_summary(s: dict) -> str:
     if s["status"] != "done":
         return f"run {s['run_id']}: {s['status']}" + (f" — {s['error']}" if s.get("error") else "")
     c = s["complexity"]
-    lines = [f"run {s['run_id']}: done in {s.get('seconds', 0):.0f} s — {s['student']} on {s['subset']} % "
-             f"(teachers: {', '.join(s['teachers']) or 'none'})",
-             f"  macro accuracy {s['macro_accuracy']:.1f} %  (seen {s['seen']:.1f} %, unseen {s['unseen']:.1f} %), "
-             f"log loss {s['log_loss']:.3f}",
-             "  per device: " + "  ".join(f"{d} {v:.1f}" for d, v in s["per_device"].items()),
-             f"  deployed: {c['params']:,} params, {c['macs']:,} MACs, {c['bytes']['fp16']:,} B at fp16 — {c['verdict']}"]
+    lines = [
+        f"run {s['run_id']}: done in {s.get('seconds', 0):.0f} s — {s['student']} on {s['subset']} % "
+        f"(teachers: {', '.join(s['teachers']) or 'none'})",
+        f"  macro accuracy {s['macro_accuracy']:.1f} %  (seen {s['seen']:.1f} %, unseen {s['unseen']:.1f} %), "
+        f"log loss {s['log_loss']:.3f}",
+        "  per device: " + "  ".join(f"{d} {v:.1f}" for d, v in s["per_device"].items()),
+        f"  deployed: {c['params']:,} params, {c['macs']:,} MACs, {c['bytes']['fp16']:,} B at fp16 — {c['verdict']}",
+    ]
     if s.get("device_specific"):
         ds = s["device_specific"]
-        lines.append(f"  device-specific: macro {ds['macro_accuracy']:.1f} %; gain " +
-                     "  ".join(f"{d} {g:+.1f}" for d, g in ds["gain"].items()))
+        lines.append(
+            f"  device-specific: macro {ds['macro_accuracy']:.1f} %; gain "
+            + "  ".join(f"{d} {g:+.1f}" for d, g in ds["gain"].items())
+        )
     return "\n".join(lines)
 
 
@@ -212,12 +235,26 @@ def cmd_runs(a) -> int:
     store.mark_interrupted()
     if a.runs_command == "list":
         runs = store.list_runs()
-        rows = [{"run_id": r["run_id"], "status": r["status"], "name": r["name"], "group": r["group_name"],
-                 "stage": r["stage"], "progress": r["progress"],
-                 "macro_accuracy": (r["summary"] or {}).get("macro_accuracy")} for r in runs]
-        text = "\n".join(f"{r['run_id']}  {r['status']:<11} {r['name'] or '':<16} {r['stage'] or '':<28} "
-                         + (f"{r['macro_accuracy']:.1f} %" if r["macro_accuracy"] is not None else "")
-                         for r in rows) or "no runs yet"
+        rows = [
+            {
+                "run_id": r["run_id"],
+                "status": r["status"],
+                "name": r["name"],
+                "group": r["group_name"],
+                "stage": r["stage"],
+                "progress": r["progress"],
+                "macro_accuracy": (r["summary"] or {}).get("macro_accuracy"),
+            }
+            for r in runs
+        ]
+        text = (
+            "\n".join(
+                f"{r['run_id']}  {r['status']:<11} {r['name'] or '':<16} {r['stage'] or '':<28} "
+                + (f"{r['macro_accuracy']:.1f} %" if r["macro_accuracy"] is not None else "")
+                for r in rows
+            )
+            or "no runs yet"
+        )
         _emit(rows, a.json, text)
     elif a.runs_command == "show":
         r = store.get_run(a.run)
@@ -248,18 +285,24 @@ def cmd_export(a) -> int:
 def cmd_bench(a) -> int:
     from asc_core import bench
 
-    fn = {"data": bench.bench_data, "models": bench.bench_models, "train": bench.bench_train, "app": bench.bench_app}[a.what]
+    fn = {"data": bench.bench_data, "models": bench.bench_models, "train": bench.bench_train, "app": bench.bench_app}[
+        a.what
+    ]
     result = fn(quick=a.quick)
     _emit(result, a.json, bench.format_result(result))
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m asc_core", description="ASC Lab: data-efficient, low-complexity acoustic scene classification")
+    p = argparse.ArgumentParser(
+        prog="python -m asc_core", description="ASC Lab: data-efficient, low-complexity acoustic scene classification"
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = p.add_subparsers(dest="command", required=True)
 
-    data = sub.add_parser("data", help="datasets: generate, check, download").add_subparsers(dest="data_command", required=True)
+    data = sub.add_parser("data", help="datasets: generate, check, download").add_subparsers(
+        dest="data_command", required=True
+    )
     s = data.add_parser("synth", help="generate the embedded TAU-like dataset")
     s.add_argument("--preset", choices=["tiny", "mini", "standard"], default="mini")
     s.add_argument("--seed", type=int, default=0)
@@ -320,9 +363,11 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("--json", action="store_true")
     rs.set_defaults(func=cmd_runs)
 
-    for name, helptext in (("cancel", "stop a queued or running run (a running one saves its checkpoint)"),
-                           ("resume", "queue an interrupted, cancelled or failed run to continue from its checkpoint"),
-                           ("retry", "queue a fresh run with the same config")):
+    for name, helptext in (
+        ("cancel", "stop a queued or running run (a running one saves its checkpoint)"),
+        ("resume", "queue an interrupted, cancelled or failed run to continue from its checkpoint"),
+        ("retry", "queue a fresh run with the same config"),
+    ):
         rc = r.add_parser(name, help=helptext)
         rc.add_argument("run")
         rc.add_argument("--runs", default=None)
@@ -332,8 +377,13 @@ def build_parser() -> argparse.ArgumentParser:
     q = sub.add_parser("submit", help="queue an experiment (or a grid of them) for the workers")
     q.add_argument("config", help="YAML file or preset name")
     q.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key (dotted)")
-    q.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
-                   help="several values for a key; the cartesian product of all --grid keys is queued as one group")
+    q.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
+        help="several values for a key; the cartesian product of all --grid keys is queued as one group",
+    )
     q.add_argument("--group", default="", help="group name (default: one is made up for grids)")
     q.add_argument("--name", default="", help="run name prefix")
     q.add_argument("--runs", default=None)
@@ -342,7 +392,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     w = sub.add_parser("worker", help="execute queued runs (Ctrl-C stops; the current run checkpoints and can resume)")
     w.add_argument("--concurrency", type=int, default=0, help="worker processes (default: one per GPU, else 1)")
-    w.add_argument("--queue", default=None, help="queue URL: sqlite:///PATH (default: in the run store) or redis://HOST:PORT/DB")
+    w.add_argument(
+        "--queue", default=None, help="queue URL: sqlite:///PATH (default: in the run store) or redis://HOST:PORT/DB"
+    )
     w.add_argument("--runs", default=None)
     w.set_defaults(func=cmd_worker)
 
@@ -365,8 +417,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     try:
         return args.func(args)
     except (DatasetError, ValueError, FileNotFoundError, KeyError) as e:

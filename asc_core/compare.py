@@ -10,9 +10,9 @@ import math
 import numpy as np
 import pandas as pd
 
+from asc_core.constants import SUBSETS  # noqa: E402
 from asc_core.data.labels import DEVICES, SCENES, TRAIN_DEVICES
 
-from asc_core.constants import SUBSETS  # noqa: E402
 # Config columns that are bookkeeping, not experimental factors.
 _NOT_FACTORS = {"name", "dataset", "accelerator", "devices", "num_workers"}
 
@@ -43,23 +43,36 @@ def runs_frame(runs: list[dict]) -> pd.DataFrame:
         flat = {f"cfg.{k}": (str(v) if isinstance(v, (list, dict)) else v) for k, v in flat.items()}
         flat["cfg.teacher_specs"] = json.dumps(cfg.get("teachers") or [], sort_keys=True)  # a factor like any other
         cx = s.get("complexity") or {}
-        row = {"run_id": r["run_id"], "name": r.get("name") or "", "group": r.get("group_name") or "",
-               "status": r["status"], "created": pd.to_datetime(r.get("created_at"), unit="s"),
-               "teachers": teachers_label(cfg), "strategy": strategy_label(cfg),
-               "strategy_row": f"{strategy_label(cfg)} · teachers: {teachers_label(cfg)}",
-               "ensemble": f"{teachers_label(cfg)} → {(cfg.get('student') or {}).get('name')} "
-                           f"{(cfg.get('student') or {}).get('width') or ''}".strip(), **flat,
-               "macro_acc": s.get("macro_accuracy"), "seen_acc": s.get("seen"), "unseen_acc": s.get("unseen"),
-               "params": cx.get("params"), "macs": cx.get("macs"), "bytes_fp16": (cx.get("bytes") or {}).get("fp16"),
-               "meets_dcase": cx.get("meets_dcase"), "seconds": s.get("seconds"),
-               "device_specific_acc": (s.get("device_specific") or {}).get("macro_accuracy")}
+        row = {
+            "run_id": r["run_id"],
+            "name": r.get("name") or "",
+            "group": r.get("group_name") or "",
+            "status": r["status"],
+            "created": pd.to_datetime(r.get("created_at"), unit="s"),
+            "teachers": teachers_label(cfg),
+            "strategy": strategy_label(cfg),
+            "strategy_row": f"{strategy_label(cfg)} · teachers: {teachers_label(cfg)}",
+            "ensemble": f"{teachers_label(cfg)} → {(cfg.get('student') or {}).get('name')} "
+            f"{(cfg.get('student') or {}).get('width') or ''}".strip(),
+            **flat,
+            "macro_acc": s.get("macro_accuracy"),
+            "seen_acc": s.get("seen"),
+            "unseen_acc": s.get("unseen"),
+            "params": cx.get("params"),
+            "macs": cx.get("macs"),
+            "bytes_fp16": (cx.get("bytes") or {}).get("fp16"),
+            "meets_dcase": cx.get("meets_dcase"),
+            "seconds": s.get("seconds"),
+            "device_specific_acc": (s.get("device_specific") or {}).get("macro_accuracy"),
+        }
         for d in DEVICES:
             row[f"acc.{d}"] = (s.get("per_device") or {}).get(d)
         rows.append(row)
     df = pd.DataFrame(rows)
     if df.empty:
-        return pd.DataFrame(columns=["run_id", "name", "group", "status", "teachers", "strategy", "macro_acc",
-                                     "params", "macs"])
+        return pd.DataFrame(
+            columns=["run_id", "name", "group", "status", "teachers", "strategy", "macro_acc", "params", "macs"]
+        )
     return df
 
 
@@ -121,8 +134,9 @@ def data_efficiency(df: pd.DataFrame) -> pd.DataFrame:
     labels = {}
     for k, lab in zip(key, done["configuration"]):
         labels.setdefault(lab, {}).setdefault(k, len(labels[lab]))
-    done["configuration"] = [lab if len(labels[lab]) == 1 else f"{lab} #{labels[lab][k] + 1}"
-                             for k, lab in zip(key, done["configuration"])]
+    done["configuration"] = [
+        lab if len(labels[lab]) == 1 else f"{lab} #{labels[lab][k] + 1}" for k, lab in zip(key, done["configuration"])
+    ]
     g = done.groupby(["configuration", "cfg.subset"])["macro_acc"]
     out = pd.DataFrame({"mean": g.mean(), "std": g.std(ddof=1), "runs": g.size()}).reset_index()
     return out.rename(columns={"cfg.subset": "subset"})
@@ -204,8 +218,14 @@ def per_device_frame(df: pd.DataFrame) -> pd.DataFrame:
         for d in DEVICES:
             v = r.get(f"acc.{d}")
             if v is not None and not (isinstance(v, float) and math.isnan(v)):
-                rows.append({"run": f"{r['name'] or r['run_id']} ({r['run_id'][-4:]})", "device": d, "accuracy": v,
-                             "seen": "seen in training" if d in TRAIN_DEVICES else "unseen (s4–s6)"})
+                rows.append(
+                    {
+                        "run": f"{r['name'] or r['run_id']} ({r['run_id'][-4:]})",
+                        "device": d,
+                        "accuracy": v,
+                        "seen": "seen in training" if d in TRAIN_DEVICES else "unseen (s4–s6)",
+                    }
+                )
     return pd.DataFrame(rows, columns=["run", "device", "accuracy", "seen"])
 
 
@@ -224,7 +244,15 @@ def to_latex(df: pd.DataFrame, caption: str = "") -> str:
 
 
 def _latex_text(s: str) -> str:
-    for a, b in (("\\", r"\textbackslash{}"), ("%", r"\%"), ("_", r"\_"), ("&", r"\&"), ("#", r"\#"),
-                 ("→", r"$\to$"), ("±", r"$\pm$"), ("·", r"$\cdot$")):
+    for a, b in (
+        ("\\", r"\textbackslash{}"),
+        ("%", r"\%"),
+        ("_", r"\_"),
+        ("&", r"\&"),
+        ("#", r"\#"),
+        ("→", r"$\to$"),
+        ("±", r"$\pm$"),
+        ("·", r"$\cdot$"),
+    ):
         s = s.replace(a, b)
     return s

@@ -16,6 +16,7 @@ from functools import lru_cache
 import torch.nn as nn
 
 from asc_core.constants import MAX_MACS, MAX_PARAM_BYTES  # noqa: E402
+
 BYTES_PER_PARAM = {"fp32": 4, "fp16": 2, "int8": 1}
 
 
@@ -71,9 +72,15 @@ class Complexity:
         return ("meets" if self.meets_dcase else "exceeds") + " the DCASE budget: " + "; ".join(parts)
 
     def to_dict(self, layers: bool = False) -> dict:
-        d = {"params": self.params, "macs": self.macs, "input_shape": list(self.input_shape),
-             "bytes": self.bytes_by_precision, "widest_precision": self.widest_precision,
-             "meets_dcase": self.meets_dcase, "verdict": self.verdict()}
+        d = {
+            "params": self.params,
+            "macs": self.macs,
+            "input_shape": list(self.input_shape),
+            "bytes": self.bytes_by_precision,
+            "widest_precision": self.widest_precision,
+            "meets_dcase": self.meets_dcase,
+            "verdict": self.verdict(),
+        }
         if layers:
             d["layers"] = [asdict(r) for r in self.layers]
         return d
@@ -84,13 +91,21 @@ def measure(model: nn.Module, input_shape: tuple[int, ...] = (1, 1, 256, 65)) ->
     import torchinfo
 
     m = copy.deepcopy(model).float().eval()
-    s = torchinfo.summary(m, input_size=input_shape, verbose=0, device="cpu",
-                          col_names=("output_size", "num_params", "mult_adds"))
+    s = torchinfo.summary(
+        m, input_size=input_shape, verbose=0, device="cpu", col_names=("output_size", "num_params", "mult_adds")
+    )
     rows = []
     for layer in s.summary_list:
         if layer.is_leaf_layer or not list(layer.module.children()):
-            rows.append(LayerRow(_layer_name(layer), layer.class_name, list(layer.output_size),
-                                 int(layer.num_params), int(layer.macs)))
+            rows.append(
+                LayerRow(
+                    _layer_name(layer),
+                    layer.class_name,
+                    list(layer.output_size),
+                    int(layer.num_params),
+                    int(layer.macs),
+                )
+            )
     return Complexity(int(s.total_params), int(s.total_mult_adds), tuple(input_shape), rows)
 
 
@@ -103,7 +118,9 @@ def _layer_name(layer) -> str:
     return ".".join(reversed(names))
 
 
-def check_budget(c: Complexity, max_macs: int = MAX_MACS, max_bytes: int = MAX_PARAM_BYTES, precision: str = "fp16") -> None:
+def check_budget(
+    c: Complexity, max_macs: int = MAX_MACS, max_bytes: int = MAX_PARAM_BYTES, precision: str = "fp16"
+) -> None:
     """Raise BudgetError naming what is over the budget."""
     over = []
     if c.macs > max_macs:
@@ -143,8 +160,9 @@ def _deployed(name: str, width: int | None, kwargs_json: str, features: str | No
     return measure(reparameterize_model(create_model(name, **kw)), shape)
 
 
-def deployed_complexity(name: str, width: int | None = None, kwargs: dict | None = None,
-                        features: str | None = None) -> Complexity:
+def deployed_complexity(
+    name: str, width: int | None = None, kwargs: dict | None = None, features: str | None = None
+) -> Complexity:
     """Figures of the deployed (folded, for Rep-Mobile) width-``width`` network of ``name`` for one second of
     input of feature preset ``features`` (default: the model's own); cached."""
     return _deployed(name, width, json.dumps(kwargs or {}, sort_keys=True), features)

@@ -33,8 +33,11 @@ class ModelSpec(_Strict):
     name: str = "rep_mobile"
     width: int | None = None
     kwargs: dict = Field(default_factory=dict)
-    init_from: str | None = Field(None, description="start from this finished run's trained student (run id); "
-                                                    "with optim.epochs: 0 it is used as it is, e.g. to prune it")
+    init_from: str | None = Field(
+        None,
+        description="start from this finished run's trained student (run id); "
+        "with optim.epochs: 0 it is used as it is, e.g. to prune it",
+    )
 
     @field_validator("name")
     @classmethod
@@ -90,7 +93,10 @@ class KD(_Strict):
     lam: float = Field(0.02, ge=0, le=1, description="weight of the label loss: λ·CE + (1−λ)·KD")
     tau: float = Field(2.0, gt=0, description="temperature")
     variant: Literal["paper", "cpjku", "paper_reverse"] = Field(
-        "cpjku", description="paper: KL(teacher‖student) per teacher, eq. 1; cpjku: their code; paper_reverse: KL(student‖teacher)")
+        "cpjku",
+        description="paper: KL(teacher‖student) per teacher, eq. 1; cpjku: their code; "
+        "paper_reverse: KL(student‖teacher)",
+    )
     views: int = Field(1, ge=1, description="stored teacher logits per clip (augmented views)")
 
 
@@ -109,7 +115,8 @@ class DeviceFinetune(_Strict):
     weight_decay: float = Field(1e-4, ge=0)
     warmup_steps: int = Field(200, ge=0, description="linear warm-up steps, then cosine to 0")
     labels: Literal["hard", "soft", "both"] = Field(
-        "hard", description="hard: labels only (the baseline); soft: stored teacher logits only; both: λ·CE + (1−λ)·KD")
+        "hard", description="hard: labels only (the baseline); soft: stored teacher logits only; both: λ·CE + (1−λ)·KD"
+    )
 
 
 class Budget(_Strict):
@@ -125,10 +132,15 @@ class Pruning(_Strict):
     pruner: Literal["l1", "l2"] = "l1"
     schedule: Literal["linear", "agp", "one_shot"] = "linear"
     total_times: int = Field(10, ge=1, le=1000, description="sparsity updates of the schedule")
-    schedule_epochs: float = Field(2.0, gt=0, le=1000, description="epochs of KD training over which the sparsity "
-                                                                  "rises to its target (NNI Linear/AGP)")
-    interval_steps: int | None = Field(None, ge=1, description="training steps between updates; default: "
-                                                              "schedule_epochs spread over total_times")
+    schedule_epochs: float = Field(
+        2.0,
+        gt=0,
+        le=1000,
+        description="epochs of KD training over which the sparsity rises to its target (NNI Linear/AGP)",
+    )
+    interval_steps: int | None = Field(
+        None, ge=1, description="training steps between updates; default: schedule_epochs spread over total_times"
+    )
     finetune_epochs: int = Field(3, ge=1)
     finetune_lr: float = Field(0.002, gt=0)
 
@@ -138,7 +150,9 @@ class Pruning(_Strict):
         if self.mode == "none" and n:
             raise ValueError("pruning.mode is 'none' but targets are given (set mode: single or progressive)")
         if self.mode == "single" and n != 1:
-            raise ValueError(f"pruning.mode 'single' needs exactly one target (one width in chain, or a budget), got {n}")
+            raise ValueError(
+                f"pruning.mode 'single' needs exactly one target (one width in chain, or a budget), got {n}"
+            )
         if self.mode == "progressive" and n < 2:
             raise ValueError(f"pruning.mode 'progressive' needs at least two targets, got {n}")
         if any(b >= a for a, b in zip(self.chain, self.chain[1:])):
@@ -187,7 +201,9 @@ class ExperimentConfig(_Strict):
             if self.student.width is None:
                 raise ValueError("pruning by width needs student.width (the width pruning starts from)")
             if self.pruning.chain[0] >= self.student.width:
-                raise ValueError(f"pruning.chain must start below student.width {self.student.width}, got {self.pruning.chain}")
+                raise ValueError(
+                    f"pruning.chain must start below student.width {self.student.width}, got {self.pruning.chain}"
+                )
         return self
 
     @property

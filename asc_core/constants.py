@@ -29,7 +29,14 @@ RESUMABLE_STATUSES = ("interrupted", "cancelled", "failed")
 
 def check_width(width) -> int:
     """The width rule: a multiple of 8 between MIN_WIDTH and MAX_WIDTH; raises ValueError saying so."""
-    if not isinstance(width, int) or isinstance(width, bool) or width % WIDTH_STEP or not MIN_WIDTH <= width <= MAX_WIDTH:
-        raise ValueError(f"width must be a multiple of {WIDTH_STEP} from {MIN_WIDTH} to {MAX_WIDTH} "
-                         f"(e.g. {', '.join(map(str, STUDENT_WIDTHS))}), got {width!r}")
+    if (
+        not isinstance(width, int)
+        or isinstance(width, bool)
+        or width % WIDTH_STEP
+        or not MIN_WIDTH <= width <= MAX_WIDTH
+    ):
+        raise ValueError(
+            f"width must be a multiple of {WIDTH_STEP} from {MIN_WIDTH} to {MAX_WIDTH} "
+            f"(e.g. {', '.join(map(str, STUDENT_WIDTHS))}), got {width!r}"
+        )
     return width

@@ -29,8 +29,9 @@ def parallel_recordings(ds) -> pd.DataFrame:
     """Recordings whose segments were captured by several devices at once (the test recordings, in TAU22):
     recording, scene, city, devices, segments."""
     c = ds.clips
-    g = c.groupby("recording").agg(scene=("scene", "first"), city=("city", "first"),
-                                   devices=("device", "nunique"), segments=("segment", "nunique"))
+    g = c.groupby("recording").agg(
+        scene=("scene", "first"), city=("city", "first"), devices=("device", "nunique"), segments=("segment", "nunique")
+    )
     return g[g["devices"] > 1].sort_values(["devices", "scene", "city"], ascending=[False, True, True]).reset_index()
 
 
@@ -58,8 +59,16 @@ def feature_map(ds, filenames: list[str], method: str = "pca", seed: int = 0, pr
     else:
         raise ValueError(f"method must be 'pca' or 'tsne', got {method!r}")
     meta = ds.clips.set_index("filename").loc[fs.filenames]
-    return pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "filename": fs.filenames, "scene": meta["scene"].values,
-                         "device": meta["device"].values, "city": meta["city"].values})
+    return pd.DataFrame(
+        {
+            "x": xy[:, 0],
+            "y": xy[:, 1],
+            "filename": fs.filenames,
+            "scene": meta["scene"].values,
+            "device": meta["device"].values,
+            "city": meta["city"].values,
+        }
+    )
 
 
 def sample_files(rows: pd.DataFrame, n: int, seed: int = 0) -> list[str]:
@@ -68,5 +77,6 @@ def sample_files(rows: pd.DataFrame, n: int, seed: int = 0) -> list[str]:
         return rows["filename"].tolist()
     per = max(1, n // max(1, rows.groupby(["scene", "device"]).ngroups))
     picked = rows.groupby(["scene", "device"], group_keys=False).apply(
-        lambda g: g.sample(min(len(g), per), random_state=seed))
+        lambda g: g.sample(min(len(g), per), random_state=seed)
+    )
     return picked["filename"].tolist()[:n]

@@ -36,15 +36,29 @@ def export_run(store, run_id: str, fmt: str, out: str | Path, kind: str = "deplo
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     shape = list(input_shape(meta["model"]))
-    info = {"run_id": run_id, "format": fmt, "path": str(out), "model": meta["model"], "width": meta.get("width"),
-            "input": ["batch", *shape[1:]], "output": ["batch", 10]}
+    info = {
+        "run_id": run_id,
+        "format": fmt,
+        "path": str(out),
+        "model": meta["model"],
+        "width": meta.get("width"),
+        "input": ["batch", *shape[1:]],
+        "output": ["batch", 10],
+    }
     if fmt == "onnx":
         x = torch.randn(4, *shape[1:])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the TorchScript exporter: no onnxscript dependency needed
-            torch.onnx.export(model, (x,), str(out), input_names=["logmel"], output_names=["logits"],
-                              dynamic_axes={"logmel": {0: "batch"}, "logits": {0: "batch"}}, dynamo=False,
-                              opset_version=17)
+            torch.onnx.export(
+                model,
+                (x,),
+                str(out),
+                input_names=["logmel"],
+                output_names=["logits"],
+                dynamic_axes={"logmel": {0: "batch"}, "logits": {0: "batch"}},
+                dynamo=False,
+                opset_version=17,
+            )
         import onnxruntime as ort
 
         sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
@@ -55,7 +69,9 @@ def export_run(store, run_id: str, fmt: str, out: str | Path, kind: str = "deplo
     else:
         torch.save(model.state_dict(), out)
         meta_path = out.with_suffix(".json")
-        meta_path.write_text(json.dumps({k: meta[k] for k in ("model", "width", "kwargs", "folded") if k in meta}, indent=2))
+        meta_path.write_text(
+            json.dumps({k: meta[k] for k in ("model", "width", "kwargs", "folded") if k in meta}, indent=2)
+        )
         info["meta"] = str(meta_path)
     info["bytes"] = out.stat().st_size
     info["example"] = inference_example(fmt, out.name, meta)
@@ -64,17 +80,23 @@ def export_run(store, run_id: str, fmt: str, out: str | Path, kind: str = "deplo
 
 def inference_example(fmt: str, filename: str, meta: dict) -> str:
     """A short, runnable inference example for the exported file."""
-    head = ("import soundfile as sf, torch, torchaudio\n"
-            "from asc_core.data.features import FeatureConfig, log_mel\n\n"
-            "wave, sr = sf.read('clip.wav', dtype='float32')       # 1 s, mono\n"
-            "wave = torchaudio.functional.resample(torch.from_numpy(wave), sr, 32000)\n"
-            "x = log_mel(FeatureConfig())(wave)[None, None]          # [1, 1, 256, 65]\n")
+    head = (
+        "import soundfile as sf, torch, torchaudio\n"
+        "from asc_core.data.features import FeatureConfig, log_mel\n\n"
+        "wave, sr = sf.read('clip.wav', dtype='float32')       # 1 s, mono\n"
+        "wave = torchaudio.functional.resample(torch.from_numpy(wave), sr, 32000)\n"
+        "x = log_mel(FeatureConfig())(wave)[None, None]          # [1, 1, 256, 65]\n"
+    )
     if fmt == "onnx":
-        return head + ("\nimport onnxruntime as ort\n"
-                       f"sess = ort.InferenceSession('{filename}')\n"
-                       "logits = sess.run(None, {'logmel': x.numpy()})[0]\n"
-                       "print(logits.argmax(1))  # index into asc_core.data.labels.SCENES\n")
-    return head + ("\nimport json\nfrom asc_core.artifacts import load_model\n"
-                   f"model = load_model('{filename}', json.load(open('{Path(filename).with_suffix('.json')}')))"
-                   "  # pruned layers come back at their size\n"
-                   "print(model(x).argmax(1))\n")
+        return head + (
+            "\nimport onnxruntime as ort\n"
+            f"sess = ort.InferenceSession('{filename}')\n"
+            "logits = sess.run(None, {'logmel': x.numpy()})[0]\n"
+            "print(logits.argmax(1))  # index into asc_core.data.labels.SCENES\n"
+        )
+    return head + (
+        "\nimport json\nfrom asc_core.artifacts import load_model\n"
+        f"model = load_model('{filename}', json.load(open('{Path(filename).with_suffix('.json')}')))"
+        "  # pruned layers come back at their size\n"
+        "print(model(x).argmax(1))\n"
+    )

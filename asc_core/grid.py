@@ -43,16 +43,19 @@ def _split_top(s: str) -> list[str]:
     return [x.strip() for x in out + [cur] if x.strip()]
 
 
-def expand(base: dict, grid: dict[str, list], name: str = "", overrides: list[str] | None = None
-           ) -> list[tuple[str, ExperimentConfig]]:
+def expand(
+    base: dict, grid: dict[str, list], name: str = "", overrides: list[str] | None = None
+) -> list[tuple[str, ExperimentConfig]]:
     """Every combination of the grid's values over ``base`` (a raw config dict, presets allowed, plus
     ``key=value`` overrides), validated. Returns ``[(label, config)]``; one invalid combination fails the
     whole grid, naming it."""
     keys = list(grid)
     out = []
     for combo in itertools.product(*(grid[k] for k in keys)) if keys else [()]:
-        combo_set = [f"{k}={yaml.safe_dump(v, default_flow_style=True).strip().removesuffix('...').strip()}"
-                     for k, v in zip(keys, combo)]
+        combo_set = [
+            f"{k}={yaml.safe_dump(v, default_flow_style=True).strip().removesuffix('...').strip()}"
+            for k, v in zip(keys, combo)
+        ]
         label = ", ".join(f"{k}={v}" for k, v in zip(keys, combo))
         try:
             cfg = parse_config(base, list(overrides or []) + combo_set)
@@ -83,8 +86,13 @@ def _clips_per_s(cfg: ExperimentConfig, runs: list[dict], device: str) -> float:
     return _DEFAULT_CLIPS_PER_S[device] * (32 / width) ** 2
 
 
-def estimate_seconds(cfg: ExperimentConfig, train_clips: int, runs: list[dict] | None = None,
-                     teachers_ready: int = 0, device: str = "cpu") -> float:
+def estimate_seconds(
+    cfg: ExperimentConfig,
+    train_clips: int,
+    runs: list[dict] | None = None,
+    teachers_ready: int = 0,
+    device: str = "cpu",
+) -> float:
     """Rough duration: student epochs + teachers not yet in the zoo + pruning fine-tuning + evaluation."""
     runs = runs or []
     rate = _clips_per_s(cfg, runs, device)
@@ -114,8 +122,15 @@ def plan(configs: list[ExperimentConfig], store) -> list[dict]:
         for spec in cfg.teachers:
             entry = store.get_teacher(teacher_key(ds, cfg.subset, spec, cfg.kd.views))
             ready += bool(entry and entry.get("status") == "done")
-        out.append({"name": cfg.name, "train_clips": clips, "teachers_ready": ready, "teachers": len(cfg.teachers),
-                    "estimate_s": estimate_seconds(cfg, clips, runs, ready)})
+        out.append(
+            {
+                "name": cfg.name,
+                "train_clips": clips,
+                "teachers_ready": ready,
+                "teachers": len(cfg.teachers),
+                "estimate_s": estimate_seconds(cfg, clips, runs, ready),
+            }
+        )
     return out
 
 
@@ -130,17 +145,27 @@ def final_complexity(cfg: ExperimentConfig) -> dict:
         width = p.chain[-1] if p.mode != "none" else cfg.student.width
         d = deployed_complexity(cfg.student.name, width, cfg.student.kwargs, cfg.student_features).to_dict()
         d["bound"] = p.mode != "none"
-        d["what"] = f"{cfg.student.name}" + (f" width {width}" if width else "") + (" (pruning target)" if d["bound"] else "")
+        d["what"] = (
+            f"{cfg.student.name}" + (f" width {width}" if width else "") + (" (pruning target)" if d["bound"] else "")
+        )
         return d
     b = p.budget
     params = b.bytes // BYTES_PER_PARAM[b.precision]
     ok = b.macs <= MAX_MACS and params * BYTES_PER_PARAM["int8"] <= MAX_PARAM_BYTES
     by_prec = {q: params * n for q, n in BYTES_PER_PARAM.items()}
     widest = next((q for q, n in by_prec.items() if n <= MAX_PARAM_BYTES), None)
-    return {"params": params, "macs": b.macs, "bytes": by_prec, "widest_precision": widest, "meets_dcase": ok,
-            "verdict": ("meets" if ok else "exceeds") + f" the DCASE budget at most: ≤ {b.macs / 1e6:.2f} M MACs, "
-                       f"≤ {b.bytes:,} B at {b.precision}",
-            "bound": True, "what": f"{cfg.student.name} pruned to a budget"}
+    return {
+        "params": params,
+        "macs": b.macs,
+        "bytes": by_prec,
+        "widest_precision": widest,
+        "meets_dcase": ok,
+        "verdict": ("meets" if ok else "exceeds") + f" the DCASE budget at most: ≤ {b.macs / 1e6:.2f} M MACs, "
+        f"≤ {b.bytes:,} B at {b.precision}",
+        "bound": True,
+        "what": f"{cfg.student.name} pruned to a budget",
+    }
+
 
 def fmt_duration(seconds: float) -> str:
     """'40 s', '7 min', '2 h 05 min'."""

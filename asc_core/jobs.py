@@ -49,7 +49,7 @@ def get_queue(url: str):
     elif url.startswith("sqlite:///"):
         from huey import SqliteHuey
 
-        path = Path(url[len("sqlite:///"):])
+        path = Path(url[len("sqlite:///") :])
         path.parent.mkdir(parents=True, exist_ok=True)
         huey = SqliteHuey("asc-lab", filename=str(path), results=False)
     else:
@@ -206,8 +206,9 @@ def run_worker(runs_root: str | None = None, url: str | None = None) -> int:
     threading.Thread(target=_heartbeat, args=(store, worker_id, stop), daemon=True).start()
     print(f"ASC Lab worker {worker_id} on {socket.gethostname()}: queue {url}, run store {store.root}", file=sys.stderr)
     try:
-        _Consumer(huey, workers=1, worker_type="thread", periodic=False, initial_delay=0.1, max_delay=1.0,
-                  backoff=1.15).run()
+        _Consumer(
+            huey, workers=1, worker_type="thread", periodic=False, initial_delay=0.1, max_delay=1.0, backoff=1.15
+        ).run()
     finally:
         stop.set()
         store.unregister_worker(worker_id)

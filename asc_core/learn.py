@@ -26,8 +26,9 @@ def entropy_bits(p: np.ndarray) -> float:
     return float(-(p * np.log2(p)).sum())
 
 
-def kd_terms(student: np.ndarray, teacher: np.ndarray, label: int, lam: float, tau: float,
-             variant: str = "cpjku") -> dict:
+def kd_terms(
+    student: np.ndarray, teacher: np.ndarray, label: int, lam: float, tau: float, variant: str = "cpjku"
+) -> dict:
     """The loss of one clip, split into its label (CE) and distillation (KD) terms, via the trainer's kd_loss."""
     s = torch.tensor(student)[None]
     t = torch.tensor(teacher)[None, None]
@@ -35,7 +36,9 @@ def kd_terms(student: np.ndarray, teacher: np.ndarray, label: int, lam: float, t
     return {"loss": float(loss), **parts}
 
 
-def kd_curve(student, teacher, label: int, lam: float, taus=np.linspace(0.5, 10, 40), variant: str = "cpjku") -> pd.DataFrame:
+def kd_curve(
+    student, teacher, label: int, lam: float, taus=np.linspace(0.5, 10, 40), variant: str = "cpjku"
+) -> pd.DataFrame:
     rows = [{"tau": float(t), **kd_terms(student, teacher, label, lam, float(t), variant)} for t in taus]
     return pd.DataFrame(rows)
 
@@ -62,8 +65,16 @@ def pruned_runs(runs: list[dict]) -> pd.DataFrame:
     for r in runs:
         s = r.get("summary") or {}
         if r["status"] == "done" and s.get("pruning_rounds"):
-            rows.append({"run_id": r["run_id"], "strategy": strategy_label(r["config"]), "subset": r["config"]["subset"],
-                         "rounds": len(s["pruning_rounds"]), "params": s["complexity"]["params"],
-                         "MACs": s["complexity"]["macs"], "macro acc": round(s["macro_accuracy"], 1),
-                         "acc before pruning": round(s["pruning_rounds"][0]["accuracy_before"], 1)})
+            rows.append(
+                {
+                    "run_id": r["run_id"],
+                    "strategy": strategy_label(r["config"]),
+                    "subset": r["config"]["subset"],
+                    "rounds": len(s["pruning_rounds"]),
+                    "params": s["complexity"]["params"],
+                    "MACs": s["complexity"]["macs"],
+                    "macro acc": round(s["macro_accuracy"], 1),
+                    "acc before pruning": round(s["pruning_rounds"][0]["accuracy_before"], 1),
+                }
+            )
     return pd.DataFrame(rows)

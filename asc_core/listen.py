@@ -12,17 +12,31 @@ import torch
 from asc_core.data.labels import SCENES
 
 
-def clip_table(pred: pd.DataFrame, device: str | None = None, true: str | None = None, predicted: str | None = None,
-               only_wrong: bool = True, confidence: tuple[float, float] = (0.0, 1.0)) -> pd.DataFrame:
+def clip_table(
+    pred: pd.DataFrame,
+    device: str | None = None,
+    true: str | None = None,
+    predicted: str | None = None,
+    only_wrong: bool = True,
+    confidence: tuple[float, float] = (0.0, 1.0),
+) -> pd.DataFrame:
     """Predictions as a table for people: filename, device, city, true and predicted scene, confidence
     (probability of the predicted scene) and the probability given to the true scene; most confident first."""
     if pred.empty:
         return pd.DataFrame(columns=["filename", "device", "city", "true", "predicted", "confidence", "p_true"])
     probs = np.stack(pred["probs"].to_numpy())
     y, p = pred["y_true"].to_numpy(int), pred["y_pred"].to_numpy(int)
-    df = pd.DataFrame({"filename": pred["filename"], "device": pred["device"], "city": pred["city"],
-                       "true": [SCENES[i] for i in y], "predicted": [SCENES[i] for i in p],
-                       "confidence": probs[np.arange(len(p)), p], "p_true": probs[np.arange(len(y)), y]})
+    df = pd.DataFrame(
+        {
+            "filename": pred["filename"],
+            "device": pred["device"],
+            "city": pred["city"],
+            "true": [SCENES[i] for i in y],
+            "predicted": [SCENES[i] for i in p],
+            "confidence": probs[np.arange(len(p)), p],
+            "p_true": probs[np.arange(len(y)), y],
+        }
+    )
     keep = (df["confidence"] >= confidence[0]) & (df["confidence"] <= confidence[1])
     if only_wrong:
         keep &= df["true"] != df["predicted"]
@@ -71,7 +85,9 @@ def run_teachers(store, run: dict, ds=None) -> list[dict]:
     return [e for e in (store.get_teacher(k) for k in keys or []) if e and e.get("ckpt_path")]
 
 
-def probability_frame(student: np.ndarray, teachers: dict[str, np.ndarray], other: tuple[str, np.ndarray] | None) -> pd.DataFrame:
+def probability_frame(
+    student: np.ndarray, teachers: dict[str, np.ndarray], other: tuple[str, np.ndarray] | None
+) -> pd.DataFrame:
     """Long table (who, scene, probability) for grouped bars."""
     rows = [("student", s, float(v)) for s, v in zip(SCENES, student)]
     for name, pr in teachers.items():

@@ -16,16 +16,34 @@ from asc_core.complexity import BYTES_PER_PARAM, MAX_MACS, MAX_PARAM_BYTES, meas
 def layer_table(model: torch.nn.Module, shape) -> tuple[pd.DataFrame, dict]:
     """Per-layer params and MACs (torchinfo) and the network's totals."""
     c = measure(model, tuple(shape))
-    df = pd.DataFrame([{"layer": r.name, "kind": r.kind, "output": "×".join(map(str, r.output_shape[1:])),
-                        "params": r.params, "MACs": r.macs} for r in c.layers])
+    df = pd.DataFrame(
+        [
+            {
+                "layer": r.name,
+                "kind": r.kind,
+                "output": "×".join(map(str, r.output_shape[1:])),
+                "params": r.params,
+                "MACs": r.macs,
+            }
+            for r in c.layers
+        ]
+    )
     return df, c.to_dict()
 
 
 def budget_table(params: int, macs: int) -> pd.DataFrame:
     """The DCASE budget at each precision: parameter bytes vs 128 kB, MACs vs 30 M."""
-    rows = [{"precision": p, "parameter bytes": params * n, "limit (B)": MAX_PARAM_BYTES,
-             "bytes fit": params * n <= MAX_PARAM_BYTES, "MACs": macs, "MACs fit": macs <= MAX_MACS}
-            for p, n in BYTES_PER_PARAM.items()]
+    rows = [
+        {
+            "precision": p,
+            "parameter bytes": params * n,
+            "limit (B)": MAX_PARAM_BYTES,
+            "bytes fit": params * n <= MAX_PARAM_BYTES,
+            "MACs": macs,
+            "MACs fit": macs <= MAX_MACS,
+        }
+        for p, n in BYTES_PER_PARAM.items()
+    ]
     return pd.DataFrame(rows)
 
 
@@ -59,9 +77,14 @@ def fold_view(model: torch.nn.Module, block: str, channel: int = 0) -> dict:
     x = torch.randn(2, m.channels, 16, 12, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         err = float((m(x) - folded(x)).abs().max())
-    return {"branches": kernels, "folded": folded.conv.weight[channel, 0].detach().numpy()
-            * float(folded.bn.weight[channel] / (folded.bn.running_var[channel] + folded.bn.eps).sqrt()),
-            "error": err, "channels": m.channels, "channel": channel}
+    return {
+        "branches": kernels,
+        "folded": folded.conv.weight[channel, 0].detach().numpy()
+        * float(folded.bn.weight[channel] / (folded.bn.running_var[channel] + folded.bn.eps).sqrt()),
+        "error": err,
+        "channels": m.channels,
+        "channel": channel,
+    }
 
 
 def trajectory(summary: dict) -> pd.DataFrame:
@@ -69,12 +92,25 @@ def trajectory(summary: dict) -> pd.DataFrame:
     rounds = summary.get("pruning_rounds") or []
     if not rounds:
         return pd.DataFrame()
-    rows = [{"step": "trained wide student", "params": rounds[0]["params_before"], "MACs": rounds[0]["macs_before"],
-             "accuracy": rounds[0].get("accuracy_before")}]
+    rows = [
+        {
+            "step": "trained wide student",
+            "params": rounds[0]["params_before"],
+            "MACs": rounds[0]["macs_before"],
+            "accuracy": rounds[0].get("accuracy_before"),
+        }
+    ]
     for r in rounds:
-        rows.append({"step": f"round {r['round']}: {r['target']}", "params": r["params"], "MACs": r["macs"],
-                     "accuracy after pruning": r["accuracy_after_pruning"], "accuracy": r["accuracy_after_finetune"],
-                     "sparsity": r["sparsity"]})
+        rows.append(
+            {
+                "step": f"round {r['round']}: {r['target']}",
+                "params": r["params"],
+                "MACs": r["macs"],
+                "accuracy after pruning": r["accuracy_after_pruning"],
+                "accuracy": r["accuracy_after_finetune"],
+                "sparsity": r["sparsity"],
+            }
+        )
     return pd.DataFrame(rows)
 
 

@@ -13,11 +13,24 @@ def spectrogram_figure(logmel: np.ndarray, hop_s: float, title: str = "", sample
 
     power_db = 10 * np.log10(np.exp(np.asarray(logmel, dtype=np.float64)))
     t = np.arange(power_db.shape[1]) * hop_s
-    fig = go.Figure(go.Heatmap(z=power_db, x=t, y=np.arange(power_db.shape[0]), colorscale="Magma",
-                               zmin=float(np.percentile(power_db, 5)), zmax=float(power_db.max()),
-                               colorbar=dict(title="dB")))
-    fig.update_layout(title=title, xaxis_title="time (s)", yaxis_title="mel bin", height=300,
-                      margin=dict(l=40, r=10, t=40 if title else 10, b=40))
+    fig = go.Figure(
+        go.Heatmap(
+            z=power_db,
+            x=t,
+            y=np.arange(power_db.shape[0]),
+            colorscale="Magma",
+            zmin=float(np.percentile(power_db, 5)),
+            zmax=float(power_db.max()),
+            colorbar=dict(title="dB"),
+        )
+    )
+    fig.update_layout(
+        title=title,
+        xaxis_title="time (s)",
+        yaxis_title="mel bin",
+        height=300,
+        margin=dict(l=40, r=10, t=40 if title else 10, b=40),
+    )
     return fig
 
 
@@ -27,18 +40,39 @@ def pareto_figure(df, mask):
 
     fig = go.Figure()
     for strat, g in df.groupby("strategy"):
-        fig.add_trace(go.Scatter(x=g["macs"] / 1e6, y=g["macro_acc"], mode="markers", name=strat,
-                                 customdata=g[["run_id", "name", "params", "teachers", "cfg.subset"]].values,
-                                 hovertemplate="%{customdata[1]} (%{customdata[0]})<br>%{x:.2f} M MACs, "
-                                               "%{customdata[2]:,} params<br>macro acc %{y:.1f} %<br>teachers: "
-                                               "%{customdata[3]}; subset %{customdata[4]} %<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=g["macs"] / 1e6,
+                y=g["macro_acc"],
+                mode="markers",
+                name=strat,
+                customdata=g[["run_id", "name", "params", "teachers", "cfg.subset"]].values,
+                hovertemplate="%{customdata[1]} (%{customdata[0]})<br>%{x:.2f} M MACs, "
+                "%{customdata[2]:,} params<br>macro acc %{y:.1f} %<br>teachers: "
+                "%{customdata[3]}; subset %{customdata[4]} %<extra></extra>",
+            )
+        )
     front = df[mask].sort_values("macs")
-    fig.add_trace(go.Scatter(x=front["macs"] / 1e6, y=front["macro_acc"], mode="lines", line_shape="hv",
-                             name="Pareto front", line=dict(color="black", dash="dot")))
-    fig.add_vline(x=MAX_MACS / 1e6, line=dict(color="crimson", dash="dash"),
-                  annotation_text=f"DCASE {MAX_MACS / 1e6:g} M MACs")
-    fig.update_layout(xaxis_title="MACs per 1-s clip (millions)", yaxis_title="macro class accuracy (%)", height=420,
-                      margin=dict(l=50, r=10, t=30, b=50), legend_title="strategy")
+    fig.add_trace(
+        go.Scatter(
+            x=front["macs"] / 1e6,
+            y=front["macro_acc"],
+            mode="lines",
+            line_shape="hv",
+            name="Pareto front",
+            line=dict(color="black", dash="dot"),
+        )
+    )
+    fig.add_vline(
+        x=MAX_MACS / 1e6, line=dict(color="crimson", dash="dash"), annotation_text=f"DCASE {MAX_MACS / 1e6:g} M MACs"
+    )
+    fig.update_layout(
+        xaxis_title="MACs per 1-s clip (millions)",
+        yaxis_title="macro class accuracy (%)",
+        height=420,
+        margin=dict(l=50, r=10, t=30, b=50),
+        legend_title="strategy",
+    )
     return fig
 
 
@@ -49,12 +83,23 @@ def data_efficiency_figure(curves):
     fig = go.Figure()
     for conf, g in curves.groupby("configuration"):
         g = g.sort_values("subset")
-        fig.add_trace(go.Scatter(x=g["subset"], y=g["mean"], mode="lines+markers", name=conf,
-                                 error_y=dict(type="data", array=g["std"].fillna(0)),
-                                 customdata=g["runs"], hovertemplate="%{x} %: %{y:.1f} % (n=%{customdata})"))
-    fig.update_layout(xaxis=dict(title="training subset (% of the DCASE24 split)", type="log",
-                                 tickvals=list(SUBSETS)),
-                      yaxis_title="macro class accuracy (%)", height=400, margin=dict(l=50, r=10, t=30, b=50))
+        fig.add_trace(
+            go.Scatter(
+                x=g["subset"],
+                y=g["mean"],
+                mode="lines+markers",
+                name=conf,
+                error_y=dict(type="data", array=g["std"].fillna(0)),
+                customdata=g["runs"],
+                hovertemplate="%{x} %: %{y:.1f} % (n=%{customdata})",
+            )
+        )
+    fig.update_layout(
+        xaxis=dict(title="training subset (% of the DCASE24 split)", type="log", tickvals=list(SUBSETS)),
+        yaxis_title="macro class accuracy (%)",
+        height=400,
+        margin=dict(l=50, r=10, t=30, b=50),
+    )
     return fig
 
 
@@ -62,10 +107,21 @@ def per_device_figure(long):
     """Grouped bars of accuracy per device per run; unseen devices (s4–s6) hatched."""
     import plotly.express as px
 
-    fig = px.bar(long, x="device", y="accuracy", color="run", barmode="group", pattern_shape="seen",
-                 pattern_shape_map={"seen in training": "", "unseen (s4–s6)": "/"})
-    fig.update_layout(yaxis_title="macro class accuracy (%)", xaxis_title="recording device", height=380,
-                      margin=dict(l=50, r=10, t=30, b=50))
+    fig = px.bar(
+        long,
+        x="device",
+        y="accuracy",
+        color="run",
+        barmode="group",
+        pattern_shape="seen",
+        pattern_shape_map={"seen in training": "", "unseen (s4–s6)": "/"},
+    )
+    fig.update_layout(
+        yaxis_title="macro class accuracy (%)",
+        xaxis_title="recording device",
+        height=380,
+        margin=dict(l=50, r=10, t=30, b=50),
+    )
     return fig
 
 
@@ -82,22 +138,41 @@ def confusion_figure(m, labels, title: str = "", diff: bool = False, zmax: float
         cs, cmin, cmax = "RdBu", -lim, lim
     else:
         cs, cmin, cmax = "Blues", 0, zmax or 100
-    fig = go.Figure(go.Scatter(
-        x=[labels[j] for j in pj.ravel()], y=[labels[i] for i in ti.ravel()], mode="markers+text",
-        text=[f"{v:+.0f}" if diff else f"{v:.0f}" for v in z.ravel()], textfont=dict(size=9),
-        marker=dict(symbol="square", size=34, color=z.ravel(), colorscale=cs, cmin=cmin, cmax=cmax,
-                    colorbar=dict(title="Δ points" if diff else "% of row"), line=dict(width=0)),
-        customdata=np.stack([ti.ravel(), pj.ravel()], 1),
-        hovertemplate="true %{y}<br>predicted %{x}<br>%{text} %<extra></extra>"))
-    fig.update_layout(title=title, height=480, xaxis=dict(title="predicted scene", tickangle=45),
-                      yaxis=dict(title="true scene", autorange="reversed"), margin=dict(l=110, r=10, t=40, b=110))
+    fig = go.Figure(
+        go.Scatter(
+            x=[labels[j] for j in pj.ravel()],
+            y=[labels[i] for i in ti.ravel()],
+            mode="markers+text",
+            text=[f"{v:+.0f}" if diff else f"{v:.0f}" for v in z.ravel()],
+            textfont=dict(size=9),
+            marker=dict(
+                symbol="square",
+                size=34,
+                color=z.ravel(),
+                colorscale=cs,
+                cmin=cmin,
+                cmax=cmax,
+                colorbar=dict(title="Δ points" if diff else "% of row"),
+                line=dict(width=0),
+            ),
+            customdata=np.stack([ti.ravel(), pj.ravel()], 1),
+            hovertemplate="true %{y}<br>predicted %{x}<br>%{text} %<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=title,
+        height=480,
+        xaxis=dict(title="predicted scene", tickangle=45),
+        yaxis=dict(title="true scene", autorange="reversed"),
+        margin=dict(l=110, r=10, t=40, b=110),
+    )
     return fig
 
 
 def learning_curves_figure(metrics):
     """Loss and accuracy per epoch for every stage of a run (metrics in long format)."""
-    from plotly.subplots import make_subplots
     import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
 
     fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy (%)"))
     for (stage, key), g in metrics.groupby(["stage", "key"]):
@@ -117,8 +192,13 @@ def probability_figure(long, true_scene: str | None = None):
     import plotly.express as px
 
     fig = px.bar(long, x="probability", y="scene", color="who", barmode="group", orientation="h", range_x=[0, 1])
-    fig.update_layout(height=420, margin=dict(l=120, r=10, t=30, b=40), yaxis=dict(autorange="reversed", title=""),
-                      xaxis_title="probability", legend_title="")
+    fig.update_layout(
+        height=420,
+        margin=dict(l=120, r=10, t=30, b=40),
+        yaxis=dict(autorange="reversed", title=""),
+        xaxis_title="probability",
+        legend_title="",
+    )
     if true_scene:
         fig.add_annotation(x=1, y=true_scene, text="← true scene", showarrow=False, xanchor="right")
     return fig
@@ -126,14 +206,26 @@ def probability_figure(long, true_scene: str | None = None):
 
 def kernels_figure(grid: dict):
     """Side-by-side 3×3 heatmaps (rows: frequency, columns: time) on one shared colour scale."""
-    from plotly.subplots import make_subplots
     import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
 
     lim = max(1e-6, max(float(np.abs(k).max()) for k in grid.values()))
     fig = make_subplots(rows=1, cols=len(grid), subplot_titles=list(grid), horizontal_spacing=0.03)
     for i, k in enumerate(grid.values(), start=1):
-        fig.add_trace(go.Heatmap(z=k, zmin=-lim, zmax=lim, colorscale="RdBu", showscale=i == len(grid),
-                                 text=np.round(k, 3), texttemplate="%{text}", textfont=dict(size=9)), row=1, col=i)
+        fig.add_trace(
+            go.Heatmap(
+                z=k,
+                zmin=-lim,
+                zmax=lim,
+                colorscale="RdBu",
+                showscale=i == len(grid),
+                text=np.round(k, 3),
+                texttemplate="%{text}",
+                textfont=dict(size=9),
+            ),
+            row=1,
+            col=i,
+        )
         fig.update_yaxes(autorange="reversed", showticklabels=False, row=1, col=i)
         fig.update_xaxes(showticklabels=False, row=1, col=i)
     fig.update_layout(height=230, margin=dict(l=10, r=10, t=40, b=10))
@@ -142,8 +234,8 @@ def kernels_figure(grid: dict):
 
 def layers_figure(df):
     """MACs and params per layer as horizontal bars."""
-    from plotly.subplots import make_subplots
     import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
 
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=("MACs", "parameters"))
     fig.add_trace(go.Bar(y=df["layer"], x=df["MACs"], orientation="h", name="MACs"), row=1, col=1)
@@ -155,17 +247,33 @@ def layers_figure(df):
 
 def trajectory_figure(df):
     """A pruned run: params and MACs (left axis, log) and macro accuracy (right axis) per step."""
-    from plotly.subplots import make_subplots
     import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
 
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     fig.add_trace(go.Scatter(x=df["step"], y=df["params"], name="params", mode="lines+markers"))
     fig.add_trace(go.Scatter(x=df["step"], y=df["MACs"], name="MACs", mode="lines+markers"))
-    fig.add_trace(go.Scatter(x=df["step"], y=df["accuracy"], name="macro acc (after fine-tuning)",
-                             mode="lines+markers", line=dict(dash="dot")), secondary_y=True)
+    fig.add_trace(
+        go.Scatter(
+            x=df["step"],
+            y=df["accuracy"],
+            name="macro acc (after fine-tuning)",
+            mode="lines+markers",
+            line=dict(dash="dot"),
+        ),
+        secondary_y=True,
+    )
     if "accuracy after pruning" in df:
-        fig.add_trace(go.Scatter(x=df["step"], y=df["accuracy after pruning"], name="macro acc right after pruning",
-                                 mode="markers", marker=dict(symbol="x", size=10)), secondary_y=True)
+        fig.add_trace(
+            go.Scatter(
+                x=df["step"],
+                y=df["accuracy after pruning"],
+                name="macro acc right after pruning",
+                mode="markers",
+                marker=dict(symbol="x", size=10),
+            ),
+            secondary_y=True,
+        )
     fig.update_yaxes(type="log", title_text="count", secondary_y=False)
     fig.update_yaxes(title_text="macro accuracy (%)", secondary_y=True, range=[0, 100])
     fig.update_layout(height=380, margin=dict(l=50, r=50, t=30, b=40))
@@ -177,10 +285,21 @@ def topk_figure(top: list[tuple[str, float]], k: int = 5):
     import plotly.graph_objects as go
 
     top = top[:k]
-    fig = go.Figure(go.Bar(x=[p for _, p in top], y=[s for s, _ in top], orientation="h",
-                           text=[f"{p:.0%}" for _, p in top], textposition="auto"))
-    fig.update_layout(xaxis=dict(range=[0, 1], title="probability (mean over 1-s windows)"),
-                      yaxis=dict(autorange="reversed"), height=60 + 40 * len(top), margin=dict(l=120, r=10, t=10, b=40))
+    fig = go.Figure(
+        go.Bar(
+            x=[p for _, p in top],
+            y=[s for s, _ in top],
+            orientation="h",
+            text=[f"{p:.0%}" for _, p in top],
+            textposition="auto",
+        )
+    )
+    fig.update_layout(
+        xaxis=dict(range=[0, 1], title="probability (mean over 1-s windows)"),
+        yaxis=dict(autorange="reversed"),
+        height=60 + 40 * len(top),
+        margin=dict(l=120, r=10, t=10, b=40),
+    )
     return fig
 
 
@@ -188,7 +307,16 @@ def per_second_figure(probs, labels):
     """Scene probabilities per 1-s window (a heatmap: windows × scenes)."""
     import plotly.graph_objects as go
 
-    fig = go.Figure(go.Heatmap(z=np.asarray(probs).T, x=np.arange(len(probs)) + 0.5, y=labels, colorscale="Viridis",
-                               zmin=0, zmax=1, colorbar=dict(title="p")))
+    fig = go.Figure(
+        go.Heatmap(
+            z=np.asarray(probs).T,
+            x=np.arange(len(probs)) + 0.5,
+            y=labels,
+            colorscale="Viridis",
+            zmin=0,
+            zmax=1,
+            colorbar=dict(title="p"),
+        )
+    )
     fig.update_layout(xaxis_title="time (s)", height=340, margin=dict(l=120, r=10, t=10, b=40))
     return fig

@@ -19,9 +19,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from asc_core.paths import PROJECT_ROOT
-
 from asc_core.constants import RUN_STATUSES as STATUSES  # noqa: E402
+from asc_core.paths import PROJECT_ROOT
 
 MIGRATIONS = [
     # v1
@@ -58,8 +57,9 @@ def runs_home() -> Path:
 
 def code_version() -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
-                             text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=5
+        )
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -122,6 +122,10 @@ class Store:
             con.close()
 
     def _migrate(self):
+        """Bring the schema up to date. A store that is current is only read (no write lock: a page rerun does
+        not wait for a worker's write); the check is repeated under the lock when it is behind."""
+        if self.schema_version >= len(MIGRATIONS):
+            return
         with self.tx() as con:
             version = con.execute("PRAGMA user_version").fetchone()[0]
             for i, sql in enumerate(MIGRATIONS[version:], start=version + 1):
@@ -143,14 +147,28 @@ class Store:
         return d
 
     # ------------------------------------------------------------ runs
-    def create_run(self, config: dict, name: str = "", group: str = "", status: str = "queued", config_hash: str = "") -> str:
+    def create_run(
+        self, config: dict, name: str = "", group: str = "", status: str = "queued", config_hash: str = ""
+    ) -> str:
         run_id = new_run_id()
         now = time.time()
         with self.tx() as con:
-            con.execute("INSERT INTO runs(run_id, name, group_name, status, config_json, config_hash, created_at, updated_at,"
-                        " code_version, host) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                        (run_id, name, group, status, json.dumps(config), config_hash, now, now, code_version(),
-                         socket.gethostname()))
+            con.execute(
+                "INSERT INTO runs(run_id, name, group_name, status, config_json, config_hash, created_at, updated_at,"
+                " code_version, host) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    run_id,
+                    name,
+                    group,
+                    status,
+                    json.dumps(config),
+                    config_hash,
+                    now,
+                    now,
+                    code_version(),
+                    socket.gethostname(),
+                ),
+            )
         return run_id
 
     def update_run(self, run_id: str, **fields):
@@ -204,8 +222,10 @@ class Store:
         worker_id = f"{socket.gethostname()}-{os.getpid()}"
         now = time.time()
         with self.tx() as con:
-            con.execute("INSERT OR REPLACE INTO workers VALUES (?,?,?,?,?,?,?)",
-                        (worker_id, socket.gethostname(), os.getpid(), queue, now, now, None))
+            con.execute(
+                "INSERT OR REPLACE INTO workers VALUES (?,?,?,?,?,?,?)",
+                (worker_id, socket.gethostname(), os.getpid(), queue, now, now, None),
+            )
         return worker_id
 
     def worker_heartbeat(self, worker_id: str, run_id: str | None):
@@ -220,7 +240,9 @@ class Store:
         """Workers whose heartbeat is recent (and, on this host, whose process is alive)."""
         con = self.connect()
         try:
-            rows = [dict(r) for r in con.execute("SELECT * FROM workers WHERE heartbeat > ?", (time.time() - max_age_s,))]
+            rows = [
+                dict(r) for r in con.execute("SELECT * FROM workers WHERE heartbeat > ?", (time.time() - max_age_s,))
+            ]
         finally:
             con.close()
         host = socket.gethostname()
@@ -230,16 +252,21 @@ class Store:
     def log_metrics(self, run_id: str, stage: str, epoch: int, step: int, values: dict[str, float]):
         now = time.time()
         with self.tx() as con:
-            con.executemany("INSERT OR REPLACE INTO metrics VALUES (?,?,?,?,?,?,?)",
-                            [(run_id, stage, epoch, step, k, float(v), now) for k, v in values.items()])
+            con.executemany(
+                "INSERT OR REPLACE INTO metrics VALUES (?,?,?,?,?,?,?)",
+                [(run_id, stage, epoch, step, k, float(v), now) for k, v in values.items()],
+            )
 
     def metrics(self, run_id: str):
         import pandas as pd
 
         con = self.connect()
         try:
-            return pd.read_sql_query("SELECT stage, epoch, step, key, value, ts FROM metrics WHERE run_id=? ORDER BY ts",
-                                     con, params=(run_id,))
+            return pd.read_sql_query(
+                "SELECT stage, epoch, step, key, value, ts FROM metrics WHERE run_id=? ORDER BY ts",
+                con,
+                params=(run_id,),
+            )
         finally:
             con.close()
 
@@ -247,17 +274,24 @@ class Store:
         """rows: (filename, device, city, y_true, y_pred, probs list)."""
         with self.tx() as con:
             con.execute("DELETE FROM predictions WHERE run_id=? AND model=?", (run_id, model))
-            con.executemany("INSERT INTO predictions VALUES (?,?,?,?,?,?,?,?)",
-                            [(run_id, model, f, d, c, int(t), int(p), json.dumps([round(float(x), 5) for x in pr]))
-                             for f, d, c, t, p, pr in rows])
+            con.executemany(
+                "INSERT INTO predictions VALUES (?,?,?,?,?,?,?,?)",
+                [
+                    (run_id, model, f, d, c, int(t), int(p), json.dumps([round(float(x), 5) for x in pr]))
+                    for f, d, c, t, p, pr in rows
+                ],
+            )
 
     def predictions(self, run_id: str, model: str = "general"):
         import pandas as pd
 
         con = self.connect()
         try:
-            df = pd.read_sql_query("SELECT filename, device, city, y_true, y_pred, probs_json FROM predictions"
-                                   " WHERE run_id=? AND model=?", con, params=(run_id, model))
+            df = pd.read_sql_query(
+                "SELECT filename, device, city, y_true, y_pred, probs_json FROM predictions WHERE run_id=? AND model=?",
+                con,
+                params=(run_id, model),
+            )
         finally:
             con.close()
         df["probs"] = df.pop("probs_json").map(json.loads)
@@ -265,7 +299,9 @@ class Store:
 
     def add_artifact(self, run_id: str, kind: str, path: str | Path, meta: dict | None = None):
         with self.tx() as con:
-            con.execute("INSERT OR REPLACE INTO artifacts VALUES (?,?,?,?)", (run_id, kind, str(path), json.dumps(meta or {})))
+            con.execute(
+                "INSERT OR REPLACE INTO artifacts VALUES (?,?,?,?)", (run_id, kind, str(path), json.dumps(meta or {}))
+            )
 
     def artifacts(self, run_id: str) -> dict[str, dict]:
         con = self.connect()
@@ -277,7 +313,9 @@ class Store:
 
     def add_problems(self, run_id: str, problems: dict[str, str]):
         with self.tx() as con:
-            con.executemany("INSERT OR REPLACE INTO problems VALUES (?,?,?)", [(run_id, f, p) for f, p in problems.items()])
+            con.executemany(
+                "INSERT OR REPLACE INTO problems VALUES (?,?,?)", [(run_id, f, p) for f, p in problems.items()]
+            )
 
     def problems(self, run_id: str) -> dict[str, str]:
         con = self.connect()
@@ -301,7 +339,10 @@ class Store:
             fields["config_json"] = json.dumps(fields["config_json"])
         cols = ", ".join(fields)
         with self.tx() as con:
-            con.execute(f"INSERT OR REPLACE INTO teachers({cols}) VALUES ({', '.join('?' * len(fields))})", tuple(fields.values()))
+            con.execute(
+                f"INSERT OR REPLACE INTO teachers({cols}) VALUES ({', '.join('?' * len(fields))})",
+                tuple(fields.values()),
+            )
 
     def list_teachers(self) -> list[dict]:
         con = self.connect()

@@ -8,11 +8,11 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+from asc_core.constants import UPLOAD_LIMIT_BYTES as MAX_BYTES  # noqa: E402
 from asc_core.data.audio import Clip, decode, fit_length
 from asc_core.data.errors import AudioError
 from asc_core.data.labels import DEVICES, SAMPLE_RATE, SCENES, TRAIN_DEVICES
 
-from asc_core.constants import UPLOAD_LIMIT_BYTES as MAX_BYTES  # noqa: E402
 MAX_SECONDS = 600.0
 MIN_RATE_HZ = 8_000
 
@@ -34,14 +34,19 @@ def read_upload(data: bytes, name: str = "<uploaded audio>") -> Clip:
         info = None
     if info is not None:
         if info.samplerate < MIN_RATE_HZ:
-            raise AudioError(name, f"is sampled at {info.samplerate} Hz; at least {MIN_RATE_HZ} Hz is needed "
-                                   "(the models look at frequencies up to 16 kHz)")
+            raise AudioError(
+                name,
+                f"is sampled at {info.samplerate} Hz; at least {MIN_RATE_HZ} Hz is needed "
+                "(the models look at frequencies up to 16 kHz)",
+            )
         if info.duration > MAX_SECONDS:
             raise AudioError(name, f"lasts {info.duration / 60:.1f} min; the limit is {MAX_SECONDS / 60:.0f} min")
     clip = decode(data, name=name, warn=False)
     if info is not None and info.samplerate < SAMPLE_RATE:
-        clip.notes.append(f"recorded at {info.samplerate} Hz: nothing above {info.samplerate // 2} Hz, "
-                          "unlike the 44.1 kHz training data — expect lower confidence")
+        clip.notes.append(
+            f"recorded at {info.samplerate} Hz: nothing above {info.samplerate // 2} Hz, "
+            "unlike the 44.1 kHz training data — expect lower confidence"
+        )
     if clip.seconds < 1.0:
         clip.notes.append(f"{clip.seconds:.2f} s long: zero-padded to 1 s")
         clip = Clip(fit_length(clip.samples, SAMPLE_RATE), SAMPLE_RATE, clip.notes)
@@ -54,7 +59,7 @@ def windows(samples: np.ndarray, seconds: float = 1.0) -> np.ndarray:
     """Non-overlapping 1-s windows; a last partial window longer than half a second is zero-padded."""
     n = int(SAMPLE_RATE * seconds)
     k = max(1, len(samples) // n + (len(samples) % n >= n // 2))
-    return np.stack([fit_length(samples[i * n:(i + 1) * n], n) for i in range(k)])
+    return np.stack([fit_length(samples[i * n : (i + 1) * n], n) for i in range(k)])
 
 
 @lru_cache(maxsize=8)
@@ -77,8 +82,15 @@ def run_model(runs_root: str, run_id: str, device: str | None = None) -> tuple[t
     if device and f"device_{device}" in arts:
         model = deploy(load_run_model(store, run_id, f"device_{device}"), "fp32")
         return model.eval(), features, f"device-specific model for device {device}"
-    why = "" if not device else (f" (device {device} was never seen in training: the general model serves it)"
-                                 if device not in TRAIN_DEVICES else f" (this run has no model for device {device})")
+    why = (
+        ""
+        if not device
+        else (
+            f" (device {device} was never seen in training: the general model serves it)"
+            if device not in TRAIN_DEVICES
+            else f" (this run has no model for device {device})"
+        )
+    )
     return load_run_model(store, run_id).eval(), features, "general model" + why
 
 
@@ -92,8 +104,12 @@ def classify(model: torch.nn.Module, samples: np.ndarray, features: str = "dcase
         probs = torch.softmax(model(mel).float(), 1).numpy()
     mean = probs.mean(0)
     order = np.argsort(-mean)
-    return {"per_second": probs, "mean": mean, "top": [(SCENES[i], float(mean[i])) for i in order],
-            "seconds": len(samples) / SAMPLE_RATE}
+    return {
+        "per_second": probs,
+        "mean": mean,
+        "top": [(SCENES[i], float(mean[i])) for i in order],
+        "seconds": len(samples) / SAMPLE_RATE,
+    }
 
 
 def device_choices() -> list[str]:

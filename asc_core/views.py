@@ -8,7 +8,9 @@ from asc_core.data.features import FeatureConfig, log_mel
 from asc_core.plots import spectrogram_figure
 
 
-def clip_preview(root: str, scene: str, device: str, index: int = 0, config: FeatureConfig | None = None) -> dict | None:
+def clip_preview(
+    root: str, scene: str, device: str, index: int = 0, config: FeatureConfig | None = None
+) -> dict | None:
     """The ``index``-th clip of ``scene`` from ``device``: its WAV bytes (true level) and spectrogram."""
     ds = open_dataset_cached(str(root))
     c = ds.clips
@@ -21,8 +23,12 @@ def clip_preview(root: str, scene: str, device: str, index: int = 0, config: Fea
 def clip_view(root: str, filename: str, config: FeatureConfig | None = None, title: str = "") -> dict:
     """One clip as WAV bytes at its true level and its log-mel spectrogram in dB."""
     clip = open_dataset_cached(str(root)).load(filename, warn=False)
-    return {"filename": filename, "wav": to_wav_bytes(clip.samples), "samples": clip.samples,
-            "figure": samples_spectrogram(clip.samples, title, config)}
+    return {
+        "filename": filename,
+        "wav": to_wav_bytes(clip.samples),
+        "samples": clip.samples,
+        "figure": samples_spectrogram(clip.samples, title, config),
+    }
 
 
 def samples_spectrogram(samples, title: str = "", config: FeatureConfig | None = None):

@@ -2,7 +2,6 @@
 data-efficiency curves, per-device bars, two runs' confusion matrices and their difference, the seed
 paper's Tables IV and V regenerated from the runs that exist, exports."""
 
-import pandas as pd
 import streamlit as st
 
 from asc_core import compare, jobs
@@ -25,8 +24,12 @@ with st.sidebar:
     groups = sorted(g for g in df["group"].unique() if g)
     chosen_groups = st.multiselect("Group", groups, key="cmp_groups")
     statuses = st.multiselect("Status", sorted(df["status"].unique()), default=["done"], key="cmp_status")
-    filter_cols = st.multiselect("Filter by config field", compare.config_columns(df) + ["teachers", "strategy"],
-                                 key="cmp_filter_cols", format_func=lambda c: c.removeprefix("cfg."))
+    filter_cols = st.multiselect(
+        "Filter by config field",
+        compare.config_columns(df) + ["teachers", "strategy"],
+        key="cmp_filter_cols",
+        format_func=lambda c: c.removeprefix("cfg."),
+    )
     filters = {"status": statuses}
     if chosen_groups:
         filters["group"] = chosen_groups
@@ -41,14 +44,23 @@ st.subheader(f"Runs ({len(view)} of {len(df)})")
 diff_only = st.toggle("Show only the config fields that differ", value=True, key="cmp_diff")
 results = ["macro_acc", "seen_acc", "unseen_acc", "params", "macs", "bytes_fp16", "meets_dcase", "seconds"]
 cfg_cols = compare.differing_columns(view) if diff_only else compare.config_columns(view)
-table = view[["run_id", "name", "group", "status", "teachers", "strategy", *cfg_cols, *results,
-              *[f"acc.{d}" for d in DEVICES]]].rename(columns=lambda c: c.removeprefix("cfg."))
-st.dataframe(table, hide_index=True, width="stretch", column_config={
-    "macro_acc": st.column_config.NumberColumn("macro acc (%)", format="%.1f"),
-    "macs": st.column_config.NumberColumn("MACs", format="%d"),
-    **{f"acc.{d}": st.column_config.NumberColumn(d, format="%.1f") for d in DEVICES}})
+table = view[
+    ["run_id", "name", "group", "status", "teachers", "strategy", *cfg_cols, *results, *[f"acc.{d}" for d in DEVICES]]
+].rename(columns=lambda c: c.removeprefix("cfg."))
+st.dataframe(
+    table,
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "macro_acc": st.column_config.NumberColumn("macro acc (%)", format="%.1f"),
+        "macs": st.column_config.NumberColumn("MACs", format="%d"),
+        **{f"acc.{d}": st.column_config.NumberColumn(d, format="%.1f") for d in DEVICES},
+    },
+)
 e1, e2 = st.columns(2)
-e1.download_button("Runs table as CSV", compare.to_csv(table.set_index("run_id")), "runs.csv", "text/csv", key="cmp_csv")
+e1.download_button(
+    "Runs table as CSV", compare.to_csv(table.set_index("run_id")), "runs.csv", "text/csv", key="cmp_csv"
+)
 stats = compare.seed_stats(view)
 if (stats["runs"] > 1).any():
     st.caption("Configurations run with several seeds (mean ± std of macro accuracy):")
@@ -57,7 +69,8 @@ if (stats["runs"] > 1).any():
 if done.empty:
     st.stop()
 tab_pareto, tab_eff, tab_dev, tab_conf, tab_iv, tab_v = st.tabs(
-    ["Accuracy vs MACs", "Data efficiency", "Per device", "Confusion", "Table IV (teachers)", "Table V (pruning)"])
+    ["Accuracy vs MACs", "Data efficiency", "Per device", "Confusion", "Table IV (teachers)", "Table V (pruning)"]
+)
 
 with tab_pareto:
     pts = done.dropna(subset=["macs", "macro_acc"])
@@ -83,7 +96,9 @@ with tab_conf:
     names = dict(zip(done["run_id"], done["name"]))
     c1, c2, c3 = st.columns(3)
     ra = c1.selectbox("Run A", ids, index=len(ids) - 1, key="cmp_conf_a", format_func=lambda i: f"{names[i]} ({i})")
-    rb = c2.selectbox("Run B", ids, index=max(0, len(ids) - 2), key="cmp_conf_b", format_func=lambda i: f"{names[i]} ({i})")
+    rb = c2.selectbox(
+        "Run B", ids, index=max(0, len(ids) - 2), key="cmp_conf_b", format_func=lambda i: f"{names[i]} ({i})"
+    )
     device = c3.selectbox("Device", ["all", *DEVICES], key="cmp_conf_dev")
     pa, pb = store.predictions(ra), store.predictions(rb)
     if pa.empty or pb.empty:
@@ -93,8 +108,11 @@ with tab_conf:
         f1, f2 = st.columns(2)
         f1.plotly_chart(confusion_figure(ma, SCENES, f"A: {names[ra]}"), width="stretch", key="cmp_cm_a")
         f2.plotly_chart(confusion_figure(mb, SCENES, f"B: {names[rb]}"), width="stretch", key="cmp_cm_b")
-        st.plotly_chart(confusion_figure(ma - mb, SCENES, "A − B (percentage points)", diff=True), width="stretch",
-                        key="cmp_cm_diff")
+        st.plotly_chart(
+            confusion_figure(ma - mb, SCENES, "A − B (percentage points)", diff=True),
+            width="stretch",
+            key="cmp_cm_diff",
+        )
 
 
 def _paper_table(tab, title, means, cells, row_col, key):
@@ -106,7 +124,9 @@ def _paper_table(tab, title, means, cells, row_col, key):
         st.dataframe(cells, width="stretch")
         d1, d2, d3 = st.columns(3)
         d1.download_button("CSV", compare.to_csv(cells), f"{key}.csv", "text/csv", key=f"{key}_csv")
-        d2.download_button("LaTeX", compare.to_latex(means, caption=title), f"{key}.tex", "text/x-tex", key=f"{key}_tex")
+        d2.download_button(
+            "LaTeX", compare.to_latex(means, caption=title), f"{key}.tex", "text/x-tex", key=f"{key}_tex"
+        )
         missing = compare.fill_configs(df, runs, row_col, cells)
         if missing and d3.button(f"Queue {len(missing)} run(s) to fill the missing cells", key=f"{key}_fill"):
             try:
@@ -116,7 +136,17 @@ def _paper_table(tab, title, means, cells, row_col, key):
                 st.error(str(e))
 
 
-_paper_table(tab_iv, "Macro accuracy (%) of unpruned students by teacher ensemble and training subset "
-             "(Rep-Mobile paper, Table IV).", *compare.table_iv(done), "ensemble", "table_iv")
-_paper_table(tab_v, "Macro accuracy (%) of Rep-Mobile students by pruning strategy and training subset "
-             "(Rep-Mobile paper, Table V).", *compare.table_v(done), "strategy_row", "table_v")
+_paper_table(
+    tab_iv,
+    "Macro accuracy (%) of unpruned students by teacher ensemble and training subset (Rep-Mobile paper, Table IV).",
+    *compare.table_iv(done),
+    "ensemble",
+    "table_iv",
+)
+_paper_table(
+    tab_v,
+    "Macro accuracy (%) of Rep-Mobile students by pruning strategy and training subset (Rep-Mobile paper, Table V).",
+    *compare.table_v(done),
+    "strategy_row",
+    "table_v",
+)

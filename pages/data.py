@@ -22,17 +22,28 @@ except DatasetError as e:
     st.stop()
 
 splits = [str(s) for s in SUBSETS] + ["test"]
-split = st.selectbox("Split", splits, index=splits.index("25"), key="data_split",
-                     format_func=lambda s: "test" if s == "test" else f"training subset {s} %")
+split = st.selectbox(
+    "Split",
+    splits,
+    index=splits.index("25"),
+    key="data_split",
+    format_func=lambda s: "test" if s == "test" else f"training subset {s} %",
+)
 rows = dv.split_rows(ds, split)
-st.caption(f"{len(rows):,} clips, {rows['location'].nunique()} locations, {rows['city'].nunique()} cities, "
-           f"devices {', '.join(sorted(rows['device'].unique()))}.")
+st.caption(
+    f"{len(rows):,} clips, {rows['location'].nunique()} locations, {rows['city'].nunique()} cities, "
+    f"devices {', '.join(sorted(rows['device'].unique()))}."
+)
 t1, t2, t3 = st.tabs(["scene × device", "scene × city", "device × city"])
 for tab, (a, b) in zip((t1, t2, t3), (("scene", "device"), ("scene", "city"), ("device", "city"))):
     d = dv.distribution(rows, a, b)
-    tab.plotly_chart(px.imshow(d, text_auto=True, aspect="auto", color_continuous_scale="Blues",
-                               labels=dict(color="clips")).update_layout(height=420), width="stretch",
-                     key=f"data_dist_{a}_{b}")
+    tab.plotly_chart(
+        px.imshow(
+            d, text_auto=True, aspect="auto", color_continuous_scale="Blues", labels=dict(color="clips")
+        ).update_layout(height=420),
+        width="stretch",
+        key=f"data_dist_{a}_{b}",
+    )
 
 # ---------------------------------------------------------------- hear the device mismatch
 st.subheader("Hear the device mismatch")
@@ -41,14 +52,20 @@ if par.empty:
     st.info("This dataset has no recording captured by several devices.")
 else:
     c1, c2 = st.columns([3, 1])
-    rec = c1.selectbox("Recording (captured by every device at once)", par["recording"], key="data_rec",
-                       format_func=lambda r: "{} — {}, {}".format(r, *par.set_index("recording").loc[r, ["scene", "city"]]))
+    rec = c1.selectbox(
+        "Recording (captured by every device at once)",
+        par["recording"],
+        key="data_rec",
+        format_func=lambda r: "{} — {}, {}".format(r, *par.set_index("recording").loc[r, ["scene", "city"]]),
+    )
     n_seg = int(par.set_index("recording").loc[rec, "segments"])
     segs = sorted(ds.clips[ds.clips["recording"] == rec]["segment"].unique())
     seg = c2.selectbox("1-s segment", segs, key="data_seg")
     clips = dv.parallel_segment(ds, rec, int(seg))
-    st.caption(f"The same second as recorded by {len(clips)} devices (a: the reference device; s4–s6 never appear "
-               f"in training). {n_seg} segments in this recording.")
+    st.caption(
+        f"The same second as recorded by {len(clips)} devices (a: the reference device; s4–s6 never appear "
+        f"in training). {n_seg} segments in this recording."
+    )
     cols = st.columns(3)
     for i, (_, r) in enumerate(clips.iterrows()):
         with cols[i % 3]:
@@ -59,7 +76,9 @@ else:
 # ---------------------------------------------------------------- feature explorer
 st.subheader("Feature explorer")
 f1, f2, f3 = st.columns(3)
-method = f1.selectbox("Map", ["pca", "tsne"], key="data_method", format_func=lambda m: {"pca": "PCA", "tsne": "t-SNE"}[m])
+method = f1.selectbox(
+    "Map", ["pca", "tsne"], key="data_method", format_func=lambda m: {"pca": "PCA", "tsne": "t-SNE"}[m]
+)
 colour = f2.selectbox("Colour by", ["scene", "device", "city"], key="data_colour")
 n = f3.number_input("Clips", 100, 3000, 600, step=100, key="data_n")
 

@@ -5,7 +5,17 @@ import pandas as pd
 import streamlit as st
 
 from asc_core import jobs
-from asc_core.config import Budget, ConfigError, ExperimentConfig, Pruning, TeacherSpec, choices, defaults, list_presets, parse_config
+from asc_core.config import (
+    Budget,
+    ConfigError,
+    ExperimentConfig,
+    Pruning,
+    TeacherSpec,
+    choices,
+    defaults,
+    list_presets,
+    parse_config,
+)
 from asc_core.constants import MAX_WIDTH, MIN_WIDTH, STUDENT_WIDTHS, WIDTH_STEP
 from asc_core.grid import expand, final_complexity, fmt_duration, parse_grid, plan
 from asc_core.models import list_models, model_doc
@@ -26,11 +36,22 @@ dataset = c1.text_input("Dataset folder", value=base["dataset"] or str(default_d
 subsets = choices(ExperimentConfig, "subset")
 subset = c2.selectbox("Subset (%)", subsets, index=subsets.index(base["subset"]), key=k + "subset")
 students = list_models("student")
-student = c3.selectbox("Student", students, index=students.index(base["student"]["name"]), key=k + "student",
-                       help="\n\n".join(f"**{m}** — {model_doc(m)}" for m in students))
-width = c4.number_input("Width", min_value=MIN_WIDTH, max_value=MAX_WIDTH, step=WIDTH_STEP,
-                        value=base["student"]["width"] or STUDENT_WIDTHS[0],
-                        key=k + "width", help="channels of the first stage")
+student = c3.selectbox(
+    "Student",
+    students,
+    index=students.index(base["student"]["name"]),
+    key=k + "student",
+    help="\n\n".join(f"**{m}** — {model_doc(m)}" for m in students),
+)
+width = c4.number_input(
+    "Width",
+    min_value=MIN_WIDTH,
+    max_value=MAX_WIDTH,
+    step=WIDTH_STEP,
+    value=base["student"]["width"] or STUDENT_WIDTHS[0],
+    key=k + "width",
+    help="channels of the first stage",
+)
 
 # ---------------------------------------------------------------- teachers
 st.subheader("Teachers")
@@ -38,23 +59,39 @@ zoo = pd.DataFrame(store.list_teachers())
 if not zoo.empty:
     zoo = zoo[(zoo["dataset"] == str(dataset)) & (zoo["subset"] == subset)]
 if zoo.empty:
-    st.caption(f"No teacher in the zoo for this dataset at {subset} % yet: the first run trains them (and stores "
-               "their logits) and later runs reuse them.")
+    st.caption(
+        f"No teacher in the zoo for this dataset at {subset} % yet: the first run trains them (and stores "
+        "their logits) and later runs reuse them."
+    )
 else:
     st.caption("Teachers already in the zoo for this dataset and subset (reused, not retrained):")
-    st.dataframe(zoo[["model", "status", "accuracy", "seed", "created_at"]].assign(
-        created_at=lambda d: pd.to_datetime(d["created_at"], unit="s").dt.strftime("%Y-%m-%d %H:%M"),
-        accuracy=lambda d: d["accuracy"].map(lambda v: f"{v:.1f} %" if v == v and v is not None else "—")),
-        hide_index=True, width="stretch")
+    st.dataframe(
+        zoo[["model", "status", "accuracy", "seed", "created_at"]].assign(
+            created_at=lambda d: pd.to_datetime(d["created_at"], unit="s").dt.strftime("%Y-%m-%d %H:%M"),
+            accuracy=lambda d: d["accuracy"].map(lambda v: f"{v:.1f} %" if v == v and v is not None else "—"),
+        ),
+        hide_index=True,
+        width="stretch",
+    )
 default_teachers = [t["model"]["name"] for t in base["teachers"]]
 t1, t2, t3 = st.columns([3, 1, 1])
-teachers = t1.multiselect("Teacher ensemble (logits averaged)", list_models(), default=default_teachers,
-                          key=k + "teachers")
-t_opt = base["teachers"][0]["optim"] if base["teachers"] else TeacherSpec.model_fields["optim"].default_factory().model_dump()
+teachers = t1.multiselect(
+    "Teacher ensemble (logits averaged)", list_models(), default=default_teachers, key=k + "teachers"
+)
+t_opt = (
+    base["teachers"][0]["optim"]
+    if base["teachers"]
+    else TeacherSpec.model_fields["optim"].default_factory().model_dump()
+)
 t_epochs = t2.number_input("Teacher epochs", 1, 500, t_opt["epochs"], key=k + "t_epochs")
-t_width = t3.number_input("CNN teacher width", MIN_WIDTH, MAX_WIDTH, next((t["model"]["width"] for t in base["teachers"]
-                                                                       if t["model"]["width"]), STUDENT_WIDTHS[0]),
-                          step=WIDTH_STEP, key=k + "t_width")
+t_width = t3.number_input(
+    "CNN teacher width",
+    MIN_WIDTH,
+    MAX_WIDTH,
+    next((t["model"]["width"] for t in base["teachers"] if t["model"]["width"]), STUDENT_WIDTHS[0]),
+    step=WIDTH_STEP,
+    key=k + "t_width",
+)
 kd1, kd2, kd3 = st.columns(3)
 lam = kd1.slider("KD λ (weight of the label loss)", 0.0, 1.0, float(base["kd"]["lam"]), 0.01, key=k + "lam")
 tau = kd2.slider("Temperature τ", 0.1, 10.0, float(base["kd"]["tau"]), 0.1, key=k + "tau")
@@ -66,61 +103,116 @@ o1, o2, o3, o4 = st.columns(4)
 epochs = o1.number_input("Student epochs", 0, 1000, base["optim"]["epochs"], key=k + "epochs")
 lr = o2.number_input("Learning rate", 1e-5, 1.0, float(base["optim"]["lr"]), format="%.4f", key=k + "lr")
 batch = o3.number_input("Batch size", 1, 1024, base["optim"]["batch_size"], key=k + "batch")
-seeds_text = o4.text_input("Seeds (comma-separated)", str(base["seed"]), key=k + "seeds",
-                           help="several seeds queue one run each; Compare shows mean ± std")
+seeds_text = o4.text_input(
+    "Seeds (comma-separated)",
+    str(base["seed"]),
+    key=k + "seeds",
+    help="several seeds queue one run each; Compare shows mean ± std",
+)
 
 st.subheader("Pruning")
 p = base["pruning"]
 p1, p2, p3, p4 = st.columns(4)
 modes = choices(Pruning, "mode")
-mode = p1.radio("Strategy", modes, index=modes.index(p["mode"]),
-                key=k + "pmode", help="single: prune straight to the target; progressive: a chain of targets, "
-                                      "each pruned then KD fine-tuned")
-target_kind = p2.radio("Target", ["width", "budget"], index=1 if p["budget"] else 0, key=k + "ptarget",
-                       disabled=mode == "none")
-chain_text = p2.text_input("Widths, in order", ",".join(map(str, p["chain"])) or str(STUDENT_WIDTHS[0]), key=k + "chain",
-                           disabled=mode == "none" or target_kind != "width")
+mode = p1.radio(
+    "Strategy",
+    modes,
+    index=modes.index(p["mode"]),
+    key=k + "pmode",
+    help="single: prune straight to the target; progressive: a chain of targets, each pruned then KD fine-tuned",
+)
+target_kind = p2.radio(
+    "Target", ["width", "budget"], index=1 if p["budget"] else 0, key=k + "ptarget", disabled=mode == "none"
+)
+chain_text = p2.text_input(
+    "Widths, in order",
+    ",".join(map(str, p["chain"])) or str(STUDENT_WIDTHS[0]),
+    key=k + "chain",
+    disabled=mode == "none" or target_kind != "width",
+)
 b = p["budget"] or defaults(Budget)
-b_macs = p3.number_input("Budget: MACs (millions)", 0.1, 1000.0, b["macs"] / 1e6, key=k + "bmacs",
-                         disabled=mode == "none" or target_kind != "budget")
-b_bytes = p3.number_input("Budget: parameter bytes", 1000, 10_000_000, b["bytes"], step=1000, key=k + "bbytes",
-                          disabled=mode == "none" or target_kind != "budget")
+b_macs = p3.number_input(
+    "Budget: MACs (millions)",
+    0.1,
+    1000.0,
+    b["macs"] / 1e6,
+    key=k + "bmacs",
+    disabled=mode == "none" or target_kind != "budget",
+)
+b_bytes = p3.number_input(
+    "Budget: parameter bytes",
+    1000,
+    10_000_000,
+    b["bytes"],
+    step=1000,
+    key=k + "bbytes",
+    disabled=mode == "none" or target_kind != "budget",
+)
 precisions = choices(Budget, "precision")
-b_prec = p3.selectbox("at precision", precisions, index=precisions.index(b["precision"]),
-                      key=k + "bprec", disabled=mode == "none" or target_kind != "budget")
+b_prec = p3.selectbox(
+    "at precision",
+    precisions,
+    index=precisions.index(b["precision"]),
+    key=k + "bprec",
+    disabled=mode == "none" or target_kind != "budget",
+)
 pruners = choices(Pruning, "pruner")
-pruner = p4.selectbox("Pruner", pruners, index=pruners.index(p["pruner"]), key=k + "pruner",
-                      disabled=mode == "none")
+pruner = p4.selectbox("Pruner", pruners, index=pruners.index(p["pruner"]), key=k + "pruner", disabled=mode == "none")
 schedules = choices(Pruning, "schedule")
-schedule = p4.selectbox("Schedule", schedules, index=schedules.index(p["schedule"]), key=k + "schedule",
-                        disabled=mode == "none")
-sched_epochs = p4.number_input("Schedule length (epochs)", 0.1, 100.0, float(p["schedule_epochs"]), 0.5, key=k + "schedep",
-                               disabled=mode == "none" or schedule == "one_shot",
-                               help="Epochs of KD training over which the sparsity rises to its target "
-                                    f"({p['total_times']} updates)")
-ft_epochs = p4.number_input("Fine-tune epochs per round", 1, 200, p["finetune_epochs"], key=k + "ftep",
-                            disabled=mode == "none")
+schedule = p4.selectbox(
+    "Schedule", schedules, index=schedules.index(p["schedule"]), key=k + "schedule", disabled=mode == "none"
+)
+sched_epochs = p4.number_input(
+    "Schedule length (epochs)",
+    0.1,
+    100.0,
+    float(p["schedule_epochs"]),
+    0.5,
+    key=k + "schedep",
+    disabled=mode == "none" or schedule == "one_shot",
+    help=f"Epochs of KD training over which the sparsity rises to its target ({p['total_times']} updates)",
+)
+ft_epochs = p4.number_input(
+    "Fine-tune epochs per round", 1, 200, p["finetune_epochs"], key=k + "ftep", disabled=mode == "none"
+)
 
 d1, d2 = st.columns(2)
-dev_ft = d1.checkbox("Device-specific fine-tuning (one copy per training device; s4–s6 keep the general model)",
-                     value=base["device_finetune"]["enabled"], key=k + "devft")
-dev_ep = d2.number_input("Device fine-tuning epochs", 1, 100, base["device_finetune"]["epochs"], key=k + "devep",
-                         disabled=not dev_ft)
+dev_ft = d1.checkbox(
+    "Device-specific fine-tuning (one copy per training device; s4–s6 keep the general model)",
+    value=base["device_finetune"]["enabled"],
+    key=k + "devft",
+)
+dev_ep = d2.number_input(
+    "Device fine-tuning epochs", 1, 100, base["device_finetune"]["epochs"], key=k + "devep", disabled=not dev_ft
+)
 
 # ---------------------------------------------------------------- assemble and validate
 raw = dict(base)
 raw.update(dataset=dataset, subset=subset, name=st.session_state.get(k + "name") or base["name"])
-raw["student"] = {"name": student, "width": int(width), "kwargs": base["student"]["kwargs"]
-                  if student == base["student"]["name"] else {}}
+raw["student"] = {
+    "name": student,
+    "width": int(width),
+    "kwargs": base["student"]["kwargs"] if student == base["student"]["name"] else {},
+}
 t_spec_opt = dict(t_opt, epochs=int(t_epochs))
-raw["teachers"] = [{"model": {"name": t, "width": None if t.startswith("passt") else int(t_width)}, "optim": t_spec_opt}
-                   for t in teachers]
+raw["teachers"] = [
+    {"model": {"name": t, "width": None if t.startswith("passt") else int(t_width)}, "optim": t_spec_opt}
+    for t in teachers
+]
 raw["kd"] = dict(base["kd"], lam=lam, tau=tau, views=int(views))
 raw["optim"] = dict(base["optim"], epochs=int(epochs), lr=float(lr), batch_size=int(batch))
-raw["pruning"] = {"mode": mode, "pruner": pruner, "schedule": schedule, "finetune_epochs": int(ft_epochs),
-                  "total_times": p["total_times"], "schedule_epochs": float(sched_epochs),
-                  "interval_steps": p.get("interval_steps"), "finetune_lr": p["finetune_lr"],
-                  "chain": [], "budget": None}
+raw["pruning"] = {
+    "mode": mode,
+    "pruner": pruner,
+    "schedule": schedule,
+    "finetune_epochs": int(ft_epochs),
+    "total_times": p["total_times"],
+    "schedule_epochs": float(sched_epochs),
+    "interval_steps": p.get("interval_steps"),
+    "finetune_lr": p["finetune_lr"],
+    "chain": [],
+    "budget": None,
+}
 errors = []
 if mode != "none":
     if target_kind == "width":
@@ -138,9 +230,11 @@ except ValueError:
     seeds = [0]
 
 st.subheader("Ablation grid")
-grid_text = st.text_area("Several values for any field, one field per line (`key=v1,v2`); the cartesian product is "
-                         "queued as one group", key=k + "grid", placeholder="student.width=32,48,64\nkd.lam=0.1,0.3\n"
-                                                                             "subset=5,10,25")
+grid_text = st.text_area(
+    "Several values for any field, one field per line (`key=v1,v2`); the cartesian product is queued as one group",
+    key=k + "grid",
+    placeholder="student.width=32,48,64\nkd.lam=0.1,0.3\nsubset=5,10,25",
+)
 configs = []
 try:
     grid = parse_grid([ln for ln in grid_text.splitlines() if ln.strip()])
@@ -174,17 +268,29 @@ if configs:
         est = None
     if est is not None:
         total = sum(e["estimate_s"] for e in est)
-        st.write(f"**{len(configs)} run(s)** on {est[0]['train_clips']:,} training clips; about "
-                 f"**{fmt_duration(total)}** on this machine ({sum(e['teachers_ready'] for e in est)} teacher(s) "
-                 "reused from the zoo).")
+        st.write(
+            f"**{len(configs)} run(s)** on {est[0]['train_clips']:,} training clips; about "
+            f"**{fmt_duration(total)}** on this machine ({sum(e['teachers_ready'] for e in est)} teacher(s) "
+            "reused from the zoo)."
+        )
         if len(configs) > 1:
-            st.dataframe(pd.DataFrame([{"run": c.name, "estimate (min)": round(e["estimate_s"] / 60, 1)}
-                                       for (_, c), e in zip(configs, est)]), hide_index=True, width="stretch")
+            st.dataframe(
+                pd.DataFrame(
+                    [
+                        {"run": c.name, "estimate (min)": round(e["estimate_s"] / 60, 1)}
+                        for (_, c), e in zip(configs, est)
+                    ]
+                ),
+                hide_index=True,
+                width="stretch",
+            )
         g1, g2 = st.columns([2, 1])
         name = g1.text_input("Name (and group, for grids)", key=k + "name", placeholder=first.name or preset)
         if not store.live_workers():
-            st.info("No worker is running: runs wait in the queue until one starts "
-                    "(`make app` starts one; or `python -m asc_core worker`).")
+            st.info(
+                "No worker is running: runs wait in the queue until one starts "
+                "(`make app` starts one; or `python -m asc_core worker`)."
+            )
         if g2.button(f"Launch {len(configs)} run(s)", type="primary", key="exp_launch"):
             ids = jobs.launch([c for _, c in configs], store, name, label=preset)
             st.session_state["jobs_focus"] = ids[0]

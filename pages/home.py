@@ -22,8 +22,9 @@ def _report(path: str) -> dict:
 report = _report(root)
 if not report["clips"]:
     st.error(report["problems"][0] if report["problems"] else f"No dataset at {root}")
-    st.info("Create the embedded dataset with `make app` or "
-            "`python -m asc_core data synth --preset mini --out data/mini`.")
+    st.info(
+        "Create the embedded dataset with `make app` or `python -m asc_core data synth --preset mini --out data/mini`."
+    )
     st.stop()
 
 c1, c2, c3, c4 = st.columns(4)
@@ -35,8 +36,7 @@ for p in report["problems"]:
     st.warning(p)
 
 st.subheader("Clips per split and device")
-st.dataframe(pd.DataFrame(report["devices"]).T.reindex(columns=list(DEVICES)).fillna(0).astype(int),
-             width="stretch")
+st.dataframe(pd.DataFrame(report["devices"]).T.reindex(columns=list(DEVICES)).fillna(0).astype(int), width="stretch")
 
 st.subheader("Listen to a scene")
 col_a, col_b = st.columns([1, 3])
@@ -51,13 +51,14 @@ else:
     col_b.plotly_chart(preview["figure"], width="stretch")
 
 st.subheader("Where next")
-for page, label, icon in (("pages/data.py", "Explore — distributions, hear the device mismatch, a map of the clips", "🗺️"),
-                          ("pages/experiment.py", "Experiment — subset, student, teachers, KD, pruning, budget; launch", "🧪"),
-                          ("pages/jobs.py", "Jobs — live progress, curves, cancel / resume", "⏱️"),
-                          ("pages/compare.py", "Compare — accuracy vs MACs, data efficiency, per-device confusion, "
-                                               "Tables IV and V", "📊"),
-                          ("pages/listen.py", "Listen — the clips a model gets wrong", "🎧"),
-                          ("pages/models.py", "Models — layers, budgets, folded kernels, pruning trajectories", "🧩"),
-                          ("pages/tryit.py", "Try it — classify your own recording", "🎙️"),
-                          ("pages/learn.py", "Learn — distillation, re-parameterisation, pruning, hands on", "🎓")):
+for page, label, icon in (
+    ("pages/data.py", "Explore — distributions, hear the device mismatch, a map of the clips", "🗺️"),
+    ("pages/experiment.py", "Experiment — subset, student, teachers, KD, pruning, budget; launch", "🧪"),
+    ("pages/jobs.py", "Jobs — live progress, curves, cancel / resume", "⏱️"),
+    ("pages/compare.py", "Compare — accuracy vs MACs, data efficiency, per-device confusion, Tables IV and V", "📊"),
+    ("pages/listen.py", "Listen — the clips a model gets wrong", "🎧"),
+    ("pages/models.py", "Models — layers, budgets, folded kernels, pruning trajectories", "🧩"),
+    ("pages/tryit.py", "Try it — classify your own recording", "🎙️"),
+    ("pages/learn.py", "Learn — distillation, re-parameterisation, pruning, hands on", "🎓"),
+):
     st.page_link(page, label=label, icon=icon)

@@ -25,12 +25,17 @@ def live():
     queued = [r for r in runs_now if r["status"] == "queued"]
     st.caption(f"{len(workers)} worker(s) alive · {len(running)} running · {len(queued)} queued")
     if queued and not workers:
-        st.warning("Runs are queued but no worker is running. `make app` starts one; or run "
-                   "`python -m asc_core worker` (add `--queue redis://HOST:6379/0` to share a queue between machines).")
+        st.warning(
+            "Runs are queued but no worker is running. `make app` starts one; or run "
+            "`python -m asc_core worker` (add `--queue redis://HOST:6379/0` to share a queue between machines)."
+        )
     for r in running:
         with st.container(border=True):
             a, b = st.columns([5, 1])
-            a.markdown(f"**{r['name'] or r['run_id']}** `{r['run_id']}` {('· group ' + r['group_name']) if r['group_name'] else ''}")
+            a.markdown(
+                f"**{r['name'] or r['run_id']}** `{r['run_id']}` "
+                f"{('· group ' + r['group_name']) if r['group_name'] else ''}"
+            )
             a.progress(min(1.0, r["progress"] or 0.0), text=jobs.progress_text(r))
             if r["cancel_requested"]:
                 b.caption("stopping at the next batch…")
@@ -78,8 +83,13 @@ if runs:
     running_ids = [r["run_id"] for r in runs if r["status"] == "running"]
     default = focus if focus in ids else (running_ids[0] if running_ids else ids[0])
     by_id = {r["run_id"]: r for r in runs}
-    pick = st.selectbox("Run", ids, index=ids.index(default), key="jobs_pick",
-                        format_func=lambda i: f"{i} · {by_id[i]['status']} · {by_id[i]['name'] or ''}")
+    pick = st.selectbox(
+        "Run",
+        ids,
+        index=ids.index(default),
+        key="jobs_pick",
+        format_func=lambda i: f"{i} · {by_id[i]['status']} · {by_id[i]['name'] or ''}",
+    )
 
     @st.fragment(run_every=3 if by_id[pick]["status"] == "running" else None)
     def detail():
@@ -92,9 +102,12 @@ if runs:
             st.caption("No metrics yet.")
         if r["summary"]:
             s = r["summary"]
-            st.write(f"macro accuracy **{s['macro_accuracy']:.1f} %** (seen {s['seen']:.1f} %, unseen {s['unseen']:.1f} %) · "
-                     f"{s['complexity']['params']:,} params · {s['complexity']['macs'] / 1e6:.2f} M MACs · "
-                     f"{s.get('seconds', 0):.0f} s")
+            st.write(
+                f"macro accuracy **{s['macro_accuracy']:.1f} %** "
+                f"(seen {s['seen']:.1f} %, unseen {s['unseen']:.1f} %) · "
+                f"{s['complexity']['params']:,} params · {s['complexity']['macs'] / 1e6:.2f} M MACs · "
+                f"{s.get('seconds', 0):.0f} s"
+            )
             if s.get("pruning_rounds"):
                 st.dataframe(pd.DataFrame(s["pruning_rounds"]).drop(columns=["channels"]), hide_index=True)
         log = jobs.log_tail(store, pick)

@@ -11,45 +11,65 @@ from asc_core.plots import kernels_figure, trajectory_figure
 from asc_core.store import Store
 
 st.title("Learn: three ideas behind a 128 kB scene classifier")
-st.markdown("A low-complexity model must fit **30 M MACs** and **128 kB** of parameters, and learn from as little as "
-            "**5 %** of the data. Rep-Mobile gets there with three ideas: a large **teacher** to learn from, "
-            "**branches** that help training and vanish before deployment, and **pruning** a wider network down "
-            "in steps.")
+st.markdown(
+    "A low-complexity model must fit **30 M MACs** and **128 kB** of parameters, and learn from as little as "
+    "**5 %** of the data. Rep-Mobile gets there with three ideas: a large **teacher** to learn from, "
+    "**branches** that help training and vanish before deployment, and **pruning** a wider network down "
+    "in steps."
+)
 
 # ---------------------------------------------------------------- 1. temperature
 st.header("1 · Distillation: the teacher's soft labels")
-st.markdown("The student learns from the label *and* from the teacher's probabilities. Dividing the logits by a "
-            "temperature τ > 1 flattens them, so the student also sees **which wrong scenes the teacher finds "
-            "plausible** — a metro station sounds a bit like a tram.")
+st.markdown(
+    "The student learns from the label *and* from the teacher's probabilities. Dividing the logits by a "
+    "temperature τ > 1 flattens them, so the student also sees **which wrong scenes the teacher finds "
+    "plausible** — a metro station sounds a bit like a tram."
+)
 c1, c2 = st.columns(2)
 tau = c1.slider("Temperature τ", 0.5, 10.0, 2.0, 0.5, key="learn_tau")
 lam = c2.slider("λ — weight of the label loss", 0.0, 1.0, 0.3, 0.05, key="learn_lam")
 dist = learn.distribution_frame(learn.EXAMPLE_TEACHER, tau).melt("scene", var_name="", value_name="probability")
-st.plotly_chart(px.bar(dist, x="scene", y="probability", color="", barmode="group", height=320), width="stretch",
-                key="learn_dist")
+st.plotly_chart(
+    px.bar(dist, x="scene", y="probability", color="", barmode="group", height=320), width="stretch", key="learn_dist"
+)
 p1, pt = learn.softened(learn.EXAMPLE_TEACHER, 1), learn.softened(learn.EXAMPLE_TEACHER, tau)
 label = SCENES.index("metro_station")
 terms = learn.kd_terms(learn.EXAMPLE_STUDENT, learn.EXAMPLE_TEACHER, label, lam, tau)
 m1, m2, m3 = st.columns(3)
-m1.metric("Entropy of the soft label", f"{learn.entropy_bits(pt):.2f} bits", f"{learn.entropy_bits(pt) - learn.entropy_bits(p1):+.2f} vs τ = 1")
+m1.metric(
+    "Entropy of the soft label",
+    f"{learn.entropy_bits(pt):.2f} bits",
+    f"{learn.entropy_bits(pt) - learn.entropy_bits(p1):+.2f} vs τ = 1",
+)
 m2.metric("Label term (CE)", f"{terms['ce']:.3f}")
 m3.metric("Distillation term (τ²·KL)", f"{terms['kd']:.3f}")
 curve = learn.kd_curve(learn.EXAMPLE_STUDENT, learn.EXAMPLE_TEACHER, label, lam)
-st.plotly_chart(px.line(curve, x="tau", y=["loss", "ce", "kd"], height=280,
-                        labels={"tau": "temperature τ", "value": "loss"}), width="stretch", key="learn_curve")
-st.caption(f"Total loss = λ·CE + (1 − λ)·τ²·KL = {terms['loss']:.3f} for this clip. The τ² factor keeps the "
-           "distillation gradients comparable across temperatures.")
+st.plotly_chart(
+    px.line(curve, x="tau", y=["loss", "ce", "kd"], height=280, labels={"tau": "temperature τ", "value": "loss"}),
+    width="stretch",
+    key="learn_curve",
+)
+st.caption(
+    f"Total loss = λ·CE + (1 − λ)·τ²·KL = {terms['loss']:.3f} for this clip. The τ² factor keeps the "
+    "distillation gradients comparable across temperatures."
+)
 st.page_link("pages/experiment.py", label="Choose teachers, λ and τ on the Experiment page", icon="🧪")
 
 # ---------------------------------------------------------------- 2. re-parameterisation
 st.header("2 · Re-parameterisation: train with branches, deploy one kernel")
-st.markdown("During training each depthwise 3×3 convolution has parallel 1×1, 3×1 (frequency), 1×3 (time) and "
-            "identity branches, each with its BatchNorm. All are linear, so after training every BatchNorm folds "
-            "into its kernel (W·γ/σ), the small kernels are zero-padded into the 3×3 grid, and the sum is **one** "
-            "kernel: the deployed network is exactly as small as plain CP-Mobile.")
+st.markdown(
+    "During training each depthwise 3×3 convolution has parallel 1×1, 3×1 (frequency), 1×3 (time) and "
+    "identity branches, each with its BatchNorm. All are linear, so after training every BatchNorm folds "
+    "into its kernel (W·γ/σ), the small kernels are zero-padded into the 3×3 grid, and the sum is **one** "
+    "kernel: the deployed network is exactly as small as plain CP-Mobile."
+)
 b1, b2 = st.columns([3, 1])
-branches = b1.multiselect("Branches", ["3x3", "1x1", "3x1", "1x3", "identity"],
-                          default=["3x3", "1x1", "3x1", "1x3", "identity"], key="learn_branches")
+branches = b1.multiselect(
+    "Branches",
+    ["3x3", "1x1", "3x1", "1x3", "identity"],
+    default=["3x3", "1x1", "3x1", "1x3", "identity"],
+    key="learn_branches",
+)
 seed = b2.number_input("Random weights (seed)", 0, 999, 0, key="learn_seed")
 if branches:
     fv = mv.fold_view(learn.tiny_rep_block(int(seed), tuple(branches)), "0", 0)
@@ -61,19 +81,27 @@ st.page_link("pages/models.py", label="See the folded kernels of a trained run o
 
 # ---------------------------------------------------------------- 3. pruning
 st.header("3 · Pruning: wide first, then smaller — in one step or several")
-st.markdown("A wider student learns more from the teacher; channel pruning (by L1 norm of the filters) then removes "
-            "the least important channels until the network meets the budget, and a short distillation fine-tune "
-            "recovers accuracy. **Single-step** prunes straight to the target; **progressive** goes through "
-            "intermediate widths (96 → 64 → 32), fine-tuning after each, so less is lost at once.")
+st.markdown(
+    "A wider student learns more from the teacher; channel pruning (by L1 norm of the filters) then removes "
+    "the least important channels until the network meets the budget, and a short distillation fine-tune "
+    "recovers accuracy. **Single-step** prunes straight to the target; **progressive** goes through "
+    "intermediate widths (96 → 64 → 32), fine-tuning after each, so less is lost at once."
+)
 runs = Store().list_runs("done")
 pr = learn.pruned_runs(runs)
 if pr.empty:
-    st.info("No pruned runs in the store yet. Queue the `quick-single` and `quick-progressive` presets on the "
-            "Experiment page to compare them here with your own numbers.")
+    st.info(
+        "No pruned runs in the store yet. Queue the `quick-single` and `quick-progressive` presets on the "
+        "Experiment page to compare them here with your own numbers."
+    )
 else:
     st.dataframe(pr, hide_index=True, width="stretch")
     by_id = {r["run_id"]: r for r in runs}
-    pick = st.selectbox("Trajectory of", pr["run_id"], key="learn_run",
-                        format_func=lambda i: f"{pr.set_index('run_id').loc[i, 'strategy']} ({i})")
+    pick = st.selectbox(
+        "Trajectory of",
+        pr["run_id"],
+        key="learn_run",
+        format_func=lambda i: f"{pr.set_index('run_id').loc[i, 'strategy']} ({i})",
+    )
     st.plotly_chart(trajectory_figure(mv.trajectory(by_id[pick]["summary"])), width="stretch", key="learn_traj")
 st.page_link("pages/compare.py", label="Table V on the Compare page: every strategy × subset", icon="📊")

@@ -13,8 +13,7 @@ from asc_core.store import Store
 st.title("Models")
 store = Store()
 runs = {r["run_id"]: r for r in reversed(store.list_runs("done"))}
-source = st.radio("Network", ["a registered model", "a finished run"], horizontal=True, key="models_source",
-                  index=0)
+source = st.radio("Network", ["a registered model", "a finished run"], horizontal=True, key="models_source", index=0)
 if source == "a finished run" and not runs:
     st.info("No finished runs yet; showing registered models only.")
     source = "a registered model"
@@ -30,8 +29,7 @@ if source == "a registered model":
     deployed = reparameterize_model(training) if mv.rep_blocks(training) else training
     summary = None
 else:
-    run_id = st.selectbox("Run", list(runs), key="models_run",
-                          format_func=lambda i: f"{runs[i]['name'] or i} ({i})")
+    run_id = st.selectbox("Run", list(runs), key="models_run", format_func=lambda i: f"{runs[i]['name'] or i} ({i})")
     summary = runs[run_id]["summary"]
     name = summary["student"]
     deployed = load_run_model(store, run_id, "deployed")
@@ -54,10 +52,15 @@ t2.dataframe(df, hide_index=True, width="stretch")
 blocks = mv.rep_blocks(training)
 if blocks:
     st.subheader("Re-parameterisation: branches → one 3×3 kernel")
-    st.caption("Each branch's kernel with its BatchNorm folded in (W·γ/σ), zero-padded into the 3×3 grid; their sum "
-               "is the deployed kernel. Rows: frequency; columns: time." +
-               (" Untrained network: BatchNorm statistics randomised so the folding is not trivial."
-                if summary is None else ""))
+    st.caption(
+        "Each branch's kernel with its BatchNorm folded in (W·γ/σ), zero-padded into the 3×3 grid; their sum "
+        "is the deployed kernel. Rows: frequency; columns: time."
+        + (
+            " Untrained network: BatchNorm statistics randomised so the folding is not trivial."
+            if summary is None
+            else ""
+        )
+    )
     b1, b2 = st.columns([3, 1])
     block = b1.selectbox("Block", blocks, key="models_block")
     channels = dict(training.named_modules())[block].channels
@@ -65,7 +68,8 @@ if blocks:
     fv = mv.fold_view(training, block, int(channel))
     st.plotly_chart(kernels_figure(mv.kernel_grid(fv["branches"], fv["folded"])), width="stretch", key="models_kernels")
     (st.success if fv["error"] <= 1e-4 else st.error)(
-        f"Folding error of this block (max |multi-branch − folded| on a random input): {fv['error']:.2e}")
+        f"Folding error of this block (max |multi-branch − folded| on a random input): {fv['error']:.2e}"
+    )
 
 # ---------------------------------------------------------------- pruning trajectory
 if summary and summary.get("pruning_rounds"):
@@ -77,5 +81,8 @@ if summary and summary.get("pruning_rounds"):
     if not ch.empty:
         import plotly.express as px
 
-        st.plotly_chart(px.bar(ch, x="layer", y="channels", color="round", barmode="group", height=360),
-                        width="stretch", key="models_channels")
+        st.plotly_chart(
+            px.bar(ch, x="layer", y="channels", color="round", barmode="group", height=360),
+            width="stretch",
+            key="models_channels",
+        )

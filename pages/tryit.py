@@ -3,9 +3,9 @@
 import streamlit as st
 
 from asc_core import tryit
+from asc_core.constants import UPLOAD_LIMIT_BYTES
 from asc_core.data.audio import to_wav_bytes
 from asc_core.data.errors import AudioError
-from asc_core.constants import UPLOAD_LIMIT_BYTES
 from asc_core.data.labels import SAMPLE_RATE, SCENES
 from asc_core.plots import per_second_figure, topk_figure
 from asc_core.store import Store
@@ -18,15 +18,26 @@ if not runs:
     st.info("No finished runs yet: train one on the Experiment page, then classify your own audio here.")
     st.stop()
 c1, c2 = st.columns([3, 1])
-run_id = c1.selectbox("Model of run", list(runs), key="try_run",
-                      format_func=lambda i: f"{runs[i]['name'] or i} ({i}) — {runs[i]['summary']['macro_accuracy']:.1f} %")
-device = c2.selectbox("Recorded with device", tryit.device_choices(), key="try_device",
-                      help="a, b, c, s1–s3 use their device-specific model when the run has one")
+run_id = c1.selectbox(
+    "Model of run",
+    list(runs),
+    key="try_run",
+    format_func=lambda i: f"{runs[i]['name'] or i} ({i}) — {runs[i]['summary']['macro_accuracy']:.1f} %",
+)
+device = c2.selectbox(
+    "Recorded with device",
+    tryit.device_choices(),
+    key="try_device",
+    help="a, b, c, s1–s3 use their device-specific model when the run has one",
+)
 
 src = st.radio("Audio", ["upload a file", "record"], horizontal=True, key="try_src")
 if src == "upload a file":
-    up = st.file_uploader(f"WAV, FLAC, MP3 or OGG (up to {UPLOAD_LIMIT_BYTES / 1e6:.0f} MB, 10 min)", type=["wav", "flac", "mp3", "ogg"],
-                          key="try_upload")
+    up = st.file_uploader(
+        f"WAV, FLAC, MP3 or OGG (up to {UPLOAD_LIMIT_BYTES / 1e6:.0f} MB, 10 min)",
+        type=["wav", "flac", "mp3", "ogg"],
+        key="try_upload",
+    )
 else:
     up = st.audio_input("Record a few seconds", key="try_record")
 if up is None:

@@ -33,10 +33,28 @@ def run(label, over):
     if s["status"] != "done":
         raise SystemExit(f"{label}: {s}")
     cx = s["complexity"]
-    rows.append({"row": label, "macro_acc": round(s["macro_accuracy"], 1), "params": cx["params"], "macs": cx["macs"],
-                 "seen": round(s["seen"], 1), "unseen": round(s["unseen"], 1), "seconds": s["seconds"], "run_id": rid,
-                 "rounds": [(r["target"], r["params"], r["macs"], round(r["accuracy_after_pruning"], 1),
-                             round(r["accuracy_after_finetune"], 1)) for r in s["pruning_rounds"]]})
+    rows.append(
+        {
+            "row": label,
+            "macro_acc": round(s["macro_accuracy"], 1),
+            "params": cx["params"],
+            "macs": cx["macs"],
+            "seen": round(s["seen"], 1),
+            "unseen": round(s["unseen"], 1),
+            "seconds": s["seconds"],
+            "run_id": rid,
+            "rounds": [
+                (
+                    r["target"],
+                    r["params"],
+                    r["macs"],
+                    round(r["accuracy_after_pruning"], 1),
+                    round(r["accuracy_after_finetune"], 1),
+                )
+                for r in s["pruning_rounds"]
+            ],
+        }
+    )
     print(json.dumps(rows[-1]), flush=True)
     ids[label] = rid
 
@@ -50,10 +68,14 @@ run("width 64", {"student": {"name": "rep_mobile", "width": 64}})
 run("single 64→32", from_wide(64) | {"pruning": prune | {"mode": "single", "chain": [32], "finetune_epochs": 4}})
 run("width 96", {"student": {"name": "rep_mobile", "width": 96}})
 run("single 96→32", from_wide(96) | {"pruning": prune | {"mode": "single", "chain": [32], "finetune_epochs": 4}})
-run("progressive 96→64→32", from_wide(96) | {"pruning": prune | {"mode": "progressive", "chain": [64, 32],
-                                                                  "finetune_epochs": 2}})
+run(
+    "progressive 96→64→32",
+    from_wide(96) | {"pruning": prune | {"mode": "progressive", "chain": [64, 32], "finetune_epochs": 2}},
+)
 out = store.root / f"{a.group}.json"
 out.write_text(json.dumps(rows, indent=2))
 for r in rows:
-    print(f"{r['row']:>24}  {r['macro_acc']:5.1f} %  {r['params']:>8,} params  {r['macs'] / 1e6:6.1f} M MACs  "
-          f"seen {r['seen']:.1f}  unseen {r['unseen']:.1f}  {r['seconds']:.0f} s")
+    print(
+        f"{r['row']:>24}  {r['macro_acc']:5.1f} %  {r['params']:>8,} params  {r['macs'] / 1e6:6.1f} M MACs  "
+        f"seen {r['seen']:.1f}  unseen {r['unseen']:.1f}  {r['seconds']:.0f} s"
+    )

@@ -44,10 +44,21 @@ def progressive_run(tiny_root, tmp_path_factory):
     from asc_core.train.runner import run_experiment
 
     store = Store(tmp_path_factory.mktemp("pruned") / "runs")
-    cfg = {"dataset": str(tiny_root), "subset": 25, "student": {"name": "rep_mobile", "width": 32},
-           "optim": {"epochs": 1, "batch_size": 16, "validate_every": 100}, "accelerator": "cpu", "name": "progressive",
-           "pruning": {"mode": "progressive", "chain": [24, 16], "total_times": 2, "schedule_epochs": 1,
-                       "finetune_epochs": 1}}
+    cfg = {
+        "dataset": str(tiny_root),
+        "subset": 25,
+        "student": {"name": "rep_mobile", "width": 32},
+        "optim": {"epochs": 1, "batch_size": 16, "validate_every": 100},
+        "accelerator": "cpu",
+        "name": "progressive",
+        "pruning": {
+            "mode": "progressive",
+            "chain": [24, 16],
+            "total_times": 2,
+            "schedule_epochs": 1,
+            "finetune_epochs": 1,
+        },
+    }
     return store, run_experiment(parse_config(cfg), store)
 
 

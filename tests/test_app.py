@@ -11,8 +11,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _registered_pages() -> set[str]:
     tree = ast.parse((ROOT / "app.py").read_text())
-    return {n.args[0].value for n in ast.walk(tree)
-            if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "Page" and n.args}
+    return {
+        n.args[0].value
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "Page" and n.args
+    }
 
 
 def test_every_page_file_is_registered():
@@ -21,8 +24,20 @@ def test_every_page_file_is_registered():
 
 
 def test_no_streamlit_in_core():
+    """No module of asc_core imports Streamlit, in any form (import, from-import, importlib, __import__)."""
+    import ast
+
     for p in (ROOT / "asc_core").rglob("*.py"):
-        assert "import streamlit" not in p.read_text(), p
+        for node in ast.walk(ast.parse(p.read_text(), str(p))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+                if getattr(node.func, "attr", getattr(node.func, "id", "")) in ("import_module", "__import__"):
+                    names = [str(node.args[0].value)]
+            assert not any(n == "streamlit" or n.startswith("streamlit.") for n in names), f"{p}:{node.lineno}"
 
 
 @pytest.fixture

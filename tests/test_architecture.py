@@ -27,6 +27,11 @@ def test_queueing_and_planning_do_not_import_the_training_stack(tiny_root, tmp_p
         print(heavy)
         assert not heavy, heavy
     """)
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                       env={"ASC_QUEUE": "", "PATH": "/usr/bin:/bin", "ASC_CACHE": str(tmp_path / "cache")})
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"ASC_QUEUE": "", "PATH": "/usr/bin:/bin", "ASC_CACHE": str(tmp_path / "cache")},
+    )
     assert r.returncode == 0, r.stdout + r.stderr

@@ -45,7 +45,9 @@ def test_wrong_header(broken):
 def test_split_row_absent_from_meta(broken):
     split = broken / "split_setup" / "split10.csv"
     split.write_text(split.read_text() + "audio/park-paris-9-9-0-a.wav\tpark\n")
-    with pytest.raises(DatasetError, match=r"split10.csv: 1 row\(s\) absent from meta.csv, e.g. audio/park-paris-9-9-0-a.wav"):
+    with pytest.raises(
+        DatasetError, match=r"split10.csv: 1 row\(s\) absent from meta.csv, e.g. audio/park-paris-9-9-0-a.wav"
+    ):
         open_dataset(broken)
 
 

@@ -22,8 +22,18 @@ def test_check_json(tiny_root):
     assert report["rows"]["test"] == 180
     assert report["counts"]["test"]["park"]["s6"] == 2
     assert report["problems"] == []
-    assert set(report["cities"]["split100"]) <= {"barcelona", "helsinki", "lisbon", "london", "lyon", "milan",
-                                                  "paris", "prague", "stockholm", "vienna"}
+    assert set(report["cities"]["split100"]) <= {
+        "barcelona",
+        "helsinki",
+        "lisbon",
+        "london",
+        "lyon",
+        "milan",
+        "paris",
+        "prague",
+        "stockholm",
+        "vienna",
+    }
 
 
 def test_check_text_and_bad_root(tmp_path, tiny_root):

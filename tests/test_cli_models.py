@@ -9,8 +9,20 @@ def test_models_json_lists_every_model():
     r = run("models", "--json")
     assert r.returncode == 0, r.stderr
     names = {m["name"] for m in json.loads(r.stdout)}
-    assert {"dcase24_baseline", "rep_mobile", "sscp_mobile", "cp_mobile", "cp_resnet", "bc_resnet", "tf_sepnet",
-            "dssdn_s", "dssdn_m", "dssdn_l", "passt_tiny", "passt_s"} <= names
+    assert {
+        "dcase24_baseline",
+        "rep_mobile",
+        "sscp_mobile",
+        "cp_mobile",
+        "cp_resnet",
+        "bc_resnet",
+        "tf_sepnet",
+        "dssdn_s",
+        "dssdn_m",
+        "dssdn_l",
+        "passt_tiny",
+        "passt_s",
+    } <= names
 
 
 def test_complexity_json_rep_mobile_deployed_and_training():

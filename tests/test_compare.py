@@ -8,21 +8,48 @@ from asc_core.config import parse_config
 
 
 def _run(i, subset, width, acc, seed=0, pruning=None, teachers=(), init_from=None, macs=None):
-    cfg = parse_config({"preset": "quick", "subset": subset, "seed": seed, "teachers": [
-        {"model": {"name": t, "width": 32}} for t in teachers],
-        "student": {"name": "rep_mobile", "width": width, "init_from": init_from},
-        "optim": {"epochs": 0 if init_from else 12}, "pruning": pruning or {"mode": "none"}}).model_dump(mode="json")
-    return {"run_id": f"r{i}", "name": f"run {i}", "group_name": "g", "status": "done", "created_at": 1000.0 + i,
-            "config": cfg, "summary": {"macro_accuracy": acc, "seen": acc + 3, "unseen": acc - 6,
-                                       "per_device": {"a": acc + 5, "s4": acc - 8},
-                                       "complexity": {"params": width * 2000, "macs": macs or width * 900_000,
-                                                      "bytes": {"fp16": width * 4000}, "meets_dcase": width <= 32},
-                                       "seconds": 10.0}}
+    cfg = parse_config(
+        {
+            "preset": "quick",
+            "subset": subset,
+            "seed": seed,
+            "teachers": [{"model": {"name": t, "width": 32}} for t in teachers],
+            "student": {"name": "rep_mobile", "width": width, "init_from": init_from},
+            "optim": {"epochs": 0 if init_from else 12},
+            "pruning": pruning or {"mode": "none"},
+        }
+    ).model_dump(mode="json")
+    return {
+        "run_id": f"r{i}",
+        "name": f"run {i}",
+        "group_name": "g",
+        "status": "done",
+        "created_at": 1000.0 + i,
+        "config": cfg,
+        "summary": {
+            "macro_accuracy": acc,
+            "seen": acc + 3,
+            "unseen": acc - 6,
+            "per_device": {"a": acc + 5, "s4": acc - 8},
+            "complexity": {
+                "params": width * 2000,
+                "macs": macs or width * 900_000,
+                "bytes": {"fp16": width * 4000},
+                "meets_dcase": width <= 32,
+            },
+            "seconds": 10.0,
+        },
+    }
 
 
-RUNS = [_run(1, 25, 32, 60.0), _run(2, 25, 32, 62.0, seed=1), _run(3, 5, 32, 40.0), _run(4, 25, 64, 63.0),
-        _run(5, 25, 64, 63.5, pruning={"mode": "single", "chain": [32]}, init_from="r4", macs=28_000_000),
-        _run(6, 25, 32, 64.0, teachers=("cp_resnet",))]
+RUNS = [
+    _run(1, 25, 32, 60.0),
+    _run(2, 25, 32, 62.0, seed=1),
+    _run(3, 5, 32, 40.0),
+    _run(4, 25, 64, 63.0),
+    _run(5, 25, 64, 63.5, pruning={"mode": "single", "chain": [32]}, init_from="r4", macs=28_000_000),
+    _run(6, 25, 32, 64.0, teachers=("cp_resnet",)),
+]
 
 
 def test_runs_frame_labels_and_diff_only():

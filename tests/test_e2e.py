@@ -24,9 +24,17 @@ from asc_core.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "artifacts" / "screenshots"
-PAGES = [("", "ASC Lab"), ("data", "Data"), ("experiment", "Experiment"), ("jobs", "Jobs"),
-         ("compare", "Compare"), ("listen", "Listen to the mistakes"), ("models", "Models"), ("tryit", "Try it"),
-         ("learn", "Learn")]
+PAGES = [
+    ("", "ASC Lab"),
+    ("data", "Data"),
+    ("experiment", "Experiment"),
+    ("jobs", "Jobs"),
+    ("compare", "Compare"),
+    ("listen", "Listen to the mistakes"),
+    ("models", "Models"),
+    ("tryit", "Try it"),
+    ("learn", "Learn"),
+]
 
 
 def _chromium() -> str:
@@ -36,10 +44,14 @@ def _chromium() -> str:
             return p
     if shutil.which("apt-get") is None or os.geteuid() != 0:
         pytest.skip("chromium is not installed and apt-get (as root) is not available to install it")
-    for cmd in (["apt-get", "install", "-y", "--no-install-recommends", "chromium"],
-                ["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]):
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=900,
-                           env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+    for cmd in (
+        ["apt-get", "install", "-y", "--no-install-recommends", "chromium"],
+        ["apt-get", "update"],
+        ["apt-get", "install", "-y", "--no-install-recommends", "chromium"],
+    ):
+        r = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=900, env=dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        )
         if r.returncode == 0 and cmd[1] == "install":
             break
     if not os.path.exists("/usr/bin/chromium"):
@@ -58,9 +70,17 @@ def browser():
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     exe = _chromium()
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=exe, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-            "--autoplay-policy=no-user-gesture-required", "--mute-audio"])
+        b = p.chromium.launch(
+            executable_path=exe,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--disable-background-networking",
+                "--autoplay-policy=no-user-gesture-required",
+                "--mute-audio",
+            ],
+        )
         yield b
         b.close()
 
@@ -70,11 +90,28 @@ def served(tiny_root, tmp_path_factory):
     runs = tmp_path_factory.mktemp("e2e") / "runs"
     port = _free_port()
     env = dict(os.environ, ASC_RUNS=str(runs), ASC_DATA=str(tiny_root), PYTHONUNBUFFERED="1")
-    worker = subprocess.Popen([sys.executable, "-m", "asc_core", "worker", "--runs", str(runs)], cwd=ROOT, env=env,
-                              stderr=subprocess.DEVNULL)
-    app = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                            "--server.headless", "true", "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "asc_core", "worker", "--runs", str(runs)], cwd=ROOT, env=env, stderr=subprocess.DEVNULL
+    )
+    app = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     t0 = time.time()
     while True:
@@ -149,7 +186,9 @@ def test_the_app_in_a_browser(browser, served, tiny_root, tmp_path):
         if path == "listen":
             audio = page.locator("audio").first
             audio.wait_for(state="attached", timeout=30_000)
-            playing = audio.evaluate("a => a.play().then(() => new Promise(r => setTimeout(() => r(a.currentTime), 700)))")
+            playing = audio.evaluate(
+                "a => a.play().then(() => new Promise(r => setTimeout(() => r(a.currentTime), 700)))"
+            )
             assert playing > 0, "the misclassified clip plays"
         if path == "tryit":
             wav = tmp_path / "upload.wav"

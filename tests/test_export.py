@@ -26,8 +26,13 @@ ROOT = Path(__file__).resolve().parent.parent
 def finished_run(tiny_root, tmp_path_factory):
     store = Store(tmp_path_factory.mktemp("export") / "runs")
     # unpruned here (pruning is slow on 2 cores); a pruned run's ONNX export is checked in test_pruning
-    cfg = {"dataset": str(tiny_root), "subset": 25, "student": {"name": "rep_mobile", "width": 24},
-           "optim": {"epochs": 1, "batch_size": 16, "validate_every": 100}, "accelerator": "cpu"}
+    cfg = {
+        "dataset": str(tiny_root),
+        "subset": 25,
+        "student": {"name": "rep_mobile", "width": 24},
+        "optim": {"epochs": 1, "batch_size": 16, "validate_every": 100},
+        "accelerator": "cpu",
+    }
     s = run_experiment(parse_config(cfg), store)
     assert s["status"] == "done", s
     return store, s["run_id"]
@@ -58,14 +63,44 @@ def test_state_dict_reloads_with_its_meta(finished_run, tmp_path):
 
 def test_export_cli_and_refusals(finished_run, tmp_path):
     store, run_id = finished_run
-    out = subprocess.run([sys.executable, "-m", "asc_core", "export", run_id, "--format", "onnx", "--out",
-                          str(tmp_path / "cli.onnx"), "--runs", str(store.root), "--json"],
-                         cwd=ROOT, capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "asc_core",
+            "export",
+            run_id,
+            "--format",
+            "onnx",
+            "--out",
+            str(tmp_path / "cli.onnx"),
+            "--runs",
+            str(store.root),
+            "--json",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["max_abs_diff"] <= 1e-4
     queued = store.create_run({"name": "x"}, name="x")
     with pytest.raises(ValueError, match="is queued; only finished runs export"):
         export_run(store, queued, "onnx", tmp_path / "q.onnx")
-    bad = subprocess.run([sys.executable, "-m", "asc_core", "export", "nope", "--out", str(tmp_path / "n.onnx"),
-                          "--runs", str(store.root)], cwd=ROOT, capture_output=True, text=True)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "asc_core",
+            "export",
+            "nope",
+            "--out",
+            str(tmp_path / "n.onnx"),
+            "--runs",
+            str(store.root),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2 and "no run 'nope'" in bad.stderr

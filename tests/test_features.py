@@ -22,8 +22,20 @@ def test_matches_librosa_on_a_chirp():
     t = np.arange(32000) / 32000
     x = (0.3 * np.sin(2 * np.pi * (200 * t + 3000 * t**2)) + 0.05 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)
     ours = log_mel(cfg)(torch.from_numpy(x)).numpy()
-    ref = librosa.feature.melspectrogram(y=x, sr=32000, n_fft=4096, hop_length=500, win_length=3072, window="hann",
-                                         center=True, pad_mode="reflect", power=2.0, n_mels=256, htk=True, norm=None)
+    ref = librosa.feature.melspectrogram(
+        y=x,
+        sr=32000,
+        n_fft=4096,
+        hop_length=500,
+        win_length=3072,
+        window="hann",
+        center=True,
+        pad_mode="reflect",
+        power=2.0,
+        n_mels=256,
+        htk=True,
+        norm=None,
+    )
     ref = np.log(ref + 1e-5)
     assert ours.shape == ref.shape == (256, 65)
     strong = ref > np.log(1e-2)  # compare where there is energy; both floor at log(1e-5)

@@ -25,10 +25,20 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def cfg_dict(root, epochs=2, slow=False, **over):
     """``slow``: the whole training split in batches of 4, so a cancel or a kill lands mid-run."""
-    d = {"dataset": str(root), "subset": 100 if slow else 25, "student": {"name": "dcase24_baseline", "width": 16},
-         "optim": {"epochs": epochs, "batch_size": 4 if slow else 16, "lr": 0.005, "warmup_epochs": 0,
-                   "validate_every": 1000},
-         "accelerator": "cpu", "name": "job test"}
+    d = {
+        "dataset": str(root),
+        "subset": 100 if slow else 25,
+        "student": {"name": "dcase24_baseline", "width": 16},
+        "optim": {
+            "epochs": epochs,
+            "batch_size": 4 if slow else 16,
+            "lr": 0.005,
+            "warmup_epochs": 0,
+            "validate_every": 1000,
+        },
+        "accelerator": "cpu",
+        "name": "job test",
+    }
     return d | over
 
 
@@ -63,8 +73,13 @@ def test_queue_survives_without_worker_then_runs_fails_and_cancels(tiny_root, tm
     store = Store(runs)
     cfg_file = tmp_path / "job.yaml"
     cfg_file.write_text(yaml.safe_dump(cfg_dict(tiny_root)))
-    out = subprocess.run([sys.executable, "-m", "asc_core", "submit", str(cfg_file), "--runs", str(runs), "--json"],
-                         cwd=ROOT, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "asc_core", "submit", str(cfg_file), "--runs", str(runs), "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     sub = json.loads(out.stdout)
     ok = sub["runs"][0]["run_id"]
     assert sub["live_workers"] == 0 and sub["estimate_s"] > 0
@@ -103,8 +118,10 @@ def test_cancel_kill_interrupt_resume(tiny_root, tmp_path):
         wait_for(lambda: store.get_run(a)["status"] == "cancelled", what="the cooperative cancel")
         assert (runs / a / "ckpt" / "last.ckpt").exists()
         b = jobs.submit(parse_config(cfg_dict(tiny_root, epochs=80, slow=True, seed=1)), store)
-        wait_for(lambda: (store.get_run(b)["epoch"] or 0) >= 2 and (runs / b / "ckpt" / "last.ckpt").exists(),
-                 what="the second job to checkpoint")
+        wait_for(
+            lambda: (store.get_run(b)["epoch"] or 0) >= 2 and (runs / b / "ckpt" / "last.ckpt").exists(),
+            what="the second job to checkpoint",
+        )
         worker.kill()  # the worker dies mid-epoch
         worker.wait()
         assert store.get_run(b)["status"] == "running"
@@ -178,7 +195,30 @@ def test_grid_expands_validates_and_estimates(tiny_root, tmp_path):
     assert all(e["estimate_s"] > 0 and e["train_clips"] > 0 for e in est)
     # nothing is queued when one combination is invalid
     runs = tmp_path / "runs2"
-    out = subprocess.run([sys.executable, "-m", "asc_core", "submit", "quick", "--runs", str(runs),
-                          "--grid", "student.width=32,12"], cwd=ROOT, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "asc_core", "submit", "quick", "--runs", str(runs), "--grid", "student.width=32,12"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 2 and "student.width=12" in out.stderr
     assert Store(runs).list_runs() == []
+
+
+def test_store_opens_read_only_when_current(tmp_path):
+    """Opening a current store takes no write lock (a page rerun never waits for a worker's transaction)."""
+    import sqlite3
+
+    from asc_core.store import MIGRATIONS
+
+    Store(tmp_path / "runs")  # creates and migrates
+    holder = sqlite3.connect(tmp_path / "runs" / "asc.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # a writer holds the lock
+    try:
+        s = Store.__new__(Store)
+        s.root, s.db_path = tmp_path / "runs", tmp_path / "runs" / "asc.db"
+        s.connect = lambda: sqlite3.connect(s.db_path, timeout=0.5, isolation_level=None)  # fail fast if it would block
+        s._migrate()
+        assert s.schema_version == len(MIGRATIONS)
+    finally:
+        holder.execute("ROLLBACK")

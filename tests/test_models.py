@@ -43,14 +43,24 @@ def test_students_trace_with_fx(name):
     torch.testing.assert_close(gm(x), model(x))
 
 
-@pytest.mark.parametrize("name", ["dcase24_baseline", "rep_mobile", "sscp_mobile", "cp_mobile", "tf_sepnet", "cp_resnet"])
+@pytest.mark.parametrize(
+    "name", ["dcase24_baseline", "rep_mobile", "sscp_mobile", "cp_mobile", "tf_sepnet", "cp_resnet"]
+)
 def test_every_width_builds(name):
     params = [measure(create_model(name, width=w)).params for w in STUDENT_WIDTHS]
     assert params == sorted(params) and len(set(params)) == len(params)
 
 
-@pytest.mark.parametrize("branches", [BRANCHES, ("1x1", "3x1", "1x3", "identity"), ("3x3", "3x1", "1x3", "identity"),
-                                      ("3x3", "1x1", "identity"), ("3x3",)])
+@pytest.mark.parametrize(
+    "branches",
+    [
+        BRANCHES,
+        ("1x1", "3x1", "1x3", "identity"),
+        ("3x3", "3x1", "1x3", "identity"),
+        ("3x3", "1x1", "identity"),
+        ("3x3",),
+    ],
+)
 @pytest.mark.parametrize("stride", [(1, 1), (1, 2), (2, 1), (2, 2)])
 def test_depthwise_folding_is_exact(branches, stride):
     torch.manual_seed(1)
@@ -84,8 +94,8 @@ def test_rep_mobile_branch_subsets_fold_exactly():
 
 
 def test_dssdn_sizes_ordered():
-    s, m, l = (measure(create_model(n)) for n in ("dssdn_s", "dssdn_m", "dssdn_l"))
-    assert s.params < m.params < l.params and s.macs < m.macs < l.macs
+    small, mid, large = (measure(create_model(n)) for n in ("dssdn_s", "dssdn_m", "dssdn_l"))
+    assert small.params < mid.params < large.params and small.macs < mid.macs < large.macs
 
 
 def test_dssdn_follows_its_captions():
@@ -103,7 +113,7 @@ def test_dssdn_follows_its_captions():
     assert [c.kernel_size for c in (spc.sc.freq, spc.sc.time, spc.sc.point)] == [(3, 1), (1, 3), (1, 1)]
     x = torch.randn(2, spc.n + spc.rest, 8, 6)
     y = spc(x)
-    assert torch.equal(y[:, spc.n:], x[:, spc.n:])  # the other channels pass untouched
+    assert torch.equal(y[:, spc.n :], x[:, spc.n :])  # the other channels pass untouched
     # the cut: the low band's output does not depend on the high band's input (only the residual carries it)
     b = blocks[1].eval()  # cin == cout
     assert b.cut == 64  # half of the 128 bins after the stem
@@ -175,7 +185,9 @@ def test_rep_mobile_paper_is_the_table_i_model():
     # the same widths on the DCASE24 baseline's strides cost 53.2 M MACs: the strides are what Table I needs
     wide = create_model("rep_mobile", channels_multiplier=2.3, expansion_rate=3.0)
     assert measure(reparameterize_model(wide), (1, 1, 256, 65)).macs == 53_174_356
-    same = create_model("rep_mobile", channels_multiplier=2.3, expansion_rate=3.0, strides="dcase23", branches=PAPER_BRANCHES)
+    same = create_model(
+        "rep_mobile", channels_multiplier=2.3, expansion_rate=3.0, strides="dcase23", branches=PAPER_BRANCHES
+    )
     assert measure(reparameterize_model(same), (1, 1, 256, 63)).macs == 28_893_268
 
 

@@ -19,7 +19,8 @@ from asc_core.train.runner import resume_run, run_experiment
 
 def tiny_config(root, **over):
     cfg = {
-        "dataset": str(root), "subset": 25,
+        "dataset": str(root),
+        "subset": 25,
         "student": {"name": "dcase24_baseline", "width": 16},
         "teachers": [{"model": {"name": "passt_tiny"}, "optim": {"epochs": 1, "batch_size": 32, "lr": 0.001}}],
         "kd": {"lam": 0.1, "tau": 2.0, "views": 2},
@@ -80,19 +81,42 @@ def test_failing_run_is_recorded(tmp_path):
 def test_train_cli_json_contract(tiny_root, tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text(yaml.safe_dump(tiny_config(tiny_root, teachers=[])))
-    r = subprocess.run([sys.executable, "-m", "asc_core", "train", str(cfg), "--runs", str(tmp_path / "runs"),
-                        "--set", "optim.epochs=1", "--json"], capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "asc_core",
+            "train",
+            str(cfg),
+            "--runs",
+            str(tmp_path / "runs"),
+            "--set",
+            "optim.epochs=1",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     s = json.loads(r.stdout)
     assert s["status"] == "done" and s["run_id"]
     assert {"params", "macs", "bytes"} <= set(s["complexity"])
     assert set(s["per_device"]) == set(DEVICES) and "macro_accuracy" in s and s["pruning_rounds"] == []
-    r = subprocess.run([sys.executable, "-m", "asc_core", "runs", "list", "--runs", str(tmp_path / "runs"), "--json"],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "asc_core", "runs", "list", "--runs", str(tmp_path / "runs"), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     runs = json.loads(r.stdout)
     assert runs[0]["run_id"] == s["run_id"] and runs[0]["status"] == "done"
-    r = subprocess.run([sys.executable, "-m", "asc_core", "train", str(cfg), "--set", "optim.lr=-1"],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "asc_core", "train", str(cfg), "--set", "optim.lr=-1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2 and "optim.lr" in r.stderr and "greater than 0" in r.stderr
 
 
@@ -100,10 +124,21 @@ def test_killed_run_leaves_a_consistent_store_and_resumes(tiny_root, tmp_path):
     runs = tmp_path / "runs"
     cfg = tmp_path / "c.yaml"
     # many short epochs: the kill lands mid-run however fast the machine is
-    cfg.write_text(yaml.safe_dump(tiny_config(tiny_root, teachers=[], subset=100, optim={
-        "epochs": 80, "batch_size": 4, "lr": 0.005, "validate_every": 1000})))
-    proc = subprocess.Popen([sys.executable, "-m", "asc_core", "train", str(cfg), "--runs", str(runs)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cfg.write_text(
+        yaml.safe_dump(
+            tiny_config(
+                tiny_root,
+                teachers=[],
+                subset=100,
+                optim={"epochs": 80, "batch_size": 4, "lr": 0.005, "validate_every": 1000},
+            )
+        )
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "asc_core", "train", str(cfg), "--runs", str(runs)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     store = None
     deadline = time.time() + 240
     while time.time() < deadline:
@@ -137,7 +172,9 @@ def test_killed_run_leaves_a_consistent_store_and_resumes(tiny_root, tmp_path):
 
 def test_deterministic_under_a_seed(tiny_root, tmp_path):
     store = Store(tmp_path / "runs")
-    cfg = parse_config(tiny_config(tiny_root, teachers=[], optim={"epochs": 1, "batch_size": 16, "validate_every": 100}))
+    cfg = parse_config(
+        tiny_config(tiny_root, teachers=[], optim={"epochs": 1, "batch_size": 16, "validate_every": 100})
+    )
     a = run_experiment(cfg, store)
     b = run_experiment(cfg, store)
     assert a["status"] == b["status"] == "done"

@@ -90,14 +90,21 @@ def test_deterministic(tiny_root, tmp_path):
 
 
 def test_seed_changes_audio(tmp_path):
-    from asc_core.data.synth import PRESETS, Preset
-
     # a different seed gives different audio (checked on one small recording, not a whole preset)
     import numpy as np
 
     from asc_core.data import scenes
+    from asc_core.data.synth import PRESETS, Preset
 
-    a = scenes.render(scenes.location_traits("park", scenes.city_traits(np.random.default_rng(0)), np.random.default_rng(0)), np.random.default_rng(0), 32000)
-    b = scenes.render(scenes.location_traits("park", scenes.city_traits(np.random.default_rng(1)), np.random.default_rng(1)), np.random.default_rng(1), 32000)
+    a = scenes.render(
+        scenes.location_traits("park", scenes.city_traits(np.random.default_rng(0)), np.random.default_rng(0)),
+        np.random.default_rng(0),
+        32000,
+    )
+    b = scenes.render(
+        scenes.location_traits("park", scenes.city_traits(np.random.default_rng(1)), np.random.default_rng(1)),
+        np.random.default_rng(1),
+        32000,
+    )
     assert not np.allclose(a, b)
     assert isinstance(PRESETS["tiny"], Preset)

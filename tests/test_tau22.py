@@ -39,7 +39,12 @@ def test_clip_fields(tau):
     row = tau.clips.iloc[0]
     assert row["filename"] == "audio/airport-lisbon-1000-40000-0-a.wav"
     assert (row["scene"], row["city"], row["location"], row["device"], row["segment"]) == (
-        "airport", "lisbon", "lisbon-1000", "a", 0)
+        "airport",
+        "lisbon",
+        "lisbon-1000",
+        "a",
+        0,
+    )
     assert row["recording"] == "airport-lisbon-1000-40000"
 
 

@@ -37,8 +37,12 @@ def test_kd_loss_paper_is_kl_teacher_to_student_by_hand():
     assert math.isclose(parts["kd"], np.mean(kls), rel_tol=1e-5)
     assert math.isclose(parts["ce"], ce, rel_tol=1e-5)
     # the same as PyTorch's kl_div(student log-probs, teacher probs) — the call eq. (1) is written after
-    ref = np.mean([float(F.kl_div(F.log_softmax(s / tau, -1), F.softmax(t[:, k] / tau, -1), reduction="batchmean"))
-                   for k in range(2)])
+    ref = np.mean(
+        [
+            float(F.kl_div(F.log_softmax(s / tau, -1), F.softmax(t[:, k] / tau, -1), reduction="batchmean"))
+            for k in range(2)
+        ]
+    )
     assert math.isclose(parts["kd"], ref, rel_tol=1e-5)
     # the reverse direction is a separate, explicitly named variant
     _, prev = kd_loss(s, y, t, lam, tau, "paper_reverse")
@@ -63,8 +67,12 @@ def test_kd_loss_cpjku_matches_their_reduction_by_hand():
     assert math.isclose(parts["kd"], kd, rel_tol=1e-5)
     assert math.isclose(float(loss), 0.02 * ce + 0.98 * kd, rel_tol=1e-5)
     # their exact call
-    ref = torch.nn.KLDivLoss(reduction="none", log_target=True)(F.log_softmax(s / tau, -1),
-                                                                 F.log_softmax(t.mean(1) / tau, -1)).mean() * tau**2
+    ref = (
+        torch.nn.KLDivLoss(reduction="none", log_target=True)(
+            F.log_softmax(s / tau, -1), F.log_softmax(t.mean(1) / tau, -1)
+        ).mean()
+        * tau**2
+    )
     assert math.isclose(parts["kd"], float(ref), rel_tol=1e-6)
     assert float(kd_loss(s, y, None, 0.02, 2.0)[0]) == pytest.approx(ce)
     with pytest.raises(ValueError, match="KD variant"):
@@ -111,8 +119,9 @@ def _clip_set(views: int, roll: int = 4):
     teacher = np.random.default_rng(0).normal(size=(n, views, 1, 10)).astype(np.float32)
     shifts = np.zeros((n, views), dtype=int)
     shifts[:, 1:] = np.arange(1, views)[None, :] * np.array([[1], [-1], [2], [-2], [3], [-3]])
-    return ClipSet(x, np.zeros(n, int), np.zeros(n, int), train=True, roll=roll, seed=0, teacher=teacher,
-                   shifts=shifts), shifts
+    return ClipSet(
+        x, np.zeros(n, int), np.zeros(n, int), train=True, roll=roll, seed=0, teacher=teacher, shifts=shifts
+    ), shifts
 
 
 def test_student_is_rolled_under_distillation_with_one_view():
@@ -161,8 +170,12 @@ def test_per_device_metrics_match_sklearn():
     for d in ["a", "s4"]:
         sel = devices == d
         assert m["per_device"][d] == pytest.approx(100 * balanced_accuracy_score(y[sel], pred[sel]))
-        np.testing.assert_array_equal(m["confusion_per_device"][d], confusion_matrix(y[sel], pred[sel], labels=range(10)))
-    assert m["per_city"]["lyon"] == pytest.approx(100 * balanced_accuracy_score(y[cities == "lyon"], pred[cities == "lyon"]))
+        np.testing.assert_array_equal(
+            m["confusion_per_device"][d], confusion_matrix(y[sel], pred[sel], labels=range(10))
+        )
+    assert m["per_city"]["lyon"] == pytest.approx(
+        100 * balanced_accuracy_score(y[cities == "lyon"], pred[cities == "lyon"])
+    )
     assert m["unseen"] == pytest.approx(np.mean([m["per_device"][d] for d in ["s4", "s5", "s6"]]))
 
 
@@ -191,5 +204,15 @@ def test_presets_validate():
         cfg = parse_config({"preset": name})
         assert cfg.name == name
     paper = parse_config({"preset": "paper"})
-    assert (paper.optim.epochs, paper.optim.batch_size, paper.optim.lr, paper.optim.warmup_epochs) == (150, 128, 0.01, 5)
-    assert (paper.augment.mixstyle_alpha, paper.augment.mixstyle_p, paper.augment.freqm, paper.augment.roll_ms) == (0.3, 0.7, 48, 125)
+    assert (paper.optim.epochs, paper.optim.batch_size, paper.optim.lr, paper.optim.warmup_epochs) == (
+        150,
+        128,
+        0.01,
+        5,
+    )
+    assert (paper.augment.mixstyle_alpha, paper.augment.mixstyle_p, paper.augment.freqm, paper.augment.roll_ms) == (
+        0.3,
+        0.7,
+        48,
+        125,
+    )

@@ -50,9 +50,14 @@ def test_formats_rates_channels_and_length(rng):
 
 def test_classify_with_general_and_device_specific_models(tiny_root, tmp_path):
     store = Store(tmp_path / "runs")
-    cfg = {"dataset": str(tiny_root), "subset": 25, "student": {"name": "rep_mobile", "width": 16},
-           "optim": {"epochs": 1, "batch_size": 16, "validate_every": 100}, "accelerator": "cpu",
-           "device_finetune": {"enabled": True, "epochs": 1}}
+    cfg = {
+        "dataset": str(tiny_root),
+        "subset": 25,
+        "student": {"name": "rep_mobile", "width": 16},
+        "optim": {"epochs": 1, "batch_size": 16, "validate_every": 100},
+        "accelerator": "cpu",
+        "device_finetune": {"enabled": True, "epochs": 1},
+    }
     s = run_experiment(parse_config(cfg), store)
     assert s["status"] == "done", s
     from asc_core.data import open_dataset

@@ -22,29 +22,35 @@ import torch.nn as nn
 
 from asc_core.complexity import BudgetError, Complexity, measure
 
-# NNI 3.0 registers torch.fx pytree nodes with a deprecated call when it is imported; that noise says
-# nothing to a user of this tool.
-warnings.filterwarnings("ignore", message=".*already registered as pytree node.*")
-warnings.filterwarnings("ignore", message=".*_register_pytree_node.*is deprecated.*")
-
 log = logging.getLogger(__name__)
 
 
 def _quiet_nni():
-    """NNI logs every module it cannot replace (e.g. Identity, which needs no replacing) at ERROR level."""
-    import nni  # noqa: F401  (its import installs its handlers)
+    """Import NNI quietly: its import registers torch.fx pytree nodes with a deprecated call (noise that says
+    nothing to a user of this tool), and it logs every module it cannot replace (e.g. Identity, which needs no
+    replacing) at ERROR level. Called before any use of NNI; nothing is changed at this module's import."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*already registered as pytree node.*")
+        warnings.filterwarnings("ignore", message=".*_register_pytree_node.*is deprecated.*")
+        import nni  # noqa: F401  (its import installs its handlers)
+        import nni.compression  # noqa: F401  (registers the pytree nodes)
 
     for name in list(logging.root.manager.loggerDict):
         if name.startswith("nni"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
+
 
 PRUNERS = ("l1", "l2")
 
 
 def _config_list(model: nn.Module, sparsity: float) -> list[dict]:
     n_classes = _n_classes(model)
-    exclude = [name for name, m in model.named_modules()
-               if isinstance(m, (nn.Conv2d, nn.Linear)) and getattr(m, "out_channels", getattr(m, "out_features", 0)) == n_classes]
+    exclude = [
+        name
+        for name, m in model.named_modules()
+        if isinstance(m, (nn.Conv2d, nn.Linear))
+        and getattr(m, "out_channels", getattr(m, "out_features", 0)) == n_classes
+    ]
     cfg = {"op_types": ["Conv2d"], "sparse_ratio": float(sparsity)}
     if exclude:
         cfg["exclude_op_names"] = exclude
@@ -69,6 +75,7 @@ def _shape(model: nn.Module) -> tuple:
 
 
 def _pruner(kind: str, model, config_list, evaluator=None):
+    _quiet_nni()
     from nni.compression.pruning import L1NormPruner, L2NormPruner
 
     if kind not in PRUNERS:
@@ -96,8 +103,9 @@ def speedup(model: nn.Module, masks: dict) -> nn.Module:
         warnings.simplefilter("ignore")
         quiet = logging.getLogger("asc_core.nni_speedup")
         quiet.setLevel(logging.CRITICAL)
-        ModelSpeedup(model, torch.randn(*_shape(model)), masks, graph_module=torch.fx.symbolic_trace(model),
-                     logger=quiet).speedup_model()
+        ModelSpeedup(
+            model, torch.randn(*_shape(model)), masks, graph_module=torch.fx.symbolic_trace(model), logger=quiet
+        ).speedup_model()
     return model
 
 
@@ -120,10 +128,20 @@ def prune_once(model: nn.Module, sparsity: float, pruner: str = "l1", config: li
     return speedup(m, masks)
 
 
-def prune_scheduled(model: nn.Module, sparsity: float, train_step, loader, pruner: str = "l1", schedule: str = "linear",
-                    total_times: int = 4, interval_steps: int = 5, lr: float = 1e-3) -> nn.Module:
+def prune_scheduled(
+    model: nn.Module,
+    sparsity: float,
+    train_step,
+    loader,
+    pruner: str = "l1",
+    schedule: str = "linear",
+    total_times: int = 4,
+    interval_steps: int = 5,
+    lr: float = 1e-3,
+) -> nn.Module:
     """NNI LinearPruner / AGPPruner: the sparsity rises to ``sparsity`` over ``total_times`` updates,
     ``interval_steps`` training steps apart (the model trains with ``train_step`` in between), then speed-up."""
+    _quiet_nni()
     import nni
     from nni.compression import TorchEvaluator
     from nni.compression.pruning import AGPPruner, LinearPruner
@@ -167,8 +185,16 @@ def width_sparsity(from_width: int, to_width: int) -> float:
     return 1.0 - to_width / from_width
 
 
-def solve_budget(model: nn.Module, max_macs: int, max_bytes: int, precision: str = "fp16", pruner: str = "l1",
-                 deploy=None, tol: float = 0.01, guess: float | None = None) -> tuple[float, Complexity]:
+def solve_budget(
+    model: nn.Module,
+    max_macs: int,
+    max_bytes: int,
+    precision: str = "fp16",
+    pruner: str = "l1",
+    deploy=None,
+    tol: float = 0.01,
+    guess: float | None = None,
+) -> tuple[float, Complexity]:
     """The smallest sparsity whose pruned (and deployed) network meets MACs ≤ max_macs and bytes ≤ max_bytes.
     Raises BudgetError with the smallest figures reachable when even 95 % sparsity does not fit."""
     deploy = deploy or (lambda m: m)
@@ -185,8 +211,10 @@ def solve_budget(model: nn.Module, max_macs: int, max_bytes: int, precision: str
         return 0.0, c0
     hi_c = figures(0.95)
     if not fits(hi_c):
-        raise BudgetError(f"budget unreachable: at most {max_macs:,} MACs and {max_bytes:,} B at {precision} asked, "
-                          f"but the smallest this model prunes to is {hi_c.macs:,} MACs and {hi_c.bytes(precision):,} B")
+        raise BudgetError(
+            f"budget unreachable: at most {max_macs:,} MACs and {max_bytes:,} B at {precision} asked, "
+            f"but the smallest this model prunes to is {hi_c.macs:,} MACs and {hi_c.bytes(precision):,} B"
+        )
     lo, hi = 0.0, 0.95
     best = hi_c
     if guess is not None:  # bracket around a good first guess (e.g. 1 − W/W0 for a width target)
@@ -215,8 +243,16 @@ def rebuild(model: nn.Module, state_dict: dict) -> nn.Module:
             out_c, in_per_group = w.shape[0], w.shape[1]
             depthwise = mod.groups == mod.in_channels and mod.groups > 1
             groups = out_c if depthwise else mod.groups
-            new = nn.Conv2d(in_per_group * groups, out_c, mod.kernel_size, mod.stride, mod.padding, mod.dilation, groups,
-                            bias=mod.bias is not None)
+            new = nn.Conv2d(
+                in_per_group * groups,
+                out_c,
+                mod.kernel_size,
+                mod.stride,
+                mod.padding,
+                mod.dilation,
+                groups,
+                bias=mod.bias is not None,
+            )
         elif isinstance(mod, nn.BatchNorm2d) and w.shape[0] != mod.num_features:
             new = nn.BatchNorm2d(w.shape[0], mod.eps, mod.momentum)
         elif isinstance(mod, nn.Linear) and tuple(w.shape) != tuple(mod.weight.shape):

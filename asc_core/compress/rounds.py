@@ -8,16 +8,11 @@ A target is a width (the complexity of the width-W network of the same family, d
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from asc_core.complexity import BudgetError, check_budget, deployed_complexity, measure
 from asc_core.compress.prune import channels_per_layer, prune_scheduled, solve_budget
-from asc_core.data.features import log_mel
 from asc_core.models.rep_mobile import reparameterize_model
-from asc_core.train.augment import freq_mask, freq_mixstyle
-from asc_core.train.kd import kd_loss
 
 
 def targets(cfg) -> list[dict]:
@@ -29,8 +24,15 @@ def targets(cfg) -> list[dict]:
         out.append({"label": f"width {w}", "width": w, "macs": c.macs, "bytes": c.bytes("fp16"), "precision": "fp16"})
     if p.budget:
         b = p.budget
-        out.append({"label": f"budget {b.macs / 1e6:.1f} M MACs, {b.bytes:,} B at {b.precision}", "width": None,
-                    "macs": b.macs, "bytes": b.bytes, "precision": b.precision})
+        out.append(
+            {
+                "label": f"budget {b.macs / 1e6:.1f} M MACs, {b.bytes:,} B at {b.precision}",
+                "width": None,
+                "macs": b.macs,
+                "bytes": b.bytes,
+                "precision": b.precision,
+            }
+        )
     return out
 
 
@@ -44,26 +46,11 @@ def check_reachable(cfg) -> None:
     solve_budget(model, b.macs, b.bytes, b.precision, cfg.pruning.pruner, deploy=reparameterize_model)
 
 
-def run_rounds(model, cfg, dm, evaluate, finetune, reporter) -> tuple[torch.nn.Module, list[dict]]:
-    """``evaluate(model) -> macro accuracy``; ``finetune(model, round_index) -> None`` (KD, in place)."""
+def run_rounds(model, cfg, dm, evaluate, finetune, train_step, reporter) -> tuple[torch.nn.Module, list[dict]]:
+    """``evaluate(model) -> macro accuracy``; ``finetune(model, round_index) -> None`` (KD, in place);
+    ``train_step(batch, model) -> loss`` (the student's training loss, for the schedule's steps; batches of
+    ``dm.train_dataloader()``, waveforms in on-the-fly mode)."""
     p = cfg.pruning
-    kd = cfg.kd.model_dump()
-    has_teachers = dm.teacher_logits is not None
-    mel = log_mel(dm.fcfg) if cfg.feature_mode == "on_the_fly" else None  # batches are waveforms then
-    gen = torch.Generator().manual_seed(cfg.seed)
-    mask_fill = math.log(dm.fcfg.log_offset)
-    aug = cfg.augment
-
-    def train_step(batch, m):
-        """One step of the schedule's training: the student's own augmentations and KD loss."""
-        x, y, _d, _i, teacher, _s = batch
-        if mel is not None:
-            with torch.no_grad():
-                x = mel(x)
-        x = freq_mixstyle(freq_mask(x, aug.freqm, gen, mask_fill), aug.mixstyle_alpha, aug.mixstyle_p, gen)
-        loss, _ = kd_loss(m(x), y, teacher if has_teachers and teacher.numel() else None, kd["lam"], kd["tau"], kd["variant"])
-        return loss
-
     loader = dm.train_dataloader()
     # NNI updates the sparsity every `interval` steps, `total_times` times: the schedule spans schedule_epochs
     interval = p.interval_steps or max(1, round(p.schedule_epochs * len(loader) / p.total_times))
@@ -78,10 +65,12 @@ def run_rounds(model, cfg, dm, evaluate, finetune, reporter) -> tuple[torch.nn.M
         acc_before = evaluate(model)
         width_now = next((r["target_width"] for r in reversed(rounds) if r["target_width"]), cfg.student.width)
         guess = 1 - t["width"] / width_now if t["width"] and width_now else None
-        sparsity, _ = solve_budget(model, t["macs"], t["bytes"], t["precision"], p.pruner, deploy=reparameterize_model,
-                                   guess=guess)
-        pruned = prune_scheduled(model, sparsity, train_step, loader, p.pruner, p.schedule, p.total_times, interval,
-                                 p.finetune_lr)
+        sparsity, _ = solve_budget(
+            model, t["macs"], t["bytes"], t["precision"], p.pruner, deploy=reparameterize_model, guess=guess
+        )
+        pruned = prune_scheduled(
+            model, sparsity, train_step, loader, p.pruner, p.schedule, p.total_times, interval, p.finetune_lr
+        )
         pruned.model_name, pruned.feature_preset = cfg.student.name, cfg.student_features
         acc_pruned = evaluate(pruned)
         reporter.set_stage(f"pruning round {k + 1}/{len(tlist)}: fine-tuning")
@@ -93,18 +82,48 @@ def run_rounds(model, cfg, dm, evaluate, finetune, reporter) -> tuple[torch.nn.M
             met = True
         except BudgetError:
             met = False
-        rounds.append({"round": k + 1, "target": t["label"], "target_width": t["width"], "sparsity": round(sparsity, 4),
-                       "params_before": before.params, "macs_before": before.macs, "params": after.params,
-                       "macs": after.macs, "bytes": after.bytes(t["precision"]), "precision": t["precision"],
-                       "target_macs": t["macs"], "target_bytes": t["bytes"], "meets_target": met,
-                       "schedule": {"pruner": p.pruner, "schedule": p.schedule, "updates": p.total_times,
-                                    "interval_steps": interval, "epochs": round(interval * p.total_times / len(loader), 2)},
-                       "accuracy_before": acc_before, "accuracy_after_pruning": acc_pruned, "accuracy_after_finetune": acc_ft,
-                       "channels": channels_per_layer(pruned)})
-        reporter.metrics(k + 1, 0, {"round_params": after.params, "round_macs": after.macs,
-                                    "round_acc_pruned": acc_pruned, "round_acc_finetuned": acc_ft})
+        rounds.append(
+            {
+                "round": k + 1,
+                "target": t["label"],
+                "target_width": t["width"],
+                "sparsity": round(sparsity, 4),
+                "params_before": before.params,
+                "macs_before": before.macs,
+                "params": after.params,
+                "macs": after.macs,
+                "bytes": after.bytes(t["precision"]),
+                "precision": t["precision"],
+                "target_macs": t["macs"],
+                "target_bytes": t["bytes"],
+                "meets_target": met,
+                "schedule": {
+                    "pruner": p.pruner,
+                    "schedule": p.schedule,
+                    "updates": p.total_times,
+                    "interval_steps": interval,
+                    "epochs": round(interval * p.total_times / len(loader), 2),
+                },
+                "accuracy_before": acc_before,
+                "accuracy_after_pruning": acc_pruned,
+                "accuracy_after_finetune": acc_ft,
+                "channels": channels_per_layer(pruned),
+            }
+        )
+        reporter.metrics(
+            k + 1,
+            0,
+            {
+                "round_params": after.params,
+                "round_macs": after.macs,
+                "round_acc_pruned": acc_pruned,
+                "round_acc_finetuned": acc_ft,
+            },
+        )
         if not met:
-            raise BudgetError(f"round {k + 1}: pruned network ({after.macs:,} MACs, {after.bytes(t['precision']):,} B) "
-                              f"misses its target {t['label']}")
+            raise BudgetError(
+                f"round {k + 1}: pruned network ({after.macs:,} MACs, {after.bytes(t['precision']):,} B) "
+                f"misses its target {t['label']}"
+            )
         model = pruned
     return model, rounds

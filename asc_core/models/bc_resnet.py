@@ -34,14 +34,24 @@ class BCResBlock(nn.Module):
     def __init__(self, cin, cout, idx, stride=(1, 1), sub_bands=4, dropout=0.1):
         super().__init__()
         self.transition = cin != cout
-        self.trans = nn.Sequential(nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)) \
-            if self.transition else nn.Identity()
-        self.f2 = nn.Sequential(nn.Conv2d(cout, cout, (3, 1), (stride[0], 1), padding=(1, 0), groups=cout, bias=False),
-                                SubSpectralNorm(cout, sub_bands))
+        self.trans = (
+            nn.Sequential(nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+            if self.transition
+            else nn.Identity()
+        )
+        self.f2 = nn.Sequential(
+            nn.Conv2d(cout, cout, (3, 1), (stride[0], 1), padding=(1, 0), groups=cout, bias=False),
+            SubSpectralNorm(cout, sub_bands),
+        )
         self.pool = nn.AdaptiveAvgPool2d((1, None))
-        d = 2 ** idx
-        self.f1 = nn.Sequential(nn.Conv2d(cout, cout, (1, 3), padding=(0, d), dilation=(1, d), groups=cout, bias=False),
-                                nn.BatchNorm2d(cout), nn.SiLU(), nn.Conv2d(cout, cout, 1, bias=False), nn.Dropout2d(dropout))
+        d = 2**idx
+        self.f1 = nn.Sequential(
+            nn.Conv2d(cout, cout, (1, 3), padding=(0, d), dilation=(1, d), groups=cout, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.SiLU(),
+            nn.Conv2d(cout, cout, 1, bias=False),
+            nn.Dropout2d(dropout),
+        )
         self.act = nn.ReLU(inplace=True)
 
     def forward(self, x):
@@ -62,7 +72,9 @@ class BCResNet(nn.Module):
         c = [2 * b, b, int(1.5 * b), 2 * b, int(2.5 * b), 4 * b]
         n = [2, 2, 4, 4]
         strides = [1, 2, 2, 1]
-        self.in_c = nn.Sequential(nn.Conv2d(1, c[0], 5, (2, 1), padding=2, bias=False), nn.BatchNorm2d(c[0]), nn.ReLU(inplace=True))
+        self.in_c = nn.Sequential(
+            nn.Conv2d(1, c[0], 5, (2, 1), padding=2, bias=False), nn.BatchNorm2d(c[0]), nn.ReLU(inplace=True)
+        )
         blocks, cin = [], c[0]
         for s in range(4):
             for j in range(n[s]):
@@ -71,8 +83,13 @@ class BCResNet(nn.Module):
                 cin = c[s + 1]
         self.stages = nn.Sequential(*blocks)
         self.feed_forward = nn.Sequential(
-            nn.Conv2d(cin, cin, 5, groups=cin, padding=(0, 2), bias=False), nn.Conv2d(cin, c[-1], 1, bias=False),
-            nn.BatchNorm2d(c[-1]), nn.ReLU(inplace=True), nn.AdaptiveAvgPool2d((1, 1)), nn.Conv2d(c[-1], n_classes, 1))
+            nn.Conv2d(cin, cin, 5, groups=cin, padding=(0, 2), bias=False),
+            nn.Conv2d(cin, c[-1], 1, bias=False),
+            nn.BatchNorm2d(c[-1]),
+            nn.ReLU(inplace=True),
+            nn.AdaptiveAvgPool2d((1, 1)),
+            nn.Conv2d(c[-1], n_classes, 1),
+        )
 
     def embed(self, x):
         return self.stages(self.in_c(x))

@@ -35,16 +35,21 @@ def resolve_strides(strides) -> dict:
     """A stride layout by name (``STRIDES``) or as a mapping ``{"bN": (freq, time)}``, checked and normalised."""
     if isinstance(strides, str):
         if strides not in STRIDES:
-            raise ValueError(f"unknown stride layout {strides!r}; allowed: {', '.join(STRIDES)} or a mapping like "
-                             "{'b2': [2, 2], 'b4': [2, 1]}")
+            raise ValueError(
+                f"unknown stride layout {strides!r}; allowed: {', '.join(STRIDES)} or a mapping like "
+                "{'b2': [2, 2], 'b4': [2, 1]}"
+            )
         return dict(STRIDES[strides])
     if not isinstance(strides, dict):
         raise ValueError(f"strides must be a layout name ({', '.join(STRIDES)}) or a mapping, got {strides!r}")
     out = {}
     for k, v in strides.items():
         v = tuple(v) if isinstance(v, (list, tuple)) else (v, v)
-        if not (isinstance(k, str) and k.startswith("b") and k[1:].isdigit()) or len(v) != 2 \
-                or not all(isinstance(x, int) and 1 <= x <= 4 for x in v):
+        if (
+            not (isinstance(k, str) and k.startswith("b") and k[1:].isdigit())
+            or len(v) != 2
+            or not all(isinstance(x, int) and 1 <= x <= 4 for x in v)
+        ):
             raise ValueError(f"strides: {k!r}: {strides[k]!r} is not a block name bN with a (freq, time) stride of 1–4")
         out[k] = v
     return out
@@ -122,19 +127,24 @@ class CPMobile(nn.Module):
         stem = stem or (lambda cin, cout: conv_bn(cin, cout, 3, 2))
         self.cfg = cfg
         base = make_divisible(cfg.base_channels, 8)
-        chans = [base] + [make_divisible(cfg.base_channels * cfg.channels_multiplier**i, 8) for i in range(len(cfg.n_blocks))]
+        chans = [base] + [
+            make_divisible(cfg.base_channels * cfg.channels_multiplier**i, 8) for i in range(len(cfg.n_blocks))
+        ]
         self.in_c = nn.Sequential(stem(cfg.in_channels, base // 4), stem(base // 4, base))
         stages, b, cin = [], 0, chans[0]
         for s, n in enumerate(cfg.n_blocks):
             blocks = []
             for _ in range(n):
                 b += 1
-                blocks.append(Block(cin, chans[s + 1], cfg.expansion_rate, cfg.strides.get(f"b{b}", (1, 1)), cfg.grn, depthwise))
+                blocks.append(
+                    Block(cin, chans[s + 1], cfg.expansion_rate, cfg.strides.get(f"b{b}", (1, 1)), cfg.grn, depthwise)
+                )
                 cin = chans[s + 1]
             stages.append(nn.Sequential(*blocks))
         self.stages = nn.Sequential(*stages)
-        self.feed_forward = nn.Sequential(nn.Conv2d(cin, cfg.n_classes, 1, bias=False), nn.BatchNorm2d(cfg.n_classes),
-                                          nn.AdaptiveAvgPool2d((1, 1)))
+        self.feed_forward = nn.Sequential(
+            nn.Conv2d(cin, cfg.n_classes, 1, bias=False), nn.BatchNorm2d(cfg.n_classes), nn.AdaptiveAvgPool2d((1, 1))
+        )
         self.apply(_init)
 
     def embed(self, x):
@@ -155,7 +165,9 @@ def _init(m):
 
 
 def _create(width: int, n_classes: int = 10, strides="dcase24", **overrides) -> CPMobile:
-    return CPMobile(CPMobileConfig(base_channels=width, n_classes=n_classes, strides=resolve_strides(strides), **overrides))
+    return CPMobile(
+        CPMobileConfig(base_channels=width, n_classes=n_classes, strides=resolve_strides(strides), **overrides)
+    )
 
 
 @register_model
@@ -165,8 +177,15 @@ def dcase24_baseline(width: int = 32, n_classes: int = 10) -> CPMobile:
 
 
 @register_model
-def cp_mobile(width: int = 32, n_classes: int = 10, channels_multiplier: float = 2.3, expansion_rate: float = 3.0,
-              strides="dcase23", grn: bool = True) -> CPMobile:
+def cp_mobile(
+    width: int = 32,
+    n_classes: int = 10,
+    channels_multiplier: float = 2.3,
+    expansion_rate: float = 3.0,
+    strides="dcase23",
+    grn: bool = True,
+) -> CPMobile:
     """CP-JKU DCASE23 CP-Mobile with GRN (2023 strides b2 (2,2), b4 (2,1); 126,952 params at width 32)."""
-    return _create(width, n_classes, strides, channels_multiplier=channels_multiplier, expansion_rate=expansion_rate,
-                   grn=grn)
+    return _create(
+        width, n_classes, strides, channels_multiplier=channels_multiplier, expansion_rate=expansion_rate, grn=grn
+    )

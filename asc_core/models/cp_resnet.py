@@ -23,8 +23,11 @@ class BasicBlock(nn.Module):
         self.bn1 = nn.BatchNorm2d(cout)
         self.conv2 = nn.Conv2d(cout, cout, k2, padding=k2 // 2, groups=groups, bias=False)
         self.bn2 = nn.BatchNorm2d(cout)
-        self.shortcut = nn.Identity() if cin == cout else nn.Sequential(
-            nn.Conv2d(cin, cout, 1, groups=groups, bias=False), nn.BatchNorm2d(cout))
+        self.shortcut = (
+            nn.Identity()
+            if cin == cout
+            else nn.Sequential(nn.Conv2d(cin, cout, 1, groups=groups, bias=False), nn.BatchNorm2d(cout))
+        )
         self.act = nn.ReLU(inplace=True)
 
     def forward(self, x):
@@ -48,7 +51,9 @@ class CPResNet(nn.Module):
         super().__init__()
         chans = [width, 2 * width, max(8, 4 * width - cut_channels_s3)]
         groups = [1, 2, 1]
-        self.in_c = nn.Sequential(nn.Conv2d(1, width, 5, 2, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True))
+        self.in_c = nn.Sequential(
+            nn.Conv2d(1, width, 5, 2, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True)
+        )
         kernels = rho_kernels(rho)
         layers, cin = [], width
         for s, (c, g) in enumerate(zip(chans, groups)):
@@ -58,8 +63,9 @@ class CPResNet(nn.Module):
                 layers.append(BasicBlock(cin, c, k1, k2, g))
                 cin = c
         self.stages = nn.Sequential(*layers)
-        self.feed_forward = nn.Sequential(nn.Conv2d(cin, n_classes, 1, bias=False), nn.BatchNorm2d(n_classes),
-                                          nn.AdaptiveAvgPool2d((1, 1)))
+        self.feed_forward = nn.Sequential(
+            nn.Conv2d(cin, n_classes, 1, bias=False), nn.BatchNorm2d(n_classes), nn.AdaptiveAvgPool2d((1, 1))
+        )
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")

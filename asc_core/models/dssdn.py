@@ -95,7 +95,7 @@ class DSSDB(nn.Module):
         self.act = nn.ReLU(inplace=True)
 
     def forward(self, x):
-        lo, hi = x[:, :, : self.cut], x[:, :, self.cut:]
+        lo, hi = x[:, :, : self.cut], x[:, :, self.cut :]
         y1 = self.op1(lo)
         y2 = self.op2(y1)
         y3 = self.op3(y2)
@@ -107,12 +107,15 @@ class DSSDB(nn.Module):
 
 
 class DSSDN(nn.Module):
-    def __init__(self, width: int = 24, n_classes: int = 10, n_mels: int = 256, split: float = 0.5,
-                 ortho_weight: float = 1e-3):
+    def __init__(
+        self, width: int = 24, n_classes: int = 10, n_mels: int = 256, split: float = 0.5, ortho_weight: float = 1e-3
+    ):
         super().__init__()
         self.ortho_weight = ortho_weight
         widths = [width, width, _r8(1.5 * width), _r8(1.5 * width), 2 * width]
-        self.stem = nn.Sequential(nn.Conv2d(1, width, 3, 2, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True))
+        self.stem = nn.Sequential(
+            nn.Conv2d(1, width, 3, 2, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True)
+        )
         blocks, cin, bins = [], width, (n_mels - 1) // 2 + 1  # bins after the stride-2 stem
         for i, w in enumerate(widths):
             layers = [nn.MaxPool2d(2, 2)] if i in (2, 4) else []

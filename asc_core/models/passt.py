@@ -26,9 +26,20 @@ __all__ = ["PaSST"]
 
 
 class PaSST(nn.Module):
-    def __init__(self, n_classes: int = 10, n_mels: int = 128, max_frames: int = 1001, embed_dim: int = 768,
-                 depth: int = 12, heads: int = 12, patch: int = 16, stride: int = 10, patchout_f: int = 4,
-                 patchout_t: int = 2, dropout: float = 0.0):
+    def __init__(
+        self,
+        n_classes: int = 10,
+        n_mels: int = 128,
+        max_frames: int = 1001,
+        embed_dim: int = 768,
+        depth: int = 12,
+        heads: int = 12,
+        patch: int = 16,
+        stride: int = 10,
+        patchout_f: int = 4,
+        patchout_t: int = 2,
+        dropout: float = 0.0,
+    ):
         super().__init__()
         self.n_mels = n_mels
         self.patchout_f, self.patchout_t = patchout_f, patchout_t
@@ -40,8 +51,9 @@ class PaSST(nn.Module):
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         self.dist_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         self.token_pos = nn.Parameter(torch.zeros(1, 2, embed_dim))
-        layer = nn.TransformerEncoderLayer(embed_dim, heads, 4 * embed_dim, dropout, activation="gelu",
-                                           batch_first=True, norm_first=True)
+        layer = nn.TransformerEncoderLayer(
+            embed_dim, heads, 4 * embed_dim, dropout, activation="gelu", batch_first=True, norm_first=True
+        )
         self.blocks = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(embed_dim)
         self.head = nn.Sequential(nn.LayerNorm(embed_dim), nn.Linear(embed_dim, n_classes))
@@ -54,7 +66,9 @@ class PaSST(nn.Module):
         x = self.patch_embed(x)  # [B, E, F', T']
         b, e, f, t = x.shape
         if t > self.time_pos.shape[-1]:
-            raise ValueError(f"input has {t} time patches, more than the {self.time_pos.shape[-1]} this PaSST was built for")
+            raise ValueError(
+                f"input has {t} time patches, more than the {self.time_pos.shape[-1]} this PaSST was built for"
+            )
         x = x + self.freq_pos + self.time_pos[..., :t]
         if self.training and self.patchout_f and f > self.patchout_f:
             keep = torch.randperm(f, device=x.device)[: f - self.patchout_f].sort().values
@@ -111,6 +125,8 @@ def passt_s(n_classes: int = 10, checkpoint: str | None = None, width: int = 768
 
 
 @register_model(family="teacher", features="passt")
-def passt(n_classes: int = 10, checkpoint: str | None = None, width: int = 192, depth: int = 4, heads: int = 4) -> PaSST:
+def passt(
+    n_classes: int = 10, checkpoint: str | None = None, width: int = 192, depth: int = 4, heads: int = 4
+) -> PaSST:
     """A PaSST of any size (defaults: depth 4, width 192, 4 heads)."""
     return _create(n_classes, checkpoint, embed_dim=width, depth=depth, heads=heads)

@@ -60,8 +60,11 @@ class RepDepthwise(nn.Module):
             else:
                 kh, kw = _KERNEL[name]
                 self.branches[name] = nn.Sequential(
-                    nn.Conv2d(channels, channels, (kh, kw), stride, padding=(kh // 2, kw // 2), groups=channels, bias=False),
-                    nn.BatchNorm2d(channels))
+                    nn.Conv2d(
+                        channels, channels, (kh, kw), stride, padding=(kh // 2, kw // 2), groups=channels, bias=False
+                    ),
+                    nn.BatchNorm2d(channels),
+                )
 
     @property
     def channels(self) -> int:
@@ -149,20 +152,42 @@ def _create(width: int, n_classes: int, branches, inference_mode: bool, **cfg) -
 
 
 @register_model
-def rep_mobile(width: int = 32, n_classes: int = 10, branches=BRANCHES, inference_mode: bool = False,
-               channels_multiplier: float = 1.8, expansion_rate: float = 2.1, strides="dcase24") -> CPMobile:
+def rep_mobile(
+    width: int = 32,
+    n_classes: int = 10,
+    branches=BRANCHES,
+    inference_mode: bool = False,
+    channels_multiplier: float = 1.8,
+    expansion_rate: float = 2.1,
+    strides="dcase24",
+) -> CPMobile:
     """Rep-Mobile on the DCASE24 baseline's CP-Mobile layout (multiplier 1.8, expansion 2.1, its strides).
 
     At width 32 the folded network has the baseline's 61,148 parameters and 29.42 M MACs at 256 × 65. The
     paper's Table I model (126K, 28.89 M MACs) is ``rep_mobile_paper``.
     """
-    return _create(width, n_classes, tuple(branches), inference_mode, channels_multiplier=channels_multiplier,
-                   expansion_rate=expansion_rate, strides=resolve_strides(strides))
+    return _create(
+        width,
+        n_classes,
+        tuple(branches),
+        inference_mode,
+        channels_multiplier=channels_multiplier,
+        expansion_rate=expansion_rate,
+        strides=resolve_strides(strides),
+    )
 
 
 @register_model(features="rep_mobile")
-def rep_mobile_paper(width: int = 32, n_classes: int = 10, branches=PAPER_BRANCHES, inference_mode: bool = False,
-                     strides="dcase23") -> CPMobile:
+def rep_mobile_paper(
+    width: int = 32, n_classes: int = 10, branches=PAPER_BRANCHES, inference_mode: bool = False, strides="dcase23"
+) -> CPMobile:
     """Rep-Mobile of the paper's Table I: 126,940 params, 28.89 M MACs (2023 CP-Mobile strides, hop 512)."""
-    return _create(width, n_classes, tuple(branches), inference_mode, channels_multiplier=2.3, expansion_rate=3.0,
-                   strides=resolve_strides(strides))
+    return _create(
+        width,
+        n_classes,
+        tuple(branches),
+        inference_mode,
+        channels_multiplier=2.3,
+        expansion_rate=3.0,
+        strides=resolve_strides(strides),
+    )

@@ -25,10 +25,23 @@ def sep_pair(cin: int, cout: int, stride=(1, 1), groups: int = 1) -> nn.Sequenti
 
 
 @register_model
-def sscp_mobile(width: int = 32, n_classes: int = 10, channels_multiplier: float = 1.8, expansion_rate: float = 2.1,
-                strides="dcase24") -> CPMobile:
+def sscp_mobile(
+    width: int = 32,
+    n_classes: int = 10,
+    channels_multiplier: float = 1.8,
+    expansion_rate: float = 2.1,
+    strides="dcase24",
+) -> CPMobile:
     """SSCP-Mobile on the DCASE24 baseline layout (multiplier 1.8, expansion 2.1, its strides)."""
-    cfg = CPMobileConfig(base_channels=width, n_classes=n_classes, channels_multiplier=channels_multiplier,
-                         expansion_rate=expansion_rate, strides=resolve_strides(strides))
-    return CPMobile(cfg, depthwise=lambda ch, stride: sep_pair(ch, ch, stride, groups=ch),
-                    stem=lambda cin, cout: sep_pair(cin, cout, (2, 2)))
+    cfg = CPMobileConfig(
+        base_channels=width,
+        n_classes=n_classes,
+        channels_multiplier=channels_multiplier,
+        expansion_rate=expansion_rate,
+        strides=resolve_strides(strides),
+    )
+    return CPMobile(
+        cfg,
+        depthwise=lambda ch, stride: sep_pair(ch, ch, stride, groups=ch),
+        stem=lambda cin, cout: sep_pair(cin, cout, (2, 2)),
+    )

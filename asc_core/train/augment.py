@@ -94,9 +94,9 @@ def default_ir_folder() -> Path:
 def make_device_irs(out: str | Path | None = None, length: int = 2048) -> list[Path]:
     """Measure an impulse response of each seen non-reference device model (linear part only:
     filters and resampling; the AGC, noise and clipping are left out) and write them as wavs."""
-    import soundfile as sf
-
     from dataclasses import replace
+
+    import soundfile as sf
 
     from asc_core.data.devices import DEVICES, record
     from asc_core.data.dsp import SR
@@ -110,7 +110,7 @@ def make_device_irs(out: str | Path | None = None, length: int = 2048) -> list[P
 
         imp = np.zeros(SR // 4)
         imp[64] = 1.0
-        ir = record(imp, linear, np.random.default_rng(0))[64:64 + length]
+        ir = record(imp, linear, np.random.default_rng(0))[64 : 64 + length]
         ir = ir / (np.abs(ir).max() + 1e-9)
         p = out / f"ir_{name}.wav"
         sf.write(p, ir.astype(np.float32), SR, subtype="FLOAT")

@@ -25,8 +25,21 @@ from asc_core.train.augment import apply_ir, load_irs
 class ClipSet(Dataset):
     """Items: (input, label, device index, clip index, teacher logits or empty, roll shift)."""
 
-    def __init__(self, x=None, labels=None, devices=None, *, wave_source=None, train=False, roll=0, seed=0,
-                 teacher=None, shifts=None, irs=None, dir_p=0.0):
+    def __init__(
+        self,
+        x=None,
+        labels=None,
+        devices=None,
+        *,
+        wave_source=None,
+        train=False,
+        roll=0,
+        seed=0,
+        teacher=None,
+        shifts=None,
+        irs=None,
+        dir_p=0.0,
+    ):
         self.x, self.labels, self.devices = x, labels, devices
         self.wave_source = wave_source  # (dataset, filenames, FeatureConfig) for on-the-fly decoding
         self.train, self.roll, self.seed = train, roll, seed
@@ -73,9 +86,23 @@ class ClipSet(Dataset):
 
 
 class ASCDataModule(LightningDataModule):
-    def __init__(self, dataset, subset: int, features: str = "dcase24", mode: str = "cached", batch_size: int = 64,
-                 num_workers: int = 0, seed: int = 0, roll_ms: float = 125.0, dir_p: float = 0.0, dir_folder=None,
-                 teacher_logits=None, teacher_shifts=None, train_filter=None, progress=None):
+    def __init__(
+        self,
+        dataset,
+        subset: int,
+        features: str = "dcase24",
+        mode: str = "cached",
+        batch_size: int = 64,
+        num_workers: int = 0,
+        seed: int = 0,
+        roll_ms: float = 125.0,
+        dir_p: float = 0.0,
+        dir_folder=None,
+        teacher_logits=None,
+        teacher_shifts=None,
+        train_filter=None,
+        progress=None,
+    ):
         super().__init__()
         self.ds, self.subset, self.mode, self.features = dataset, subset, mode, features
         self.fcfg: FeatureConfig = FEATURE_PRESETS[features]()
@@ -109,13 +136,24 @@ class ASCDataModule(LightningDataModule):
         shifts = self.teacher_shifts[self.train_index] if self.teacher_shifts is not None else None
         common = dict(train=True, roll=self.roll, seed=self.seed, teacher=teacher, shifts=shifts)
         if self.mode == "cached":
-            self.train_set = ClipSet(fs.x[self.train_index] if len(self.train_index) < len(fs.x) else fs.x,
-                                     y[self.train_index], d[self.train_index], **common)
+            self.train_set = ClipSet(
+                fs.x[self.train_index] if len(self.train_index) < len(fs.x) else fs.x,
+                y[self.train_index],
+                d[self.train_index],
+                **common,
+            )
         else:
             irs = load_irs(self.dir_folder, self.fcfg.sample_rate_hz) if self.dir_p > 0 else None
             files = [fs.filenames[i] for i in self.train_index]
-            self.train_set = ClipSet(None, y[self.train_index], d[self.train_index], wave_source=(self.ds, files, self.fcfg),
-                                     irs=irs, dir_p=self.dir_p, **common)
+            self.train_set = ClipSet(
+                None,
+                y[self.train_index],
+                d[self.train_index],
+                wave_source=(self.ds, files, self.fcfg),
+                irs=irs,
+                dir_p=self.dir_p,
+                **common,
+            )
         tfs, trows = self._features(self.ds.test())
         self.test_files, self.test_rows = tfs.filenames, trows
         ty = trows["scene"].map(SCENES.index).to_numpy()
@@ -129,8 +167,11 @@ class ASCDataModule(LightningDataModule):
     def with_teacher_logits(self, logits: np.ndarray | None, shifts_ms: np.ndarray | None) -> "ASCDataModule":
         """This data with the teachers' stored logits [N, K, T, C] (and their view shifts in ms) riding along."""
         self.teacher_logits = logits
-        self.teacher_shifts = (None if shifts_ms is None else
-                               np.rint(shifts_ms / 1000 * self.fcfg.sample_rate_hz / self.fcfg.hop_length).astype(int))
+        self.teacher_shifts = (
+            None
+            if shifts_ms is None
+            else np.rint(shifts_ms / 1000 * self.fcfg.sample_rate_hz / self.fcfg.hop_length).astype(int)
+        )
         self._ready = False
         self.setup()
         return self
@@ -154,8 +195,14 @@ class ASCDataModule(LightningDataModule):
 
     def train_dataloader(self):
         g = torch.Generator().manual_seed(self.seed)
-        return DataLoader(self.train_set, batch_size=self.batch_size, shuffle=True, generator=g, drop_last=False,
-                          num_workers=self.num_workers)  # workers re-created each epoch, so they see .epoch
+        return DataLoader(
+            self.train_set,
+            batch_size=self.batch_size,
+            shuffle=True,
+            generator=g,
+            drop_last=False,
+            num_workers=self.num_workers,
+        )  # workers re-created each epoch, so they see .epoch
 
     def val_dataloader(self):
         return DataLoader(self.test_set, batch_size=max(self.batch_size, 128), num_workers=self.num_workers)

@@ -43,6 +43,22 @@ def predict(model: torch.nn.Module, loader, device: str = "cpu", mel=None, half:
     return torch.cat(out).numpy()
 
 
+def test_probs(model: torch.nn.Module, dm, accelerator: str = "auto", precision: str = "fp32") -> np.ndarray:
+    """Test-split probabilities of ``model`` (deployed or not) for a DataModule: on CUDA in true half precision
+    when ``precision`` is fp16, fp32 on CPU; waveforms go through the DataModule's front end in on-the-fly mode."""
+    from asc_core.data.features import log_mel
+
+    device = "cuda" if accelerator in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
+    mel = log_mel(dm.fcfg) if dm.mode == "on_the_fly" else None
+    return predict(model, dm.test_dataloader(), device, mel, half=(precision == "fp16" and device == "cuda"))
+
+
+def test_metrics(probs: np.ndarray, dm) -> dict:
+    """``metrics`` of test-split probabilities against a DataModule's test rows."""
+    rows = dm.test_rows
+    return metrics(rows["scene"].map(SCENES.index).to_numpy(), probs, rows["device"].tolist(), rows["city"].tolist())
+
+
 def _macro(y_true, y_pred, n=len(SCENES)):
     accs = [float(np.mean(y_pred[y_true == c] == c)) for c in range(n) if np.any(y_true == c)]
     return 100 * float(np.mean(accs)) if accs else float("nan")
@@ -66,9 +82,15 @@ def metrics(y_true: np.ndarray, probs: np.ndarray, devices: list[str], cities: l
         "macro_accuracy": _macro(y_true, y_pred),
         "log_loss": float(-np.mean(np.log(p_true))),
         "per_device": per_device,
-        "seen": float(np.mean([per_device[d] for d in SEEN_DEVICES if d in per_device])) if per_device else float("nan"),
-        "unseen": float(np.mean([per_device[d] for d in UNSEEN_DEVICES if d in per_device])) if any(d in per_device for d in UNSEEN_DEVICES) else float("nan"),
-        "per_class": {s: 100 * float(np.mean(y_pred[y_true == i] == i)) for i, s in enumerate(SCENES) if np.any(y_true == i)},
+        "seen": float(np.mean([per_device[d] for d in SEEN_DEVICES if d in per_device]))
+        if per_device
+        else float("nan"),
+        "unseen": float(np.mean([per_device[d] for d in UNSEEN_DEVICES if d in per_device]))
+        if any(d in per_device for d in UNSEEN_DEVICES)
+        else float("nan"),
+        "per_class": {
+            s: 100 * float(np.mean(y_pred[y_true == i] == i)) for i, s in enumerate(SCENES) if np.any(y_true == i)
+        },
         "per_city": {c: _macro(y_true[cities == c], y_pred[cities == c]) for c in sorted(set(cities))},
         "confusion": confusion(y_true, y_pred),
         "confusion_per_device": {d: confusion(y_true[devices == d], y_pred[devices == d]) for d in per_device},

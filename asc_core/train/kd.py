@@ -37,8 +37,14 @@ def kd_term(student: torch.Tensor, teachers: torch.Tensor, tau: float, variant: 
     return kl.mean()
 
 
-def kd_loss(student: torch.Tensor, labels: torch.Tensor, teachers: torch.Tensor | None, lam: float, tau: float,
-            variant: str = "cpjku") -> tuple[torch.Tensor, dict[str, float]]:
+def kd_loss(
+    student: torch.Tensor,
+    labels: torch.Tensor,
+    teachers: torch.Tensor | None,
+    lam: float,
+    tau: float,
+    variant: str = "cpjku",
+) -> tuple[torch.Tensor, dict[str, float]]:
     """λ·CE + (1−λ)·KD; with no teachers (or λ = 1) plain cross-entropy. Returns the loss and its parts."""
     if variant not in KD_VARIANTS:
         raise ValueError(f"KD variant must be one of {KD_VARIANTS}, got {variant!r}")

@@ -11,12 +11,6 @@ import lightning as L
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
 
-# Lightning's banner lines ("GPU available: False" ...) are noise in a CLI summary and in worker logs.
-logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
-logging.getLogger("lightning.fabric").setLevel(logging.WARNING)
-warnings.filterwarnings("ignore", message=".*LeafSpec.*")
-warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-
 
 class Cancelled(Exception):
     """The user asked the run to stop; its checkpoint is saved."""
@@ -38,8 +32,14 @@ class Reporter:
         if self.store and self.run_id:
             self.store.update_run(self.run_id, stage=stage, progress=0.0, eta_s=None, **extra)
 
-    def update(self, progress: float, epoch: int | None = None, step: int | None = None, eta_s: float | None = None,
-               force: bool = False):
+    def update(
+        self,
+        progress: float,
+        epoch: int | None = None,
+        step: int | None = None,
+        eta_s: float | None = None,
+        force: bool = False,
+    ):
         now = time.time()
         if not force and now - self._last < self.min_interval:
             return
@@ -79,30 +79,54 @@ class StoreCallback(Callback):
             trainer.should_stop = True
 
     def on_train_epoch_end(self, trainer, pl_module):
-        vals = {k: float(v) for k, v in trainer.callback_metrics.items()
-                if k in ("train_loss_epoch", "train_acc", "val_loss", "val_acc")}
+        vals = {
+            k: float(v)
+            for k, v in trainer.callback_metrics.items()
+            if k in ("train_loss_epoch", "train_acc", "val_loss", "val_acc")
+        }
         vals = {("train_loss" if k == "train_loss_epoch" else k): v for k, v in vals.items()}
         self.r.metrics(trainer.current_epoch, trainer.global_step, vals)
         self._progress(trainer, force=True)
 
 
-def fit(module, datamodule, epochs: int, ckpt_dir: Path, reporter: Reporter, accelerator: str = "auto",
-        devices: int = 1, resume: bool = False, validate_every: int = 1, deterministic: bool = True):
+def fit(
+    module,
+    datamodule,
+    epochs: int,
+    ckpt_dir: Path,
+    reporter: Reporter,
+    accelerator: str = "auto",
+    devices: int = 1,
+    resume: bool = False,
+    validate_every: int = 1,
+    deterministic: bool = True,
+):
     """Train; raises Cancelled (after saving ``last.ckpt``) when the user cancelled."""
     ckpt_dir = Path(ckpt_dir)
-    for name in list(logging.root.manager.loggerDict):  # other libraries (NNI) reset logging levels
+    # Lightning's banner lines ("GPU available: False" ...) are noise in a CLI summary and in worker logs
+    # (set here, not at import: other libraries such as NNI reset logging levels)
+    for name in ["lightning.pytorch", "lightning.fabric", *logging.root.manager.loggerDict]:
         if name.startswith(("lightning", "pytorch_lightning")):
             logging.getLogger(name).setLevel(logging.WARNING)
     cb = StoreCallback(reporter)
     trainer = L.Trainer(
-        max_epochs=epochs, accelerator=accelerator, devices=devices, logger=False, enable_progress_bar=False,
-        enable_model_summary=False, deterministic=deterministic, check_val_every_n_epoch=validate_every,
+        max_epochs=epochs,
+        accelerator=accelerator,
+        devices=devices,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        deterministic=deterministic,
+        check_val_every_n_epoch=validate_every,
         num_sanity_val_steps=0,
         callbacks=[cb, ModelCheckpoint(dirpath=ckpt_dir, save_last=True, save_top_k=0, every_n_epochs=1)],
     )
     last = ckpt_dir / "last.ckpt"
     module.train()  # a pruned network comes back from NNI's speed-up in eval mode
-    trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if resume and last.exists() else None)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if resume and last.exists() else None)
     if cb.cancelled:
         trainer.save_checkpoint(last)
         raise Cancelled()

@@ -1,4 +1,9 @@
-"""The LightningModule: any registry model, trained with labels or distilled from stored teacher logits."""
+"""The LightningModule: any registry model, trained with labels or distilled from stored teacher logits.
+
+It takes the config's parts (``Optim``, ``Augment``, ``KD``), not dicts. ``training_loss(batch)`` is the one
+definition of a training step's loss — front end (on the fly), frequency masking, Freq-MixStyle, the KD loss
+and a model's own regulariser — used by Lightning's ``training_step`` and by the pruning schedule's steps.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +12,45 @@ import math
 import torch
 from lightning import LightningModule
 
+from asc_core.config import KD, Augment, Optim
 from asc_core.data.features import FEATURE_PRESETS, log_mel
 from asc_core.train.augment import freq_mask, freq_mixstyle
 from asc_core.train.kd import kd_loss
 
 
 class ASCModule(LightningModule):
-    def __init__(self, model: torch.nn.Module, optim: dict, augment: dict, kd: dict | None = None,
-                 features: str = "dcase24", on_the_fly: bool = False, seed: int = 0):
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        optim: Optim,
+        augment: Augment,
+        kd: KD | None = None,
+        features: str = "dcase24",
+        on_the_fly: bool = False,
+        seed: int = 0,
+        warmup_steps: int | None = None,
+    ):
         super().__init__()
         self.model = model
         self.optim, self.aug, self.kd = optim, augment, kd
+        self.warmup_steps = warmup_steps  # overrides optim.warmup_epochs (device fine-tuning: 200 steps)
         self.on_the_fly = on_the_fly
         fcfg = FEATURE_PRESETS[features]()
         self.mel = log_mel(fcfg) if on_the_fly else None
         self.mask_fill = math.log(fcfg.log_offset)  # the log floor: what a masked mel bin is before the log
         self.gen = torch.Generator().manual_seed(seed)
-        self.save_hyperparameters(ignore=["model"])
+        # plain data only in the checkpoint (it is loaded with weights_only)
+        self.save_hyperparameters(
+            {
+                "optim": optim.model_dump(),
+                "augment": augment.model_dump(),
+                "kd": kd.model_dump() if kd else None,
+                "features": features,
+                "on_the_fly": on_the_fly,
+                "seed": seed,
+                "warmup_steps": warmup_steps,
+            }
+        )
 
     def forward(self, x):
         if self.mel is not None:
@@ -36,21 +63,28 @@ class ASCModule(LightningModule):
         if dm is not None and hasattr(dm, "train_set"):
             dm.train_set.epoch = self.current_epoch
 
-    def training_step(self, batch, batch_idx):
+    def training_loss(self, batch, model: torch.nn.Module | None = None) -> tuple[torch.Tensor, torch.Tensor, dict]:
+        """(loss, logits, parts) of one training batch for ``model`` (default: this module's)."""
+        model = self.model if model is None else model
         x, y, _dev, _idx, teacher, _shift = batch
         if self.mel is not None:
             with torch.no_grad():
-                x = self.mel(x)
-        x = freq_mask(x, self.aug["freqm"], self.gen, self.mask_fill)
-        x = freq_mixstyle(x, self.aug["mixstyle_alpha"], self.aug["mixstyle_p"], self.gen)
-        logits = self.model(x)
-        t = teacher if (self.kd and teacher.numel()) else None
-        loss, parts = kd_loss(logits, y, t, self.kd["lam"] if self.kd else 1.0, self.kd["tau"] if self.kd else 1.0,
-                              self.kd["variant"] if self.kd else "cpjku")
-        if hasattr(self.model, "regularization_loss"):
-            reg = self.model.regularization_loss()
+                x = self.mel.to(x.device)(x)
+        x = freq_mask(x, self.aug.freqm, self.gen, self.mask_fill)
+        x = freq_mixstyle(x, self.aug.mixstyle_alpha, self.aug.mixstyle_p, self.gen)
+        logits = model(x)
+        kd = self.kd
+        t = teacher if (kd and teacher.numel()) else None
+        loss, parts = kd_loss(logits, y, t, kd.lam if kd else 1.0, kd.tau if kd else 1.0, kd.variant if kd else "cpjku")
+        if hasattr(model, "regularization_loss"):
+            reg = model.regularization_loss()
             loss = loss + reg
             parts["reg"] = float(reg)
+        return loss, logits, parts
+
+    def training_step(self, batch, batch_idx):
+        loss, logits, _parts = self.training_loss(batch)
+        y = batch[1]
         self.log("train_loss", loss, prog_bar=False, on_step=True, on_epoch=True, batch_size=len(y))
         self.log("train_acc", (logits.argmax(1) == y).float().mean(), on_step=False, on_epoch=True, batch_size=len(y))
         return loss
@@ -64,16 +98,16 @@ class ASCModule(LightningModule):
     def configure_optimizers(self):
         o = self.optim
         params = self.model.parameters()
-        if o["optimizer"] == "adam":
-            opt = torch.optim.Adam(params, lr=o["lr"], weight_decay=o["weight_decay"])
-        elif o["optimizer"] == "adamw":
-            opt = torch.optim.AdamW(params, lr=o["lr"], weight_decay=o["weight_decay"])
+        if o.optimizer == "adam":
+            opt = torch.optim.Adam(params, lr=o.lr, weight_decay=o.weight_decay)
+        elif o.optimizer == "adamw":
+            opt = torch.optim.AdamW(params, lr=o.lr, weight_decay=o.weight_decay)
         else:
-            opt = torch.optim.SGD(params, lr=o["lr"], weight_decay=o["weight_decay"], momentum=0.9)
+            opt = torch.optim.SGD(params, lr=o.lr, weight_decay=o.weight_decay, momentum=0.9)
         total = max(1, int(self.trainer.estimated_stepping_batches))
-        per_epoch = max(1, total // max(1, o["epochs"]))
-        warm = int(o["warmup_steps"]) if o.get("warmup_steps") is not None else int(o["warmup_epochs"] * per_epoch)
-        cosine = o["schedule"] == "cosine"
+        per_epoch = max(1, total // max(1, o.epochs))
+        warm = self.warmup_steps if self.warmup_steps is not None else int(o.warmup_epochs * per_epoch)
+        cosine = o.schedule == "cosine"
 
         def factor(step):
             if step < warm:

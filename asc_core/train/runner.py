@@ -19,13 +19,12 @@ from asc_core.complexity import measure
 from asc_core.compress.rounds import check_reachable, run_rounds
 from asc_core.config import ExperimentConfig
 from asc_core.data import open_dataset
-from asc_core.jobs import record
-from asc_core.data.features import log_mel
 from asc_core.data.labels import SCENES, TRAIN_DEVICES
+from asc_core.jobs import record
 from asc_core.paths import default_dataset_root
 from asc_core.store import Store
 from asc_core.train.data import ASCDataModule
-from asc_core.train.evaluate import deploy, metrics, predict
+from asc_core.train.evaluate import deploy, test_metrics, test_probs
 from asc_core.train.loop import Cancelled, Reporter, fit
 from asc_core.train.module import ASCModule
 from asc_core.train.teachers import ensure_teacher, load_ensemble
@@ -37,13 +36,21 @@ def _device(accelerator: str) -> str:
     return "cuda" if accelerator in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
 
 
-def run_experiment(cfg: ExperimentConfig, store: Store, run_id: str | None = None, resume: bool = False,
-                   echo=None) -> dict:
+def run_experiment(
+    cfg: ExperimentConfig, store: Store, run_id: str | None = None, resume: bool = False, echo=None
+) -> dict:
     """Run (or resume) one experiment; returns the summary (status done, failed or cancelled)."""
     if run_id is None:
         run_id = record(cfg, store)
-    store.update_run(run_id, status="running", pid=os.getpid(), started_at=time.time(), error=None, traceback=None,
-                     cancel_requested=0)
+    store.update_run(
+        run_id,
+        status="running",
+        pid=os.getpid(),
+        started_at=time.time(),
+        error=None,
+        traceback=None,
+        cancel_requested=0,
+    )
     reporter = Reporter(store, run_id, echo=echo)
     run_dir = store.run_dir(run_id)
     try:
@@ -54,8 +61,13 @@ def run_experiment(cfg: ExperimentConfig, store: Store, run_id: str | None = Non
         store.update_run(run_id, status="cancelled", finished_at=time.time(), error="cancelled by the user")
         return {"run_id": run_id, "status": "cancelled"}
     except Exception as e:  # recorded for the app; the CLI prints it
-        store.update_run(run_id, status="failed", finished_at=time.time(), error=f"{type(e).__name__}: {e}",
-                         traceback=traceback.format_exc())
+        store.update_run(
+            run_id,
+            status="failed",
+            finished_at=time.time(),
+            error=f"{type(e).__name__}: {e}",
+            traceback=traceback.format_exc(),
+        )
         log.exception("run %s failed", run_id)
         return {"run_id": run_id, "status": "failed", "error": f"{type(e).__name__}: {e}"}
 
@@ -73,12 +85,24 @@ def _run(cfg: ExperimentConfig, store: Store, run_id: str, run_dir: Path, report
     entries = []
     for i, spec in enumerate(cfg.teachers):
         reporter.set_stage(f"teacher {i + 1}/{len(cfg.teachers)}: {spec.model.name}")
-        entries.append(ensure_teacher(ds, cfg.subset, spec, cfg.kd.views, store, reporter, cfg.accelerator, cfg.num_workers))
+        entries.append(
+            ensure_teacher(ds, cfg.subset, spec, cfg.kd.views, store, reporter, cfg.accelerator, cfg.num_workers)
+        )
     # ---- student data (+ stored teacher logits)
     reporter.set_stage("features")
     features = cfg.student_features
-    dm = ASCDataModule(ds, cfg.subset, features, cfg.feature_mode, cfg.optim.batch_size, cfg.num_workers, cfg.seed,
-                       cfg.augment.roll_ms, cfg.augment.dir_p, cfg.augment.dir_folder)
+    dm = ASCDataModule(
+        ds,
+        cfg.subset,
+        features,
+        cfg.feature_mode,
+        cfg.optim.batch_size,
+        cfg.num_workers,
+        cfg.seed,
+        cfg.augment.roll_ms,
+        cfg.augment.dir_p,
+        cfg.augment.dir_folder,
+    )
     dm.setup()
     if entries:
         reporter.set_stage("teacher logits")
@@ -90,10 +114,26 @@ def _run(cfg: ExperimentConfig, store: Store, run_id: str, run_dir: Path, report
     student = _initial_student(cfg, store) if cfg.student.init_from else cfg.student.build()
     student.feature_preset = features  # the input it is trained and measured on (pruning targets use it)
     if cfg.optim.epochs:
-        module = ASCModule(student, cfg.optim.model_dump(), cfg.augment.model_dump(),
-                           cfg.kd.model_dump() if entries else None, features, cfg.feature_mode == "on_the_fly", cfg.seed)
-        fit(module, dm, cfg.optim.epochs, run_dir / "ckpt", reporter, cfg.accelerator, cfg.devices, resume,
-            cfg.optim.validate_every)
+        module = ASCModule(
+            student,
+            cfg.optim,
+            cfg.augment,
+            cfg.kd if entries else None,
+            features,
+            cfg.feature_mode == "on_the_fly",
+            cfg.seed,
+        )
+        fit(
+            module,
+            dm,
+            cfg.optim.epochs,
+            run_dir / "ckpt",
+            reporter,
+            cfg.accelerator,
+            cfg.devices,
+            resume,
+            cfg.optim.validate_every,
+        )
     rounds = []
     if cfg.pruning.mode != "none":
         student, rounds = _prune(student, cfg, dm, features, entries, run_dir, reporter, store, run_id)
@@ -107,12 +147,23 @@ def _run(cfg: ExperimentConfig, store: Store, run_id: str, run_dir: Path, report
     result = _evaluate(deployed, dm, cfg, store, run_id, "general")
     cx = measure(deployed, cfg.student_input_shape)
     summary = {
-        "run_id": run_id, "status": "done", "name": cfg.name, "subset": cfg.subset, "student": cfg.student.name,
-        "width": cfg.student.width, "teachers": [e["model"] for e in entries],
-        "teachers_reused": [bool(e.get("reused")) for e in entries], "teacher_keys": [e["key"] for e in entries],
+        "run_id": run_id,
+        "status": "done",
+        "name": cfg.name,
+        "subset": cfg.subset,
+        "student": cfg.student.name,
+        "width": cfg.student.width,
+        "teachers": [e["model"] for e in entries],
+        "teachers_reused": [bool(e.get("reused")) for e in entries],
+        "teacher_keys": [e["key"] for e in entries],
         "teacher_accuracy": [e.get("accuracy") for e in entries],
-        "complexity": cx.to_dict(), "train_clips": len(dm.train_files), "skipped_clips": len(dm.skipped),
-        **{k: result[k] for k in ("accuracy", "macro_accuracy", "log_loss", "per_device", "seen", "unseen", "per_class")},
+        "complexity": cx.to_dict(),
+        "train_clips": len(dm.train_files),
+        "skipped_clips": len(dm.skipped),
+        **{
+            k: result[k]
+            for k in ("accuracy", "macro_accuracy", "log_loss", "per_device", "seen", "unseen", "per_class")
+        },
         "pruning_rounds": rounds,
     }
     # ---- device-specific fine-tuning
@@ -133,58 +184,83 @@ def _initial_student(cfg, store) -> torch.nn.Module:
     art = store.artifacts(src).get("student")
     if run["status"] != "done" or art is None:
         raise ValueError(f"student.init_from: run {src} is {run['status']} and has no trained student to start from")
-    if (art["model"], art.get("width"), art.get("kwargs") or {}) != (cfg.student.name, cfg.student.width, cfg.student.kwargs):
-        raise ValueError(f"student.init_from: run {src} trained {art['model']} width {art.get('width')}, "
-                         f"but this config's student is {cfg.student.name} width {cfg.student.width}")
+    if (art["model"], art.get("width"), art.get("kwargs") or {}) != (
+        cfg.student.name,
+        cfg.student.width,
+        cfg.student.kwargs,
+    ):
+        raise ValueError(
+            f"student.init_from: run {src} trained {art['model']} width {art.get('width')}, "
+            f"but this config's student is {cfg.student.name} width {cfg.student.width}"
+        )
     from asc_core.artifacts import load_model
 
     return load_model(art["path"], art).train()
 
 
 def _model_meta(cfg, folded: bool) -> dict:
-    return {"model": cfg.student.name, "width": cfg.student.width, "kwargs": cfg.student.kwargs, "folded": folded,
-            "precision": cfg.eval_precision if folded else "fp32"}
+    return {
+        "model": cfg.student.name,
+        "width": cfg.student.width,
+        "kwargs": cfg.student.kwargs,
+        "folded": folded,
+        "precision": cfg.eval_precision if folded else "fp32",
+    }
 
 
 def _test_probs(model, dm, cfg) -> np.ndarray:
-    """Test-set probabilities of a deployed model: on CUDA in true half precision when the run evaluates at
-    fp16 (as the general model, the pruning rounds and the device models all are), fp32 on CPU."""
-    dev = _device(cfg.accelerator)
-    mel = log_mel(dm.fcfg) if cfg.feature_mode == "on_the_fly" else None
-    return predict(model, dm.test_dataloader(), dev, mel, half=(cfg.eval_precision == "fp16" and dev == "cuda"))
-
-
-def _test_metrics(probs, dm) -> dict:
-    rows = dm.test_rows
-    return metrics(rows["scene"].map(SCENES.index).to_numpy(), probs, rows["device"].tolist(), rows["city"].tolist())
+    """Test-split probabilities of a deployed model, at the run's precision (the general model, the pruning
+    rounds and the device models alike)."""
+    return test_probs(model, dm, cfg.accelerator, cfg.eval_precision)
 
 
 def _prune(student, cfg, dm, features, entries, run_dir, reporter, store, run_id):
+    kd = cfg.kd if entries else None
+    on_the_fly = cfg.feature_mode == "on_the_fly"
+
     def evaluate(m):
-        return _test_metrics(_test_probs(deploy(m, cfg.eval_precision), dm, cfg), dm)["macro_accuracy"]
+        return test_metrics(_test_probs(deploy(m, cfg.eval_precision), dm, cfg), dm)["macro_accuracy"]
+
+    # the schedule's training steps: the student's own loss (augmentations, KD) through the one definition of it
+    step_module = ASCModule(student, cfg.optim, cfg.augment, kd, features, on_the_fly, cfg.seed)
+
+    def train_step(batch, m):
+        return step_module.training_loss(batch, m)[0]
 
     def finetune(m, k):
-        optim = cfg.optim.model_dump() | {"epochs": cfg.pruning.finetune_epochs, "lr": cfg.pruning.finetune_lr,
-                                          "warmup_epochs": 0}
-        module = ASCModule(m, optim, cfg.augment.model_dump(), cfg.kd.model_dump() if entries else None, features,
-                           cfg.feature_mode == "on_the_fly", cfg.seed)
-        fit(module, dm, cfg.pruning.finetune_epochs, run_dir / f"ckpt_round{k + 1}", reporter, cfg.accelerator,
-            cfg.devices, validate_every=cfg.optim.validate_every)
+        optim = cfg.optim.model_copy(
+            update={"epochs": cfg.pruning.finetune_epochs, "lr": cfg.pruning.finetune_lr, "warmup_epochs": 0}
+        )
+        module = ASCModule(m, optim, cfg.augment, kd, features, on_the_fly, cfg.seed)
+        fit(
+            module,
+            dm,
+            cfg.pruning.finetune_epochs,
+            run_dir / f"ckpt_round{k + 1}",
+            reporter,
+            cfg.accelerator,
+            cfg.devices,
+            validate_every=cfg.optim.validate_every,
+        )
         torch.save(m.state_dict(), run_dir / f"round{k + 1}.pt")
         store.add_artifact(run_id, f"round{k + 1}", run_dir / f"round{k + 1}.pt", _model_meta(cfg, folded=False))
 
-    return run_rounds(student, cfg, dm, evaluate, finetune, reporter)
+    return run_rounds(student, cfg, dm, evaluate, finetune, train_step, reporter)
 
 
 def _evaluate(model, dm, cfg, store, run_id, name) -> dict:
     probs = _test_probs(model, dm, cfg)
     rows = dm.test_rows
     y = rows["scene"].map(SCENES.index).to_numpy()
-    res = _test_metrics(probs, dm)
+    res = test_metrics(probs, dm)
     res["_probs"] = probs  # reused by device fine-tuning; dropped before anything is written
-    store.save_predictions(run_id, name, list(zip(dm.test_files, rows["device"], rows["city"], y, probs.argmax(1), probs)))
+    store.save_predictions(
+        run_id, name, list(zip(dm.test_files, rows["device"], rows["city"], y, probs.argmax(1), probs))
+    )
     store.add_artifact(run_id, f"metrics_{name}", store.run_dir(run_id) / f"metrics_{name}.json")
-    (store.run_dir(run_id) / f"metrics_{name}.json").write_text(json.dumps({k: v for k, v in res.items() if k != "_probs"}))
+    (store.run_dir(run_id) / f"metrics_{name}.json").write_text(
+        json.dumps({k: v for k, v in res.items() if k != "_probs"})
+    )
     return res
 
 
@@ -204,28 +280,64 @@ def _device_finetune(general, dm, cfg, store, run_id, run_dir, reporter, base: d
         if len(sub.train_set) == 0:
             continue
         model = copy.deepcopy(general)
-        optim = cfg.optim.model_dump() | {"epochs": ft.epochs, "lr": ft.lr, "optimizer": ft.optimizer, "batch_size": ft.batch_size,
-                                          "weight_decay": ft.weight_decay, "warmup_steps": ft.warmup_steps,
-                                          "schedule": "cosine"}
-        aug = cfg.augment.model_dump() | {"mixstyle_p": 0.0}  # the baseline fine-tunes without Freq-MixStyle
-        kd = cfg.kd.model_dump() if sub.has_teachers else None
+        optim = cfg.optim.model_copy(
+            update={
+                "epochs": ft.epochs,
+                "lr": ft.lr,
+                "optimizer": ft.optimizer,
+                "batch_size": ft.batch_size,
+                "weight_decay": ft.weight_decay,
+                "schedule": "cosine",
+            }
+        )
+        aug = cfg.augment.model_copy(update={"mixstyle_p": 0.0})  # the baseline fine-tunes without Freq-MixStyle
+        kd = cfg.kd if sub.has_teachers else None
         if kd and ft.labels == "soft":
-            kd["lam"] = 0.0
-        module = ASCModule(model, optim, aug, kd, sub.features, cfg.feature_mode == "on_the_fly", cfg.seed)
-        fit(module, sub, ft.epochs, run_dir / f"ckpt_{device}", reporter, cfg.accelerator, cfg.devices, validate_every=10**6)
+            kd = kd.model_copy(update={"lam": 0.0})
+        module = ASCModule(
+            model,
+            optim,
+            aug,
+            kd,
+            sub.features,
+            cfg.feature_mode == "on_the_fly",
+            cfg.seed,
+            warmup_steps=ft.warmup_steps,
+        )
+        fit(
+            module,
+            sub,
+            ft.epochs,
+            run_dir / f"ckpt_{device}",
+            reporter,
+            cfg.accelerator,
+            cfg.devices,
+            validate_every=10**6,
+        )
         torch.save(model.state_dict(), run_dir / f"device_{device}.pt")
-        store.add_artifact(run_id, f"device_{device}", run_dir / f"device_{device}.pt",
-                          _model_meta(cfg, folded=False) | {"device": device})
+        store.add_artifact(
+            run_id,
+            f"device_{device}",
+            run_dir / f"device_{device}.pt",
+            _model_meta(cfg, folded=False) | {"device": device},
+        )
         probs = _test_probs(deploy(model, cfg.eval_precision), dm, cfg)
         combined[test_dev == device] = probs[test_dev == device]
-    res = _test_metrics(combined, dm)
-    store.save_predictions(run_id, "device_specific", list(zip(dm.test_files, rows["device"], rows["city"], y,
-                                                               combined.argmax(1), combined)))
+    res = test_metrics(combined, dm)
+    store.save_predictions(
+        run_id,
+        "device_specific",
+        list(zip(dm.test_files, rows["device"], rows["city"], y, combined.argmax(1), combined)),
+    )
     gains = {d: res["per_device"][d] - base["per_device"][d] for d in res["per_device"]}
-    return {"macro_accuracy": res["macro_accuracy"], "per_device": res["per_device"], "gain": gains,
-            "recipe": ft.model_dump(),
-            "budget": "per device model: each of the device models has the general model's architecture and "
-                      "complexity, and the DCASE limits apply to each separately (unknown devices use the general model)"}
+    return {
+        "macro_accuracy": res["macro_accuracy"],
+        "per_device": res["per_device"],
+        "gain": gains,
+        "recipe": ft.model_dump(),
+        "budget": "per device model: each of the device models has the general model's architecture and "
+        "complexity, and the DCASE limits apply to each separately (unknown devices use the general model)",
+    }
 
 
 def resume_run(store: Store, run_id: str, echo=None) -> dict:

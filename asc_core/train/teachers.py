@@ -18,10 +18,9 @@ import torch
 
 from asc_core.constants import N_CLASSES
 from asc_core.data.features import FEATURE_PRESETS
-from asc_core.data.labels import SCENES
 from asc_core.models import model_features
 from asc_core.train.data import ASCDataModule
-from asc_core.train.evaluate import metrics, predict
+from asc_core.train.evaluate import test_metrics, test_probs
 from asc_core.train.loop import Reporter, fit
 from asc_core.train.module import ASCModule
 from asc_core.zoo import teacher_key
@@ -41,8 +40,9 @@ def zoo_dir(store) -> Path:
     return d
 
 
-def ensure_teacher(ds, subset: int, spec, views: int, store, reporter: Reporter, accelerator: str = "auto",
-                   num_workers: int = 0) -> dict:
+def ensure_teacher(
+    ds, subset: int, spec, views: int, store, reporter: Reporter, accelerator: str = "auto", num_workers: int = 0
+) -> dict:
     """The zoo entry of this teacher, training it (and storing its logits) if it does not exist yet."""
     key = teacher_key(ds, subset, spec, views)
     entry = store.get_teacher(key)
@@ -53,21 +53,42 @@ def ensure_teacher(ds, subset: int, spec, views: int, store, reporter: Reporter,
     folder.mkdir(parents=True, exist_ok=True)
     features = model_features(spec.model.name)
     fcfg = FEATURE_PRESETS[features]()
-    dm = ASCDataModule(ds, subset, features=features, batch_size=spec.optim.batch_size, seed=spec.seed,
-                       roll_ms=spec.augment.roll_ms, num_workers=num_workers)
+    dm = ASCDataModule(
+        ds,
+        subset,
+        features=features,
+        batch_size=spec.optim.batch_size,
+        seed=spec.seed,
+        roll_ms=spec.augment.roll_ms,
+        num_workers=num_workers,
+    )
     dm.setup()
     torch.manual_seed(spec.seed)
     model = spec.model.build()
-    module = ASCModule(model, spec.optim.model_dump(), spec.augment.model_dump(), None, features, seed=spec.seed)
-    store.put_teacher(key, model=spec.model.name, config_json=spec.model_dump(mode="json"), dataset=str(ds.root),
-                      subset=subset, seed=spec.seed, status="training", run_id=reporter.run_id)
-    fit(module, dm, spec.optim.epochs, folder / "ckpt", reporter, accelerator, resume=True,
-        validate_every=spec.optim.validate_every)
+    module = ASCModule(model, spec.optim, spec.augment, None, features, seed=spec.seed)
+    store.put_teacher(
+        key,
+        model=spec.model.name,
+        config_json=spec.model_dump(mode="json"),
+        dataset=str(ds.root),
+        subset=subset,
+        seed=spec.seed,
+        status="training",
+        run_id=reporter.run_id,
+    )
+    fit(
+        module,
+        dm,
+        spec.optim.epochs,
+        folder / "ckpt",
+        reporter,
+        accelerator,
+        resume=True,
+        validate_every=spec.optim.validate_every,
+    )
     model.eval()
     device = "cuda" if accelerator in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
-    probs = predict(model, dm.test_dataloader(), device)
-    rows = dm.test_rows
-    acc = metrics(rows["scene"].map(SCENES.index).to_numpy(), probs, rows["device"].tolist(), rows["city"].tolist())
+    acc = test_metrics(test_probs(model, dm, accelerator), dm)
     # logits for every training clip and view
     n = len(dm.train_files)
     shifts = view_shifts_ms(n, views, spec.augment.roll_ms)
@@ -81,16 +102,26 @@ def ensure_teacher(ds, subset: int, spec, views: int, store, reporter: Reporter,
             b = len(x)
             for k in range(views):
                 xs = torch.stack([torch.roll(x[j], int(frames[start + j, k]), dims=-1) for j in range(b)]) if k else x
-                logits[start:start + b, k] = model(xs).float().cpu().numpy()
+                logits[start : start + b, k] = model(xs).float().cpu().numpy()
             start += b
     torch.save(model.state_dict(), folder / "model.pt")
     np.save(folder / "logits.npy", logits)
     np.save(folder / "shifts_ms.npy", shifts)
     (folder / "files.json").write_text(json.dumps(dm.train_files))
-    store.put_teacher(key, model=spec.model.name, config_json=spec.model_dump(mode="json"), dataset=str(ds.root),
-                      subset=subset, seed=spec.seed, status="done", accuracy=acc["macro_accuracy"],
-                      ckpt_path=str(folder / "model.pt"), logits_path=str(folder / "logits.npy"), run_id=reporter.run_id,
-                      created_at=time.time())
+    store.put_teacher(
+        key,
+        model=spec.model.name,
+        config_json=spec.model_dump(mode="json"),
+        dataset=str(ds.root),
+        subset=subset,
+        seed=spec.seed,
+        status="done",
+        accuracy=acc["macro_accuracy"],
+        ckpt_path=str(folder / "model.pt"),
+        logits_path=str(folder / "logits.npy"),
+        run_id=reporter.run_id,
+        created_at=time.time(),
+    )
     entry = store.get_teacher(key)
     entry["reused"] = False
     return entry
@@ -105,7 +136,9 @@ def load_ensemble(entries: list[dict], train_files: list[str]) -> tuple[np.ndarr
         pos = {f: i for i, f in enumerate(files)}
         missing = [f for f in train_files if f not in pos]
         if missing:
-            raise RuntimeError(f"teacher {e['key']} has no logits for {len(missing)} training clip(s), e.g. {missing[0]}")
+            raise RuntimeError(
+                f"teacher {e['key']} has no logits for {len(missing)} training clip(s), e.g. {missing[0]}"
+            )
         idx = np.array([pos[f] for f in train_files])
         stacks.append(np.load(folder / "logits.npy")[idx])
         s = np.load(folder / "shifts_ms.npy")[idx]
