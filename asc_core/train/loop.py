@@ -11,7 +11,6 @@ import lightning as L
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
 
-
 class Cancelled(Exception):
     """The user asked the run to stop; its checkpoint is saved."""
 

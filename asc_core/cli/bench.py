@@ -1,0 +1,24 @@
+"""``bench data | models | train | app``: throughput and latency on this machine."""
+
+from __future__ import annotations
+
+from asc_core.cli._common import _emit
+
+
+def cmd_bench(a) -> int:
+    from asc_core import bench
+
+    fn = {"data": bench.bench_data, "models": bench.bench_models, "train": bench.bench_train, "app": bench.bench_app}[
+        a.what
+    ]
+    result = fn(quick=a.quick)
+    _emit(result, a.json, bench.format_result(result))
+    return 0
+
+
+def register(sub) -> None:
+    b = sub.add_parser("bench", help="throughput and latency on this machine")
+    b.add_argument("what", choices=["data", "models", "train", "app"])
+    b.add_argument("--quick", action="store_true", help="smaller measurements (for tests)")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=cmd_bench)
