@@ -4,10 +4,11 @@ paper's Tables IV and V regenerated from the runs that exist, exports."""
 
 import streamlit as st
 
-from asc_core import compare, jobs
+from asc_core import jobs
+from asc_core.app import compare
+from asc_core.app.plots import confusion_figure, data_efficiency_figure, pareto_figure, per_device_figure
 from asc_core.config import ConfigError, parse_config
 from asc_core.data.labels import DEVICES, SCENES
-from asc_core.plots import confusion_figure, data_efficiency_figure, pareto_figure, per_device_figure
 from asc_core.store import Store
 
 st.title("Compare")

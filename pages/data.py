@@ -4,12 +4,12 @@ recording; a 2-D map of the clips' log-mels where a click plays the clip."""
 import plotly.express as px
 import streamlit as st
 
-from asc_core import data_views as dv
+from asc_core.app import data_views as dv
+from asc_core.app.views import clip_view
 from asc_core.constants import SUBSETS
 from asc_core.data import open_dataset_cached
 from asc_core.data.errors import DatasetError
 from asc_core.paths import default_dataset_root
-from asc_core.views import clip_view
 
 st.title("Explore the data")
 root = st.text_input("Dataset folder", value=str(default_dataset_root()), key="data_root")

@@ -3,10 +3,10 @@
 import pandas as pd
 import streamlit as st
 
+from asc_core.app.views import clip_preview
 from asc_core.data.check import check_dataset
 from asc_core.data.labels import DEVICES, SCENES
 from asc_core.paths import default_dataset_root
-from asc_core.views import clip_preview
 
 st.title("ASC Lab")
 st.caption("Data-efficient, low-complexity acoustic scene classification: subsets, teachers, pruning, devices.")

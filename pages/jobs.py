@@ -4,8 +4,8 @@ import pandas as pd
 import streamlit as st
 
 from asc_core import jobs
+from asc_core.app.plots import learning_curves_figure
 from asc_core.constants import ACTIVE_STATUSES
-from asc_core.plots import learning_curves_figure
 from asc_core.store import Store
 
 st.title("Jobs")

@@ -4,10 +4,10 @@ single-step vs progressive pruning — each linking to where the app uses it."""
 import plotly.express as px
 import streamlit as st
 
-from asc_core import learn
-from asc_core import model_views as mv
+from asc_core.app import learn
+from asc_core.app import model_views as mv
+from asc_core.app.plots import kernels_figure, trajectory_figure
 from asc_core.data.labels import SCENES
-from asc_core.plots import kernels_figure, trajectory_figure
 from asc_core.store import Store
 
 st.title("Learn: three ideas behind a 128 kB scene classifier")

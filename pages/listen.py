@@ -4,12 +4,12 @@ true loudness, see its spectrogram and what the student, its teachers and anothe
 import numpy as np
 import streamlit as st
 
-from asc_core import compare, listen
+from asc_core.app import compare, listen
+from asc_core.app.plots import confusion_figure, probability_figure
+from asc_core.app.views import clip_view
 from asc_core.data.labels import DEVICES, SCENES
 from asc_core.paths import default_dataset_root
-from asc_core.plots import confusion_figure, probability_figure
 from asc_core.store import Store
-from asc_core.views import clip_view
 
 st.title("Listen to the mistakes")
 store = Store()

@@ -3,11 +3,11 @@ their folded kernel, and a pruned run's trajectory."""
 
 import streamlit as st
 
-from asc_core import model_views as mv
+from asc_core.app import model_views as mv
+from asc_core.app.plots import kernels_figure, layers_figure, trajectory_figure
 from asc_core.artifacts import load_run_model
 from asc_core.models import create_model, input_shape, list_models, model_doc
 from asc_core.models.rep_mobile import reparameterize_model
-from asc_core.plots import kernels_figure, layers_figure, trajectory_figure
 from asc_core.store import Store
 
 st.title("Models")

@@ -2,14 +2,14 @@
 
 import streamlit as st
 
-from asc_core import tryit
+from asc_core.app import tryit
+from asc_core.app.plots import per_second_figure, topk_figure
+from asc_core.app.views import samples_spectrogram
 from asc_core.constants import UPLOAD_LIMIT_BYTES
 from asc_core.data.audio import to_wav_bytes
 from asc_core.data.errors import AudioError
 from asc_core.data.labels import SAMPLE_RATE, SCENES
-from asc_core.plots import per_second_figure, topk_figure
 from asc_core.store import Store
-from asc_core.views import samples_spectrogram
 
 st.title("Try it")
 store = Store()

@@ -15,7 +15,7 @@ os.environ.setdefault("ASC_CACHE", str(Path(__file__).resolve().parent.parent / 
 
 @pytest.fixture(scope="session")
 def tiny_root(tmp_path_factory) -> Path:
-    from asc_core.data.synth import generate
+    from asc_core.embedded.synth import generate
 
     return generate("tiny", 0, tmp_path_factory.mktemp("data") / "tiny")
 

@@ -10,7 +10,10 @@ def test_queueing_and_planning_do_not_import_the_training_stack(tiny_root, tmp_p
     Lightning or NNI (the Streamlit process stays light, and the launch path has no training imports)."""
     code = textwrap.dedent(f"""
         import sys
-        from asc_core import compare, jobs, plots, views
+        from asc_core import jobs
+        from asc_core.app import compare
+        from asc_core.app import plots
+        from asc_core.app import views
         from asc_core.config import load_config
         from asc_core.grid import expand, final_complexity, plan
         from asc_core.store import Store

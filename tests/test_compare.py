@@ -3,7 +3,7 @@ with missing cells and the configs that fill them, LaTeX export."""
 
 import numpy as np
 
-from asc_core import compare
+from asc_core.app import compare
 from asc_core.config import parse_config
 
 

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
+from asc_core.app.model_views import randomise_bn
 from asc_core.complexity import MAX_PARAM_BYTES, BudgetError, check_budget, measure
-from asc_core.model_views import randomise_bn
 from asc_core.models import STUDENT_WIDTHS, create_model, input_shape, list_models, model_family
 from asc_core.models.rep_mobile import BRANCHES, RepDepthwise, reparameterize_model
 

@@ -3,12 +3,12 @@
 import pytest
 import torch
 
+from asc_core.app.model_views import randomise_bn
 from asc_core.artifacts import load_run_model
 from asc_core.complexity import BudgetError, measure
 from asc_core.compress.prune import prune_once, rebuild, solve_budget
 from asc_core.config import ConfigError, parse_config
 from asc_core.export import export_run
-from asc_core.model_views import randomise_bn
 from asc_core.models import create_model
 from asc_core.models.rep_mobile import reparameterize_model
 from asc_core.store import Store

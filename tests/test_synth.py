@@ -7,8 +7,8 @@ import pandas as pd
 import soundfile as sf
 
 from asc_core.data import SCENES, TRAIN_DEVICES, open_dataset
-from asc_core.data.synth import generate
 from asc_core.data.tau22 import SUBSETS
+from asc_core.embedded.synth import generate
 
 
 def test_layout_and_format(tiny_root):
@@ -56,7 +56,7 @@ def test_location_disjoint_and_devices(tiny_root):
 
 
 def test_standard_preset_proportions():
-    from asc_core.data.synth import EXTRA_DEVICES, PRESETS, plan, subset_order, subset_sizes
+    from asc_core.embedded.synth import EXTRA_DEVICES, PRESETS, plan, subset_order, subset_sizes
 
     p = PRESETS["standard"]
     recs = plan(p, 0)
@@ -94,7 +94,7 @@ def test_seed_changes_audio(tmp_path):
     import numpy as np
 
     from asc_core.data import scenes
-    from asc_core.data.synth import PRESETS, Preset
+    from asc_core.embedded.synth import PRESETS, Preset
 
     a = scenes.render(
         scenes.location_traits("park", scenes.city_traits(np.random.default_rng(0)), np.random.default_rng(0)),

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from asc_core.app.tryit import classify, read_upload, run_model, windows
 from asc_core.config import parse_config
 from asc_core.data.errors import AudioError
 from asc_core.store import Store
 from asc_core.train.runner import run_experiment
-from asc_core.tryit import classify, read_upload, run_model, windows
 
 
 def _encode(x, sr, fmt, subtype=None):

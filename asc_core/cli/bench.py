@@ -6,7 +6,7 @@ from asc_core.cli._common import _emit
 
 
 def cmd_bench(a) -> int:
-    from asc_core import bench
+    from asc_core.devtools import bench
 
     fn = {"data": bench.bench_data, "models": bench.bench_models, "train": bench.bench_train, "app": bench.bench_app}[
         a.what

@@ -11,7 +11,7 @@ from asc_core.constants import SUBSETS
 
 
 def cmd_data_synth(a) -> int:
-    from asc_core.data.synth import generate, is_complete
+    from asc_core.embedded.synth import generate, is_complete
 
     out = Path(a.out)
     if a.if_missing and is_complete(out, a.preset, a.seed):
@@ -44,7 +44,7 @@ def cmd_data_probe(a) -> int:
     from dataclasses import asdict
 
     from asc_core.data import open_dataset
-    from asc_core.data.probe import probe
+    from asc_core.train.probe import probe
 
     ds = open_dataset(a.root)
     bars = {}

@@ -98,8 +98,8 @@ def make_device_irs(out: str | Path | None = None, length: int = 2048) -> list[P
 
     import soundfile as sf
 
-    from asc_core.data.devices import DEVICES, record
-    from asc_core.data.dsp import SR
+    from asc_core.embedded.devices import DEVICES, record
+    from asc_core.embedded.dsp import SR
 
     out = Path(out) if out else default_ir_folder()
     out.mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,7 @@ def bench_data(quick: bool = False) -> dict:
     """Generation time per preset, log-mel extraction clips/s (cold) and the cache-hit speed-up."""
     from asc_core.data import open_dataset
     from asc_core.data.features import FeatureConfig, extract
-    from asc_core.data.synth import generate
+    from asc_core.embedded.synth import generate
 
     rows = []
     presets = ["tiny"] if quick else ["tiny", "mini", "standard"]
@@ -146,7 +146,7 @@ def bench_train(quick: bool = False) -> dict:
     wall time of the `quick` preset end to end on the `mini` set (fresh store: teachers trained too)."""
     from asc_core.config import parse_config
     from asc_core.data import open_dataset
-    from asc_core.data.synth import generate, is_complete
+    from asc_core.embedded.synth import generate, is_complete
     from asc_core.paths import data_home
     from asc_core.store import Store
     from asc_core.train.runner import run_experiment
@@ -240,8 +240,8 @@ def bench_app(quick: bool = False) -> dict:
     import subprocess
     import sys
 
-    from asc_core import fake_runs
-    from asc_core.data.synth import generate
+    from asc_core.devtools import fake_runs
+    from asc_core.embedded.synth import generate
     from asc_core.paths import PROJECT_ROOT
     from asc_core.store import Store
 

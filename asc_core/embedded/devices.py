@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal
 
-from asc_core.data.dsp import SR, compressor, db, peaking_sos
+from asc_core.embedded.dsp import SR, compressor, db, peaking_sos
 
 
 @dataclass(frozen=True)
@@ -36,23 +36,90 @@ class Device:
 
 DEVICES: dict[str, Device] = {
     "a": Device("a"),
-    "b": Device("b", highpass_hz=150, lowpass_hz=10500, internal_sr=22050, peaks=((3500, 6, 2.0), (900, -3, 1.0)),
-                gain_db=-3, agc=(-32, 3.0, 0.01, 0.4, 6), noise_dbfs=-68, order=3),
-    "c": Device("c", highpass_hz=200, lowpass_hz=9000, internal_sr=22050, peaks=((2000, 4, 1.5), (5200, -4, 2.5)),
-                gain_db=2, agc=(-28, 3.0, 0.005, 0.3, 6), clip=0.8, noise_dbfs=-66, order=2),
-    "s1": Device("s1", highpass_hz=100, lowpass_hz=12000, peaks=((2500, 5, 1.2), (7000, 4, 2.0)),
-                 agc=(-30, 2.5, 0.01, 0.5, 4), noise_dbfs=-72),
-    "s2": Device("s2", highpass_hz=250, lowpass_hz=10000, peaks=((1200, 4, 1.0), (4000, -4, 1.5)),
-                 gain_db=-4, agc=(-34, 3.0, 0.02, 0.6, 6), noise_dbfs=-70, order=3),
-    "s3": Device("s3", highpass_hz=180, lowpass_hz=13000, peaks=((600, -4, 1.0), (3000, 3, 1.0), (9000, 6, 3.0)),
-                 gain_db=1, agc=(-26, 2.0, 0.01, 0.3, 3), noise_dbfs=-75),
+    "b": Device(
+        "b",
+        highpass_hz=150,
+        lowpass_hz=10500,
+        internal_sr=22050,
+        peaks=((3500, 6, 2.0), (900, -3, 1.0)),
+        gain_db=-3,
+        agc=(-32, 3.0, 0.01, 0.4, 6),
+        noise_dbfs=-68,
+        order=3,
+    ),
+    "c": Device(
+        "c",
+        highpass_hz=200,
+        lowpass_hz=9000,
+        internal_sr=22050,
+        peaks=((2000, 4, 1.5), (5200, -4, 2.5)),
+        gain_db=2,
+        agc=(-28, 3.0, 0.005, 0.3, 6),
+        clip=0.8,
+        noise_dbfs=-66,
+        order=2,
+    ),
+    "s1": Device(
+        "s1",
+        highpass_hz=100,
+        lowpass_hz=12000,
+        peaks=((2500, 5, 1.2), (7000, 4, 2.0)),
+        agc=(-30, 2.5, 0.01, 0.5, 4),
+        noise_dbfs=-72,
+    ),
+    "s2": Device(
+        "s2",
+        highpass_hz=250,
+        lowpass_hz=10000,
+        peaks=((1200, 4, 1.0), (4000, -4, 1.5)),
+        gain_db=-4,
+        agc=(-34, 3.0, 0.02, 0.6, 6),
+        noise_dbfs=-70,
+        order=3,
+    ),
+    "s3": Device(
+        "s3",
+        highpass_hz=180,
+        lowpass_hz=13000,
+        peaks=((600, -4, 1.0), (3000, 3, 1.0), (9000, 6, 3.0)),
+        gain_db=1,
+        agc=(-26, 2.0, 0.01, 0.3, 3),
+        noise_dbfs=-75,
+    ),
     # unseen devices: plausible, but unlike any training device
-    "s4": Device("s4", highpass_hz=300, lowpass_hz=5000, internal_sr=11025, peaks=((1500, 6, 1.5),),
-                 gain_db=3, agc=(-30, 5.0, 0.005, 0.2, 10), noise_dbfs=-58, order=4),
-    "s5": Device("s5", highpass_hz=500, lowpass_hz=14000, peaks=((5500, 7, 1.2), (2200, -5, 1.0)),
-                 gain_db=-2, agc=(-36, 3.0, 0.01, 0.5, 6), noise_dbfs=-66, order=3),
-    "s6": Device("s6", highpass_hz=60, lowpass_hz=7000, internal_sr=16000, peaks=((250, 7, 1.0), (1800, -5, 1.0)),
-                 gain_db=6, clip=0.45, noise_dbfs=-62, hum_hz=50, hum_dbfs=-52),
+    "s4": Device(
+        "s4",
+        highpass_hz=300,
+        lowpass_hz=5000,
+        internal_sr=11025,
+        peaks=((1500, 6, 1.5),),
+        gain_db=3,
+        agc=(-30, 5.0, 0.005, 0.2, 10),
+        noise_dbfs=-58,
+        order=4,
+    ),
+    "s5": Device(
+        "s5",
+        highpass_hz=500,
+        lowpass_hz=14000,
+        peaks=((5500, 7, 1.2), (2200, -5, 1.0)),
+        gain_db=-2,
+        agc=(-36, 3.0, 0.01, 0.5, 6),
+        noise_dbfs=-66,
+        order=3,
+    ),
+    "s6": Device(
+        "s6",
+        highpass_hz=60,
+        lowpass_hz=7000,
+        internal_sr=16000,
+        peaks=((250, 7, 1.0), (1800, -5, 1.0)),
+        gain_db=6,
+        clip=0.45,
+        noise_dbfs=-62,
+        hum_hz=50,
+        hum_dbfs=-52,
+    ),
 }
 
 

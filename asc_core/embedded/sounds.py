@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import uniform_filter1d
 
-from asc_core.data.dsp import SR, butter, db, decay, harmonic_tone, normalize, place, shaped_noise, smooth_envelope
+from asc_core.embedded.dsp import SR, butter, db, decay, harmonic_tone, normalize, place, shaped_noise, smooth_envelope
 
 # Vowel formant sets (F1, F2 in Hz) standing in for languages of different cities.
 FORMANT_SETS = (
@@ -61,7 +61,7 @@ def music(rng, n, root=220.0):
         env = np.minimum(1, t / 0.1) * np.exp(-t / 2.5)
         for r in ratios[(i + rng.integers(4)) % 4]:
             f = root * r
-            out[start:start + seg] += env * (np.sin(2 * np.pi * f * t) + 0.3 * np.sin(4 * np.pi * f * t))
+            out[start : start + seg] += env * (np.sin(2 * np.pi * f * t) + 0.3 * np.sin(4 * np.pi * f * t))
     return normalize(butter(out, "lowpass", 4000))
 
 
@@ -82,7 +82,9 @@ def _talkers(rng, n, f0s, formants, rates, gains):
             per_vowel[v] += g * src * gate * (vowel == v)
     out = np.zeros(n)
     for v, (f1, f2) in enumerate(formants):
-        out += butter(per_vowel[v], "bandpass", (f1 * 0.8, f1 * 1.2)) + 0.6 * butter(per_vowel[v], "bandpass", (f2 * 0.88, f2 * 1.12))
+        out += butter(per_vowel[v], "bandpass", (f1 * 0.8, f1 * 1.2)) + 0.6 * butter(
+            per_vowel[v], "bandpass", (f2 * 0.88, f2 * 1.12)
+        )
     return normalize(out + 1e-6 * rng.standard_normal(n))
 
 
@@ -174,8 +176,12 @@ def birds(rng, n, rate=1.0, lo=2000.0, hi=8000.0):
             t = np.arange(m) / SR
             f = np.linspace(f_a, f_b, m)
             env = np.sin(np.pi * t / t[-1]) ** 2
-            place(out, env * np.sin(2 * np.pi * np.cumsum(f) / SR), start + j * int(rng.uniform(0.08, 0.25) * SR),
-                  rng.uniform(0.5, 1))
+            place(
+                out,
+                env * np.sin(2 * np.pi * np.cumsum(f) / SR),
+                start + j * int(rng.uniform(0.08, 0.25) * SR),
+                rng.uniform(0.5, 1),
+            )
     return normalize(out + 1e-6 * rng.standard_normal(n))
 
 
@@ -211,8 +217,11 @@ def bell(rng, n, rate=0.1, pitch=1.0):
     out = np.zeros(n)
     m = int(0.8 * SR)
     t = np.arange(m) / SR
-    ding = (np.sin(2 * np.pi * 820 * pitch * t) + 0.7 * np.sin(2 * np.pi * 1230 * pitch * t)
-            + 0.3 * np.sin(2 * np.pi * 2650 * pitch * t)) * decay(m, 0.18)
+    ding = (
+        np.sin(2 * np.pi * 820 * pitch * t)
+        + 0.7 * np.sin(2 * np.pi * 1230 * pitch * t)
+        + 0.3 * np.sin(2 * np.pi * 2650 * pitch * t)
+    ) * decay(m, 0.18)
     for start in _times(rng, n, rate, SR):
         for j in range(rng.integers(1, 3)):
             place(out, ding, start + j * int(0.3 * SR), 1.0)
@@ -227,7 +236,9 @@ def beeps(rng, n, rate=0.3, lo=1000.0, hi=3000.0):
         m = int(rng.uniform(0.08, 0.25) * SR)
         t = np.arange(m) / SR
         for j in range(rng.integers(1, 4)):
-            place(out, np.sin(2 * np.pi * f * t) * np.minimum(1, (m - np.arange(m)) / 200), start + j * int(0.35 * SR), 1)
+            place(
+                out, np.sin(2 * np.pi * f * t) * np.minimum(1, (m - np.arange(m)) / 200), start + j * int(0.35 * SR), 1
+            )
     return normalize(out + 1e-6 * rng.standard_normal(n))
 
 

@@ -50,7 +50,7 @@ def distribution_frame(teacher, tau: float) -> pd.DataFrame:
 def tiny_rep_block(seed: int, branches=("3x3", "1x1", "3x1", "1x3", "identity")):
     """A one-channel Rep-Mobile depthwise block with random weights and BatchNorm statistics, wrapped so
     that it is module "0" (what ``model_views.fold_view`` takes)."""
-    from asc_core.model_views import randomise_bn
+    from asc_core.app.model_views import randomise_bn
     from asc_core.models.rep_mobile import RepDepthwise
 
     torch.manual_seed(seed)
@@ -59,7 +59,7 @@ def tiny_rep_block(seed: int, branches=("3x3", "1x1", "3x1", "1x3", "identity"))
 
 def pruned_runs(runs: list[dict]) -> pd.DataFrame:
     """Finished pruned runs with their strategy, final size and accuracy (for single vs progressive)."""
-    from asc_core.compare import strategy_label
+    from asc_core.app.compare import strategy_label
 
     rows = []
     for r in runs:

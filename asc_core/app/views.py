@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from asc_core.app.plots import spectrogram_figure
 from asc_core.data import open_dataset_cached
 from asc_core.data.audio import to_wav_bytes
 from asc_core.data.features import FeatureConfig, log_mel
-from asc_core.plots import spectrogram_figure
 
 
 def clip_preview(

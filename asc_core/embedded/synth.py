@@ -27,10 +27,10 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
-from asc_core.data import scenes
-from asc_core.data.devices import record
 from asc_core.data.labels import CITIES, DEVICES, SAMPLE_RATE, SCENES, TRAIN_DEVICES
 from asc_core.data.tau22 import SUBSETS
+from asc_core.embedded import scenes
+from asc_core.embedded.devices import record
 
 log = logging.getLogger(__name__)
 GENERATOR_VERSION = 1
@@ -90,13 +90,14 @@ def plan(preset: Preset, seed: int) -> list[Recording]:
         cities = [CITIES[(si + j) % len(CITIES)] for j in rng.permutation(n_loc)]
         locs = [(next_loc + j, cities[j]) for j in range(n_loc)]
         next_loc += n_loc + 10
-        train_locs, test_locs = locs[: preset.train_locations_per_scene], locs[preset.train_locations_per_scene:]
-        for split, locset, count in (("train", train_locs, preset.train_recordings_per_scene),
-                                     ("test", test_locs, preset.test_recordings_per_scene)):
+        train_locs, test_locs = locs[: preset.train_locations_per_scene], locs[preset.train_locations_per_scene :]
+        for split, locset, count in (
+            ("train", train_locs, preset.train_recordings_per_scene),
+            ("test", test_locs, preset.test_recordings_per_scene),
+        ):
             for j in range(count):
                 loc, city = locset[j % len(locset)]
-                recs.append(Recording(len(recs), scene, city, loc, 0, split,
-                                      DEVICES if split == "test" else ("a",)))
+                recs.append(Recording(len(recs), scene, city, loc, 0, split, DEVICES if split == "test" else ("a",)))
     # segment ids are unique numbers as in TAU
     for r in recs:
         r.segment_id = 20000 + 10 * r.index
@@ -139,8 +140,10 @@ def subset_order(recs: list[Recording], seed: int) -> list[tuple[Recording, str]
         if keys:
             take(sorted(keys, key=lambda k: (SCENES.index(k[0]) - j) % len(SCENES))[0])
     while len(order) < len(units):
-        key = max((k for k in groups if taken[k] < len(groups[k])),
-                  key=lambda k: (len(groups[k]) / (taken[k] + 0.5), -SCENES.index(k[0]), k[1]))
+        key = max(
+            (k for k in groups if taken[k] < len(groups[k])),
+            key=lambda k: (len(groups[k]) / (taken[k] + 0.5), -SCENES.index(k[0]), k[1]),
+        )
         take(key)
     return order
 
@@ -164,21 +167,35 @@ def _render_recording(args) -> list[str]:
         y = record(ref, dev, _rng(seed, 5, rec.index, DEVICES.index(dev)))
         for k in range(preset.segments):
             fn = rec.filename(k, dev)
-            sf.write(out / fn, y[k * SAMPLE_RATE:(k + 1) * SAMPLE_RATE].astype(np.float32), SAMPLE_RATE,
-                     subtype="PCM_16", format="WAV")
+            sf.write(
+                out / fn,
+                y[k * SAMPLE_RATE : (k + 1) * SAMPLE_RATE].astype(np.float32),
+                SAMPLE_RATE,
+                subtype="PCM_16",
+                format="WAV",
+            )
             written.append(fn)
     return written
 
 
 def _tables(recs, order, preset, sizes):
-    rows = [(r.filename(k, d), r.scene, f"{r.city}-{r.location}", d)
-            for r in recs for d in r.devices for k in range(preset.segments)]
+    rows = [
+        (r.filename(k, d), r.scene, f"{r.city}-{r.location}", d)
+        for r in recs
+        for d in r.devices
+        for k in range(preset.segments)
+    ]
     meta = pd.DataFrame(rows, columns=["filename", "scene_label", "identifier", "source_label"]).sort_values("filename")
     split_rows = [(r.filename(k, d), r.scene) for r, d in order for k in range(preset.segments)]
-    splits = {pct: pd.DataFrame(split_rows[: sizes[pct] * preset.segments], columns=["filename", "scene_label"])
-              for pct in SUBSETS}
-    test = meta[meta["filename"].isin({r.filename(k, d) for r in recs if r.split == "test"
-                                       for d in r.devices for k in range(preset.segments)})]
+    splits = {
+        pct: pd.DataFrame(split_rows[: sizes[pct] * preset.segments], columns=["filename", "scene_label"])
+        for pct in SUBSETS
+    }
+    test = meta[
+        meta["filename"].isin(
+            {r.filename(k, d) for r in recs if r.split == "test" for d in r.devices for k in range(preset.segments)}
+        )
+    ]
     splits["test"] = test[["filename", "scene_label"]]
     return meta, splits
 
@@ -228,9 +245,17 @@ def generate(preset: str, seed: int, out: str | Path, workers: int | None = None
     for key, df in splits.items():
         name = f"split{key}.csv" if key != "test" else "test.csv"
         df.to_csv(tmp / "split_setup" / name, sep="\t", index=False)
-    info = {"preset": preset, "seed": seed, "version": GENERATOR_VERSION, "config": asdict(p),
-            "recordings": len(recs), "files": len(meta), "subset_units": sizes,
-            "train_segments": int(len(splits[100])), "test_segments": int(len(splits["test"]))}
+    info = {
+        "preset": preset,
+        "seed": seed,
+        "version": GENERATOR_VERSION,
+        "config": asdict(p),
+        "recordings": len(recs),
+        "files": len(meta),
+        "subset_units": sizes,
+        "train_segments": int(len(splits[100])),
+        "test_segments": int(len(splits["test"])),
+    }
     (tmp / "synth.json").write_text(json.dumps(info, indent=2))
     if out.exists():
         shutil.rmtree(out)

@@ -3,8 +3,9 @@
 This is how the embedded dataset's difficulty is calibrated (accuracy must rise with the subset,
 stay between 55 % and 85 % at 100 %, drop ≥ 10 points at 5 %, and be ≥ 5 points lower on unseen
 devices s4–s6). A deliberately plain loop on cached log-mels (AdamW, linear warm-up then cosine,
-time roll and frequency masking, no distillation): the full pipeline with Lightning is the trainer's
-job; this one answers "how hard is this data" in minutes.
+time roll and frequency masking, no distillation) that lives with the trainer, not in the data package;
+the full pipeline with Lightning answers other questions, this one "how hard is this data" in minutes, and
+its figures (the calibration in the README) stay comparable because its loop does not change.
 """
 
 from __future__ import annotations
@@ -46,8 +47,18 @@ def macro_accuracy(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = len(
     return float(100 * np.mean(accs))
 
 
-def probe(ds: TAU22Dataset, subsets=SUBSETS, model: str = "dcase24_baseline", width: int = 32, epochs: int = 10,
-          min_steps: int = 0, batch_size: int = 64, lr: float = 5e-3, seed: int = 0, progress=None) -> list[ProbeResult]:
+def probe(
+    ds: TAU22Dataset,
+    subsets=SUBSETS,
+    model: str = "dcase24_baseline",
+    width: int = 32,
+    epochs: int = 10,
+    min_steps: int = 0,
+    batch_size: int = 64,
+    lr: float = 5e-3,
+    seed: int = 0,
+    progress=None,
+) -> list[ProbeResult]:
     import torch
     import torch.nn.functional as F
 
@@ -74,18 +85,19 @@ def probe(ds: TAU22Dataset, subsets=SUBSETS, model: str = "dcase24_baseline", wi
         opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
         warm = max(1, total // 10)
         sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s: s / warm if s < warm else 0.5 * (1 + math.cos(math.pi * (s - warm) / max(1, total - warm))))
+            opt, lambda s: s / warm if s < warm else 0.5 * (1 + math.cos(math.pi * (s - warm) / max(1, total - warm)))
+        )
         t0 = time.perf_counter()
         step = 0
         for e in range(ep):
             net.train()
             perm = torch.from_numpy(rng.permutation(len(x)))
             for i in range(0, len(x), batch_size):
-                idx = perm[i:i + batch_size]
+                idx = perm[i : i + batch_size]
                 xb = x[idx]
                 xb = torch.roll(xb, int(rng.integers(-4, 5)), dims=3)
                 f0 = int(rng.integers(0, xb.shape[2] - 48))
-                xb[:, :, f0:f0 + int(rng.integers(0, 48))] = 0
+                xb[:, :, f0 : f0 + int(rng.integers(0, 48))] = 0
                 loss = F.cross_entropy(net(xb), y[idx])
                 opt.zero_grad()
                 loss.backward()
@@ -97,9 +109,12 @@ def probe(ds: TAU22Dataset, subsets=SUBSETS, model: str = "dcase24_baseline", wi
         secs = time.perf_counter() - t0
         net.eval()
         with torch.inference_mode():
-            pred = torch.cat([net(xt[i:i + 256]).argmax(1) for i in range(0, len(xt), 256)]).numpy()
-        per_dev = {d: macro_accuracy(yt[m], pred[m]) for d in t_lab["device"].unique()
-                   for m in [t_lab["device"].to_numpy() == d]}
+            pred = torch.cat([net(xt[i : i + 256]).argmax(1) for i in range(0, len(xt), 256)]).numpy()
+        per_dev = {
+            d: macro_accuracy(yt[m], pred[m])
+            for d in t_lab["device"].unique()
+            for m in [t_lab["device"].to_numpy() == d]
+        }
         results.append(ProbeResult(pct, len(x), ep, secs, macro_accuracy(yt, pred), dict(sorted(per_dev.items()))))
         log.info("subset %d: %.1f%%", pct, results[-1].accuracy)
     return results

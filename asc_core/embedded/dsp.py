@@ -25,8 +25,14 @@ def db(x: float) -> float:
     return 10 ** (x / 20)
 
 
-def shaped_noise(rng: np.random.Generator, n: int, tilt_db_oct: float = -3.0, low_hz: float = 20.0,
-                 high_hz: float = 15000.0, peaks: tuple = ()) -> np.ndarray:
+def shaped_noise(
+    rng: np.random.Generator,
+    n: int,
+    tilt_db_oct: float = -3.0,
+    low_hz: float = 20.0,
+    high_hz: float = 15000.0,
+    peaks: tuple = (),
+) -> np.ndarray:
     """Gaussian noise with a spectral envelope: a tilt in dB/octave, band edges and (freq, gain_db, width_oct) peaks."""
     spec = np.fft.rfft(rng.standard_normal(n))
     f = np.fft.rfftfreq(n, 1 / SR)
@@ -66,8 +72,15 @@ def peaking_sos(f0: float, gain_db: float, q: float) -> np.ndarray:
     return np.concatenate([b / aa[0], aa / aa[0]])[None, :]
 
 
-def harmonic_tone(rng: np.random.Generator, n: int, f0: float, n_harm: int, rolloff_db: float,
-                  wander: float = 0.01, wander_hz: float = 0.3) -> np.ndarray:
+def harmonic_tone(
+    rng: np.random.Generator,
+    n: int,
+    f0: float,
+    n_harm: int,
+    rolloff_db: float,
+    wander: float = 0.01,
+    wander_hz: float = 0.3,
+) -> np.ndarray:
     """A harmonic source whose fundamental wanders slowly (engines, hum, motors, voices).
 
     A sawtooth (all harmonics, -6 dB/octave) low-passed near ``f0 * n_harm`` or where the per-harmonic
@@ -88,7 +101,7 @@ def place(dst: np.ndarray, src: np.ndarray, start: int, gain: float = 1.0) -> No
         return
     a = max(0, start)
     b = min(len(dst), start + len(src))
-    dst[a:b] += gain * src[a - start: b - start]
+    dst[a:b] += gain * src[a - start : b - start]
 
 
 def decay(n: int, tau_s: float) -> np.ndarray:
@@ -126,10 +139,13 @@ def reverb(x: np.ndarray, ir: np.ndarray) -> np.ndarray:
     return signal.fftconvolve(x, ir)[: len(x)]
 
 
-def compressor(x: np.ndarray, threshold_db: float, ratio: float, attack_s: float, release_s: float,
-               makeup_db: float = 0.0) -> np.ndarray:
+def compressor(
+    x: np.ndarray, threshold_db: float, ratio: float, attack_s: float, release_s: float, makeup_db: float = 0.0
+) -> np.ndarray:
     """Feed-forward RMS compressor (a phone's AGC): one-pole level detector, static gain curve."""
-    level = np.sqrt(signal.lfilter([1 - np.exp(-1 / (release_s * SR))], [1, -np.exp(-1 / (release_s * SR))], x**2) + 1e-12)
+    level = np.sqrt(
+        signal.lfilter([1 - np.exp(-1 / (release_s * SR))], [1, -np.exp(-1 / (release_s * SR))], x**2) + 1e-12
+    )
     # attack: a faster detector for rising levels
     fast = np.sqrt(signal.lfilter([1 - np.exp(-1 / (attack_s * SR))], [1, -np.exp(-1 / (attack_s * SR))], x**2) + 1e-12)
     level = np.maximum(level, fast)
