@@ -134,14 +134,14 @@ def check_budget(
 def model_report(name: str, width: int | None = None, **kwargs) -> dict:
     """Figures of registered model ``name``: the deployed network (folded, for Rep-Mobile) with its
     per-layer table and DCASE verdict, and the training-time network where it differs."""
-    from asc_core.models import create_model, input_shape
-    from asc_core.models.rep_mobile import RepDepthwise, reparameterize_model
+    from asc_core.models import create_model, input_shape, reparameterizable
+    from asc_core.models.rep_mobile import reparameterize_model
 
     if width is not None:
         kwargs["width"] = width
     model = create_model(name, **kwargs)
     shape = input_shape(name)
-    has_branches = any(isinstance(m, RepDepthwise) for m in model.modules())
+    has_branches = reparameterizable(name)
     deployed = reparameterize_model(model) if has_branches else model
     rep = {"model": name, "width": width, "deployed": measure(deployed, shape).to_dict(layers=True)}
     if has_branches:
@@ -151,7 +151,7 @@ def model_report(name: str, width: int | None = None, **kwargs) -> dict:
 
 @lru_cache(maxsize=256)
 def _deployed(name: str, width: int | None, kwargs_json: str, features: str | None) -> Complexity:
-    from asc_core.data.features import FEATURE_PRESETS
+    from asc_core.frontend import FEATURE_PRESETS
     from asc_core.models import create_model, input_shape
     from asc_core.models.rep_mobile import reparameterize_model
 

@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from asc_core.constants import DEFAULT_PRECISION, MAX_MACS, MAX_PARAM_BYTES, N_CLASSES, SUBSETS, check_width
-from asc_core.data.features import FEATURE_PRESETS
+from asc_core.frontend import FEATURE_PRESETS
 from asc_core.paths import ASSETS
 
 PRESETS_DIR = ASSETS / "presets"

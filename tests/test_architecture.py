@@ -38,3 +38,36 @@ def test_queueing_and_planning_do_not_import_the_training_stack(tiny_root, tmp_p
         env={"ASC_QUEUE": "", "PATH": "/usr/bin:/bin", "ASC_CACHE": str(tmp_path / "cache")},
     )
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def _imports(path) -> set[str]:
+    """The asc_core modules a file imports (top level and inside functions)."""
+    import ast
+
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            out.add(node.module)
+    return {m for m in out if m.startswith("asc_core")}
+
+
+def test_layering():
+    """models import neither data nor training; compress does not import train (no circle with the runner)."""
+    from pathlib import Path
+
+    pkg = Path(__file__).resolve().parent.parent / "asc_core"
+    for sub, forbidden in (
+        ("models", ("asc_core.data", "asc_core.train", "asc_core.compress")),
+        ("compress", ("asc_core.train", "asc_core.data")),
+        ("embedded", ("asc_core.train", "asc_core.models")),
+    ):
+        for f in (pkg / sub).glob("*.py"):
+            bad = [m for m in _imports(f) if m.startswith(forbidden)]
+            assert not bad, f"{f.relative_to(pkg.parent)} imports {bad}"
+    for f in pkg.rglob("*.py"):
+        for m in _imports(f):
+            if m.startswith(("asc_core.app", "asc_core.devtools", "asc_core.cli")):
+                ok = f.parent.name in ("app", "devtools", "cli") or f.name == "__main__.py"
+                assert ok, f"{f.relative_to(pkg.parent)} imports {m}"

@@ -65,7 +65,7 @@ def _n_classes(model: nn.Module) -> int:
 def _shape(model: nn.Module) -> tuple:
     """Two clips of the input the model is trained on: its run's feature preset (``model.feature_preset``, set
     by the runner when a config overrides the model's own front end, e.g. hop 512), else the model's own."""
-    from asc_core.data.features import FEATURE_PRESETS
+    from asc_core.frontend import FEATURE_PRESETS
     from asc_core.models import input_shape
 
     features = getattr(model, "feature_preset", None)

@@ -28,56 +28,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from asc_core.constants import SAMPLE_RATE
 from asc_core.data.audio import fit_length
 from asc_core.data.errors import AudioError
+from asc_core.frontend import FEATURE_PRESETS, FeatureConfig  # noqa: F401  (re-exported)
 from asc_core.paths import cache_home
 
 log = logging.getLogger(__name__)
-
-
-class FeatureConfig(BaseModel):
-    """Log-mel front end (units in the names: Hz, samples, seconds)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    sample_rate_hz: int = Field(SAMPLE_RATE, gt=0)
-    n_fft: int = Field(4096, gt=0)
-    win_length: int = Field(3072, gt=0)
-    hop_length: int = Field(500, gt=0)
-    n_mels: int = Field(256, gt=0)
-    f_min_hz: float = Field(0.0, ge=0)
-    f_max_hz: float | None = None
-    log_offset: float = Field(1e-5, gt=0)
-    clip_seconds: float = Field(1.0, gt=0)
-
-    @classmethod
-    def dcase24(cls) -> "FeatureConfig":
-        return cls()
-
-    @classmethod
-    def rep_mobile(cls) -> "FeatureConfig":
-        return cls(hop_length=512)
-
-    @classmethod
-    def passt(cls) -> "FeatureConfig":
-        return cls(n_fft=1024, win_length=800, hop_length=320, n_mels=128)
-
-    @property
-    def clip_samples(self) -> int:
-        return int(round(self.clip_seconds * self.sample_rate_hz))
-
-    @property
-    def n_frames(self) -> int:
-        return self.clip_samples // self.hop_length + 1
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """(mel bins, frames) of one clip."""
-        return (self.n_mels, self.n_frames)
-
-    def key(self) -> str:
-        return hashlib.sha1(self.model_dump_json().encode()).hexdigest()[:12]
-
-
-FEATURE_PRESETS = {"dcase24": FeatureConfig.dcase24, "rep_mobile": FeatureConfig.rep_mobile, "passt": FeatureConfig.passt}
 
 
 def log_mel(config: FeatureConfig):

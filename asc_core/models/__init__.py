@@ -36,7 +36,7 @@ __all__ = [
 
 def input_shape(name: str, batch: int = 1) -> tuple[int, int, int, int]:
     """The [B, 1, F, T] log-mel shape of one second for model ``name``."""
-    from asc_core.data.features import FEATURE_PRESETS
+    from asc_core.frontend import FEATURE_PRESETS
 
     f, t = FEATURE_PRESETS[model_features(name)]().shape
     return (batch, 1, f, t)
