@@ -9,7 +9,7 @@ PORT ?= 8501
 # glibc maps/unmaps every tensor over 32 MB by default; keeping the heap makes CPU training ~2x faster.
 export GLIBC_TUNABLES := glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=17179869184
 
-.PHONY: install app data test bench clean-venv
+.PHONY: install app data test test-fast lint bench clean-venv
 
 install: $(STAMP)
 
@@ -32,8 +32,16 @@ app: install data
 	trap 'kill -INT $$WPID 2>/dev/null; wait $$WPID' EXIT; \
 	$(PY) -m streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
+# Everything (what CI runs: .ci/run → make test).
 test: install
 	$(PY) -m pytest -q
+
+# The unit tests only (no training, workers, app or browser): under a minute.
+test-fast: install
+	$(PY) -m pytest -q -m "not slow"
+
+lint: install
+	$(PY) -m ruff check . && $(PY) -m ruff format --check .
 
 bench: install
 	$(PY) -m asc_core bench data

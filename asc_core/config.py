@@ -218,6 +218,11 @@ class ExperimentConfig(_Strict):
         """[1, 1, F, T] of one second of the student's input (what its MACs are counted at)."""
         return (1, 1, *FEATURE_PRESETS[self.student_features]().shape)
 
+    def summary_head(self, run_id: str) -> dict:
+        """The first keys of a finished run's summary (the runner's and the fake runs' alike)."""
+        return {"run_id": run_id, "status": "done", "name": self.name, "subset": self.subset,
+                "student": self.student.name, "width": self.student.width}  # fmt: skip
+
     def digest(self) -> str:
         return hashlib.sha1(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:12]
 

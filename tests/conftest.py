@@ -10,7 +10,31 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-os.environ.setdefault("ASC_CACHE", str(Path(__file__).resolve().parent.parent / ".cache" / "test"))
+ROOT = Path(__file__).resolve().parent.parent  # the project
+os.environ.setdefault("ASC_CACHE", str(ROOT / ".cache" / "test"))
+
+
+def run_cli(*args, timeout: int = 300):
+    """``python -m asc_core ARGS`` in a subprocess (what a user types), output captured."""
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "asc_core", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def tiny_config(root, **over) -> dict:
+    """A small experiment on the `tiny` dataset (passt_tiny teacher → dcase24_baseline-16 student), CPU."""
+    cfg = {
+        "dataset": str(root),
+        "subset": 25,
+        "student": {"name": "dcase24_baseline", "width": 16},
+        "teachers": [{"model": {"name": "passt_tiny"}, "optim": {"epochs": 1, "batch_size": 32, "lr": 0.001}}],
+        "kd": {"lam": 0.1, "tau": 2.0, "views": 2},
+        "optim": {"epochs": 2, "batch_size": 16, "lr": 0.005, "warmup_epochs": 0.5},
+        "accelerator": "cpu",
+    }
+    cfg.update(over)
+    return cfg
 
 
 @pytest.fixture(scope="session")

@@ -57,7 +57,7 @@ def test_layering():
     """models import neither data nor training; compress does not import train (no circle with the runner)."""
     from pathlib import Path
 
-    pkg = Path(__file__).resolve().parent.parent / "asc_core"
+    pkg = Path(__file__).resolve().parent.parent / "asc_core"  # tests/ is one level down
     for sub, forbidden in (
         ("models", ("asc_core.data", "asc_core.train", "asc_core.compress")),
         ("compress", ("asc_core.train", "asc_core.data")),

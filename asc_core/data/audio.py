@@ -50,7 +50,7 @@ def _wav_truncation(head: bytes, size: int) -> str | None:
         return None
     pos = 12
     while pos + 8 <= len(head):
-        cid, n = head[pos:pos + 4], struct.unpack("<I", head[pos + 4:pos + 8])[0]
+        cid, n = head[pos : pos + 4], struct.unpack("<I", head[pos + 4 : pos + 8])[0]
         if cid == b"data":
             have = size - (pos + 8)
             if n != 0xFFFFFFFF and n > have:
@@ -60,8 +60,9 @@ def _wav_truncation(head: bytes, size: int) -> str | None:
     return None
 
 
-def decode(source: str | Path | bytes, name: str | None = None, target_sr: int = SAMPLE_RATE,
-           warn: bool = True) -> Clip:
+def decode(
+    source: str | Path | bytes, name: str | None = None, target_sr: int = SAMPLE_RATE, warn: bool = True
+) -> Clip:
     """Decode a file path or in-memory bytes into a mono float32 clip at ``target_sr``.
 
     Raises AudioError naming the file for: missing, empty, not audio, truncated, NaN/Inf samples.

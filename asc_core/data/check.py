@@ -53,9 +53,13 @@ def check_dataset(root: str | Path, decode_audio: bool = False, progress=None) -
         "root": str(Path(root)),
         "clips": int(len(c)),
         "rows": {k: int(len(v)) for k, v in splits.items()},
-        "devices": {k: {d: int(n) for d, n in v["device"].value_counts().sort_index().items()} for k, v in splits.items()},
+        "devices": {
+            k: {d: int(n) for d, n in v["device"].value_counts().sort_index().items()} for k, v in splits.items()
+        },
         "counts": {k: _counts(v) for k, v in splits.items()},
-        "cities": {k: {city: int(n) for city, n in v["city"].value_counts().sort_index().items()} for k, v in splits.items()},
+        "cities": {
+            k: {city: int(n) for city, n in v["city"].value_counts().sort_index().items()} for k, v in splits.items()
+        },
         "locations": {k: int(v["location"].nunique()) for k, v in splits.items()},
         "problems": list(ds.problems) + _invariants(ds),
     }

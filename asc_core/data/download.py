@@ -51,7 +51,9 @@ def download_tau22(root: str | Path, partial: list[str] | None = None, cleanup: 
         wanted = [p if p.startswith("development.") else f"development.{p}" for p in partial]
         unknown = sorted(set(wanted) - set(remotes))
         if unknown:
-            raise ValueError(f"unknown TAU22 part(s) {', '.join(unknown)}; valid: {', '.join(r.split('.', 1)[1] for r in remotes)}")
+            raise ValueError(
+                f"unknown TAU22 part(s) {', '.join(unknown)}; valid: {', '.join(r.split('.', 1)[1] for r in remotes)}"
+            )
         remotes = wanted
     log.info("downloading %d part(s) of TAU22 development into %s", len(remotes), root)
     for attempt in (1, 2):
@@ -66,11 +68,16 @@ def download_tau22(root: str | Path, partial: list[str] | None = None, cleanup: 
                 Path(corrupt).unlink(missing_ok=True)
                 continue
             if corrupt:
-                raise DatasetError(corrupt, "MD5 checksum differs from the published one after a fresh download",
-                                   "the download is corrupted or the Zenodo record changed") from None
-            raise DatasetError(root, f"download failed: {e}",
-                               "check the network connection and run the same command again: "
-                               "finished parts are kept") from None
+                raise DatasetError(
+                    corrupt,
+                    "MD5 checksum differs from the published one after a fresh download",
+                    "the download is corrupted or the Zenodo record changed",
+                ) from None
+            raise DatasetError(
+                root,
+                f"download failed: {e}",
+                "check the network connection and run the same command again: finished parts are kept",
+            ) from None
     dev = dataset_folder(root)
     install_split_files(dev)
     return dev
@@ -89,5 +96,6 @@ def dataset_folder(root: str | Path) -> Path:
     for cand in (root / DEV_FOLDER, root):
         if (cand / "meta.csv").exists() or (cand / "audio").is_dir():
             return cand
-    raise DatasetError(root, "no meta.csv or audio/ found after the download",
-                       "download the 'meta' part as well (it holds meta.csv)")
+    raise DatasetError(
+        root, "no meta.csv or audio/ found after the download", "download the 'meta' part as well (it holds meta.csv)"
+    )

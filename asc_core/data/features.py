@@ -43,8 +43,14 @@ def log_mel(config: FeatureConfig):
         def __init__(self):
             super().__init__()
             self.mel = torchaudio.transforms.MelSpectrogram(
-                sample_rate=config.sample_rate_hz, n_fft=config.n_fft, win_length=config.win_length,
-                hop_length=config.hop_length, n_mels=config.n_mels, f_min=config.f_min_hz, f_max=config.f_max_hz)
+                sample_rate=config.sample_rate_hz,
+                n_fft=config.n_fft,
+                win_length=config.win_length,
+                hop_length=config.hop_length,
+                n_mels=config.n_mels,
+                f_min=config.f_min_hz,
+                f_max=config.f_max_hz,
+            )
             self.offset = config.log_offset
 
         def forward(self, x):
@@ -87,23 +93,35 @@ def _collate(batch):
     return batch
 
 
-def extract(dataset, filenames: list[str], config: FeatureConfig | None = None, cache_dir: Path | None = None,
-            device: str = "auto", batch_size: int = 64, workers: int | None = None,
-            progress: Callable[[int, int], None] | None = None, use_cache: bool = True) -> FeatureSet:
+def extract(
+    dataset,
+    filenames: list[str],
+    config: FeatureConfig | None = None,
+    cache_dir: Path | None = None,
+    device: str = "auto",
+    batch_size: int = 64,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    use_cache: bool = True,
+) -> FeatureSet:
     """Log-mels of ``filenames`` of ``dataset``; a second call with the same inputs reads the cache."""
     import torch
 
     config = config or FeatureConfig()
     filenames = list(filenames)
     t0 = time.perf_counter()
-    key = hashlib.sha1((config.model_dump_json() + dataset.fingerprint(filenames) + "\n".join(filenames)).encode()).hexdigest()[:16]
+    key = hashlib.sha1(
+        (config.model_dump_json() + dataset.fingerprint(filenames) + "\n".join(filenames)).encode()
+    ).hexdigest()[:16]
     root = Path(cache_dir or cache_home() / "features") / f"{dataset.name}-{key}"
     if use_cache:
         cached = _read_cache(root, config)
         if cached is not None:
             cached.seconds = time.perf_counter() - t0
             return cached
-    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device))
+    dev = torch.device(
+        "cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device)
+    )
     mel = log_mel(config).to(dev)
     out = np.zeros((len(filenames), *config.shape), dtype=np.float16)
     ok = np.zeros(len(filenames), dtype=bool)
@@ -111,8 +129,13 @@ def extract(dataset, filenames: list[str], config: FeatureConfig | None = None, 
     reader = _ClipReader(dataset, filenames, config)
     workers = min(2, os.cpu_count() or 1) if workers is None else workers
     # own generator: extraction must not consume the global RNG (a cache hit would change later draws)
-    loader = torch.utils.data.DataLoader(reader, batch_size=batch_size, num_workers=workers, collate_fn=_collate,
-                                         generator=torch.Generator().manual_seed(0))
+    loader = torch.utils.data.DataLoader(
+        reader,
+        batch_size=batch_size,
+        num_workers=workers,
+        collate_fn=_collate,
+        generator=torch.Generator().manual_seed(0),
+    )
     done = 0
     with torch.inference_mode():
         for batch in loader:
@@ -158,8 +181,9 @@ def _write_cache(root: Path, fs: FeatureSet, config: FeatureConfig) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     np.save(tmp / "features.npy", fs.x)
-    (tmp / "index.json").write_text(json.dumps({"config": config.model_dump(), "filenames": fs.filenames,
-                                                "skipped": fs.skipped}))
+    (tmp / "index.json").write_text(
+        json.dumps({"config": config.model_dump(), "filenames": fs.filenames, "skipped": fs.skipped})
+    )
     if root.exists():
         shutil.rmtree(root, ignore_errors=True)
     try:

@@ -22,10 +22,13 @@ from asc_core.data.labels import SAMPLE_RATE
 log = logging.getLogger(__name__)
 
 from asc_core.constants import SUBSETS  # noqa: E402
+
 SPLIT_FILES = tuple(f"split{p}.csv" for p in SUBSETS) + ("test.csv",)
 META_COLUMNS = ["filename", "scene_label", "identifier", "source_label"]
 SPLIT_COLUMNS = ["filename", "scene_label"]
-_NAME_RE = r"^audio/(?P<scene>[a-z_]+)-(?P<city>[a-z]+)-(?P<location>\w+)-(?P<segment>\w+)-(?P<k>\d+)-(?P<device>\w+)\.wav$"
+_NAME_RE = (
+    r"^audio/(?P<scene>[a-z_]+)-(?P<city>[a-z]+)-(?P<location>\w+)-(?P<segment>\w+)-(?P<k>\d+)-(?P<device>\w+)\.wav$"
+)
 
 
 def _read_table(path: Path, columns: list[str]) -> pd.DataFrame:
@@ -46,7 +49,12 @@ def _read_table(path: Path, columns: list[str]) -> pd.DataFrame:
 
 
 def find_split_file(root: Path, name: str) -> Path | None:
-    for cand in (root / name, root / "split_setup" / name, root / "split_setup" / (name + ".gz"), root / (name + ".gz")):
+    for cand in (
+        root / name,
+        root / "split_setup" / name,
+        root / "split_setup" / (name + ".gz"),
+        root / (name + ".gz"),
+    ):
         if cand.exists():
             return cand
     return None
@@ -63,11 +71,16 @@ class TAU22Dataset:
     def __init__(self, root: str | Path):
         self.root = Path(root)
         if not self.root.is_dir():
-            raise DatasetError(self.root, "dataset folder does not exist",
-                               "create one with `python -m asc_core data synth --preset mini --out DIR`")
+            raise DatasetError(
+                self.root,
+                "dataset folder does not exist",
+                "create one with `python -m asc_core data synth --preset mini --out DIR`",
+            )
         meta_path = self.root / "meta.csv"
         if not meta_path.exists():
-            raise DatasetError(meta_path, "meta.csv is missing", "a TAU22 root holds meta.csv, audio/ and the split files")
+            raise DatasetError(
+                meta_path, "meta.csv is missing", "a TAU22 root holds meta.csv, audio/ and the split files"
+            )
         self.meta_path = meta_path
         missing = [n for n in SPLIT_FILES if find_split_file(self.root, n) is None]
         if missing:
@@ -88,21 +101,28 @@ class TAU22Dataset:
         bad = parts["scene"].isna()
         if bad.any():
             examples = ", ".join(meta.loc[bad, "filename"].head(3))
-            raise DatasetError(self.meta_path, f"{int(bad.sum())} filename(s) not in the TAU pattern, e.g. {examples}",
-                               "expected audio/<scene>-<city>-<location>-<segment>-<k>-<device>.wav")
-        df = pd.DataFrame({
-            "filename": meta["filename"],
-            "scene": meta["scene_label"],
-            "identifier": meta["identifier"],
-            "city": parts["city"],
-            "location": parts["city"] + "-" + parts["location"],
-            "recording": parts["scene"] + "-" + parts["city"] + "-" + parts["location"] + "-" + parts["segment"],
-            "segment": parts["k"].astype(int),
-            "device": meta["source_label"],
-        })
+            raise DatasetError(
+                self.meta_path,
+                f"{int(bad.sum())} filename(s) not in the TAU pattern, e.g. {examples}",
+                "expected audio/<scene>-<city>-<location>-<segment>-<k>-<device>.wav",
+            )
+        df = pd.DataFrame(
+            {
+                "filename": meta["filename"],
+                "scene": meta["scene_label"],
+                "identifier": meta["identifier"],
+                "city": parts["city"],
+                "location": parts["city"] + "-" + parts["location"],
+                "recording": parts["scene"] + "-" + parts["city"] + "-" + parts["location"] + "-" + parts["segment"],
+                "segment": parts["k"].astype(int),
+                "device": meta["source_label"],
+            }
+        )
         mism = df["scene"] != parts["scene"]
         if mism.any():
-            self.problems.append(f"meta.csv: {int(mism.sum())} rows whose scene_label differs from the filename's scene")
+            self.problems.append(
+                f"meta.csv: {int(mism.sum())} rows whose scene_label differs from the filename's scene"
+            )
         if df["filename"].duplicated().any():
             raise DatasetError(self.meta_path, f"{int(df['filename'].duplicated().sum())} duplicated filename(s)")
         index = pd.Series(range(len(df)), index=df["filename"])
@@ -125,10 +145,13 @@ class TAU22Dataset:
         absent = ~split["filename"].isin(index.index)
         if absent.any():
             examples = ", ".join(split.loc[absent, "filename"].head(3))
-            raise DatasetError(path, f"{int(absent.sum())} row(s) absent from meta.csv, e.g. {examples}",
-                               "the split file and meta.csv come from different datasets")
+            raise DatasetError(
+                path,
+                f"{int(absent.sum())} row(s) absent from meta.csv, e.g. {examples}",
+                "the split file and meta.csv come from different datasets",
+            )
         rows = index.loc[split["filename"]].to_numpy()
-        wrong = (df["scene"].to_numpy()[rows] != split["scene_label"].to_numpy())
+        wrong = df["scene"].to_numpy()[rows] != split["scene_label"].to_numpy()
         if wrong.any():
             self.problems.append(f"{path.name}: {int(wrong.sum())} rows whose scene_label disagrees with meta.csv")
         return rows

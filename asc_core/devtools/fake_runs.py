@@ -89,12 +89,7 @@ def _summary(cfg, run_id, acc, rng) -> dict:
     cx = final_complexity(cfg)
     cx.pop("bound"), cx.pop("what")
     return {
-        "run_id": run_id,
-        "status": "done",
-        "name": cfg.name,
-        "subset": cfg.subset,
-        "student": cfg.student.name,
-        "width": cfg.student.width,
+        **cfg.summary_head(run_id),
         "teachers": [t.model.name for t in cfg.teachers],
         "complexity": cx,
         "accuracy": acc,

@@ -147,12 +147,7 @@ def _run(cfg: ExperimentConfig, store: Store, run_id: str, run_dir: Path, report
     result = _evaluate(deployed, dm, cfg, store, run_id, "general")
     cx = measure(deployed, cfg.student_input_shape)
     summary = {
-        "run_id": run_id,
-        "status": "done",
-        "name": cfg.name,
-        "subset": cfg.subset,
-        "student": cfg.student.name,
-        "width": cfg.student.width,
+        **cfg.summary_head(run_id),
         "teachers": [e["model"] for e in entries],
         "teachers_reused": [bool(e.get("reused")) for e in entries],
         "teacher_keys": [e["key"] for e in entries],

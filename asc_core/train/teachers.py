@@ -66,16 +66,9 @@ def ensure_teacher(
     torch.manual_seed(spec.seed)
     model = spec.model.build()
     module = ASCModule(model, spec.optim, spec.augment, None, features, seed=spec.seed)
-    store.put_teacher(
-        key,
-        model=spec.model.name,
-        config_json=spec.model_dump(mode="json"),
-        dataset=str(ds.root),
-        subset=subset,
-        seed=spec.seed,
-        status="training",
-        run_id=reporter.run_id,
-    )
+    record = dict(model=spec.model.name, config_json=spec.model_dump(mode="json"), dataset=str(ds.root),
+                  subset=subset, seed=spec.seed, run_id=reporter.run_id)  # fmt: skip
+    store.put_teacher(key, status="training", **record)
     fit(
         module,
         dm,
@@ -110,16 +103,11 @@ def ensure_teacher(
     (folder / "files.json").write_text(json.dumps(dm.train_files))
     store.put_teacher(
         key,
-        model=spec.model.name,
-        config_json=spec.model_dump(mode="json"),
-        dataset=str(ds.root),
-        subset=subset,
-        seed=spec.seed,
+        **record,
         status="done",
         accuracy=acc["macro_accuracy"],
         ckpt_path=str(folder / "model.pt"),
         logits_path=str(folder / "logits.npy"),
-        run_id=reporter.run_id,
         created_at=time.time(),
     )
     entry = store.get_teacher(key)

@@ -2,7 +2,7 @@
 
 import json
 
-from tests.test_cli_data import run
+from tests.conftest import run_cli as run
 
 
 def test_models_json_lists_every_model():

@@ -22,7 +22,7 @@ import soundfile as sf
 
 from asc_core.store import Store
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "artifacts" / "screenshots"
 PAGES = [
     ("", "ASC Lab"),

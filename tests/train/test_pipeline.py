@@ -15,21 +15,7 @@ from asc_core.config import parse_config
 from asc_core.data.labels import DEVICES, SCENES
 from asc_core.store import Store
 from asc_core.train.runner import resume_run, run_experiment
-
-
-def tiny_config(root, **over):
-    cfg = {
-        "dataset": str(root),
-        "subset": 25,
-        "student": {"name": "dcase24_baseline", "width": 16},
-        "teachers": [{"model": {"name": "passt_tiny"}, "optim": {"epochs": 1, "batch_size": 32, "lr": 0.001}}],
-        "kd": {"lam": 0.1, "tau": 2.0, "views": 2},
-        "optim": {"epochs": 2, "batch_size": 16, "lr": 0.005, "warmup_epochs": 0.5},
-        "accelerator": "cpu",
-    }
-    for k, v in over.items():
-        cfg[k] = v
-    return cfg
+from tests.conftest import tiny_config
 
 
 def test_experiment_records_everything_and_reuses_its_teacher(tiny_root, tmp_path):

@@ -14,7 +14,7 @@ from asc_core.config import parse_config
 from asc_core.store import Store
 from asc_core.train.runner import run_experiment
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _cfg(root, **over):
