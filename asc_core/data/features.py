@@ -23,9 +23,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
-from asc_core.constants import SAMPLE_RATE
 from asc_core.data.audio import fit_length
 from asc_core.data.errors import AudioError
 from asc_core.frontend import FEATURE_PRESETS, FeatureConfig  # noqa: F401  (re-exported)
