@@ -71,6 +71,7 @@ class Optim(_Strict):
     warmup_epochs: float = Field(1.0, ge=0)
     schedule: Literal["cosine", "constant"] = "cosine"
     validate_every: int = Field(1, ge=1, description="evaluate on the test split every N epochs (learning curves)")
+    accumulate_grad_batches: int = Field(1, ge=1, le=1024, description="batches per optimiser step")
 
 
 class Augment(_Strict):
@@ -84,9 +85,25 @@ class Augment(_Strict):
 
 class TeacherSpec(_Strict):
     model: ModelSpec
+    init: str = Field("scratch", max_length=1000, description="scratch | audioset (the PaSST-S AudioSet release, "
+                      "fetched with `teachers download`) | a path to a PaSST checkpoint file")  # fmt: skip
     optim: Optim = Field(default_factory=lambda: Optim(epochs=10, lr=1e-3))
     augment: Augment = Field(default_factory=Augment)
     seed: int = 0
+
+    @model_validator(mode="after")
+    def _init(self):
+        from asc_core.weights import AUDIOSET, WEIGHTS
+
+        if self.init != "scratch" and not self.model.name.startswith("passt"):
+            raise ValueError(f"teacher init {self.init!r} needs a PaSST teacher; {self.model.name} trains from scratch")
+        if self.init == "audioset" and self.model.name != WEIGHTS[AUDIOSET]["model"]:
+            raise ValueError(f"teacher init 'audioset' is the {WEIGHTS[AUDIOSET]['model']} AudioSet release; "
+                             f"{self.model.name} has another shape")  # fmt: skip
+        if self.init not in ("scratch", "audioset") and not self.init.endswith((".pt", ".pth", ".ckpt")):
+            raise ValueError(f"teacher init must be scratch, audioset or a checkpoint file (.pt, .pth, .ckpt), "
+                             f"got {self.init!r}")  # fmt: skip
+        return self
 
 
 class KD(_Strict):
@@ -277,8 +294,25 @@ def load_preset(name: str) -> dict:
 def _expand(raw: dict) -> dict:
     if "preset" in raw:
         raw = dict(raw)
-        return _merge(load_preset(raw.pop("preset")), raw)
+        raw = _merge(load_preset(raw.pop("preset")), raw)
+    if isinstance(raw.get("teachers"), list):  # a teacher may name a recipe: {preset: passt-audioset, seed: 1}
+        raw = dict(raw, teachers=[_teacher_recipe(t) for t in raw["teachers"]])
     return raw
+
+
+def list_teacher_recipes() -> list[str]:
+    return sorted(p.stem for p in (PRESETS_DIR / "teachers").glob("*.yaml"))
+
+
+def _teacher_recipe(t):
+    if not (isinstance(t, dict) and "preset" in t):
+        return t
+    t = dict(t)
+    name = t.pop("preset")
+    path = PRESETS_DIR / "teachers" / f"{name}.yaml"
+    if not isinstance(name, str) or not path.exists():
+        raise ConfigError(f"teachers: unknown teacher recipe {name!r}; allowed: {', '.join(list_teacher_recipes())}")
+    return _merge(yaml.safe_load(path.read_text()) or {}, t)
 
 
 def parse_config(raw: dict, overrides: list[str] | None = None) -> ExperimentConfig:

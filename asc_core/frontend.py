@@ -5,6 +5,7 @@ extraction itself (torchaudio, the disk cache) is ``asc_core.data.features``."""
 from __future__ import annotations
 
 import hashlib
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -12,10 +13,12 @@ from asc_core.constants import CLIP_SECONDS, SAMPLE_RATE
 
 
 class FeatureConfig(BaseModel):
-    """Log-mel front end (units in the names: Hz, samples, seconds)."""
+    """Log-mel front end (units in the names: Hz, samples, seconds), or ``kind: waveform`` for models that compute
+    their own features (PaSST teachers): the clip itself, [1, samples], rolled in samples (``hop_length`` 1)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    kind: Literal["logmel", "waveform"] = "logmel"
     sample_rate_hz: int = Field(SAMPLE_RATE, gt=0)
     n_fft: int = Field(4096, gt=0)
     win_length: int = Field(3072, gt=0)
@@ -46,17 +49,26 @@ class FeatureConfig(BaseModel):
     def n_frames(self) -> int:
         return self.clip_samples // self.hop_length + 1
 
+    @classmethod
+    def waveform(cls) -> "FeatureConfig":
+        return cls(kind="waveform", hop_length=1, n_mels=1)
+
     @property
     def shape(self) -> tuple[int, int]:
-        """(mel bins, frames) of one clip."""
-        return (self.n_mels, self.n_frames)
+        """(mel bins, frames) of one clip; (1, samples) for a waveform."""
+        return (1, self.clip_samples) if self.kind == "waveform" else (self.n_mels, self.n_frames)
+
+    def identity(self) -> str:
+        """What the feature cache is keyed on (a log-mel's keys are those it had before ``kind`` existed)."""
+        return self.model_dump_json(exclude={"kind"} if self.kind == "logmel" else None)
 
     def key(self) -> str:
-        return hashlib.sha1(self.model_dump_json().encode()).hexdigest()[:12]
+        return hashlib.sha1(self.identity().encode()).hexdigest()[:12]
 
 
 FEATURE_PRESETS = {
     "dcase24": FeatureConfig.dcase24,
     "rep_mobile": FeatureConfig.rep_mobile,
-    "passt": FeatureConfig.passt,
+    "passt": FeatureConfig.passt,  # PaSST's mel sizes through torchaudio (not its front end: see models/passt.py)
+    "waveform": FeatureConfig.waveform,  # models with their own front end (PaSST teachers)
 }

@@ -73,8 +73,8 @@ else:
         hide_index=True,
         width="stretch",
     )
-default_teachers = [t["model"]["name"] for t in base["teachers"]]
-t1, t2, t3 = st.columns([3, 1, 1])
+default_teachers = list(dict.fromkeys(t["model"]["name"] for t in base["teachers"]))  # a preset may repeat one
+t1, t2, t3, t4 = st.columns([3, 1, 1, 1])
 teachers = t1.multiselect(
     "Teacher ensemble (logits averaged)", list_models(), default=default_teachers, key=k + "teachers"
 )
@@ -91,6 +91,17 @@ t_width = t3.number_input(
     next((t["model"]["width"] for t in base["teachers"] if t["model"]["width"]), STUDENT_WIDTHS[0]),
     step=WIDTH_STEP,
     key=k + "t_width",
+)
+base_inits = list(dict.fromkeys(t.get("init", "scratch") for t in base["teachers"] if t["model"]["name"] == "passt_s"))
+init_options = (["as in the preset"] if len(base_inits) > 1 else []) + ["scratch", "audioset"]
+t_init = t4.selectbox(
+    "PaSST-S starts from",
+    init_options,
+    index=0 if len(base_inits) != 1 else init_options.index(base_inits[0]),
+    key=k + "t_init",
+    disabled="passt_s" not in teachers,
+    help="scratch: random weights; audioset: the PaSST author's AudioSet release, fine-tuned on the subset "
+    "(fetched once with `python -m asc_core teachers download passt_s_audioset`)",
 )
 kd1, kd2, kd3 = st.columns(3)
 lam = kd1.slider("KD λ (weight of the label loss)", 0.0, 1.0, float(base["kd"]["lam"]), 0.01, key=k + "lam")
@@ -195,10 +206,18 @@ raw["student"] = {
     "kwargs": base["student"]["kwargs"] if student == base["student"]["name"] else {},
 }
 t_spec_opt = dict(t_opt, epochs=int(t_epochs))
-raw["teachers"] = [
-    {"model": {"name": t, "width": None if t.startswith("passt") else int(t_width)}, "optim": t_spec_opt}
-    for t in teachers
-]
+raw["teachers"] = []
+for t in teachers:  # the preset's specs of this model (recipes, seeds, inits) with the page's edits, else a new one
+    specs = [dict(b) for b in base["teachers"] if b["model"]["name"] == t] or [
+        {"model": {"name": t, "width": None if t.startswith("passt") else int(t_width)}, "optim": t_spec_opt}
+    ]
+    for spec in specs:
+        spec["optim"] = dict(spec.get("optim") or t_spec_opt, epochs=int(t_epochs))
+        if not t.startswith("passt"):
+            spec["model"] = dict(spec["model"], width=int(t_width))
+        if t == "passt_s" and t_init != "as in the preset":
+            spec["init"] = t_init
+        raw["teachers"].append(spec)
 raw["kd"] = dict(base["kd"], lam=lam, tau=tau, views=int(views))
 raw["optim"] = dict(base["optim"], epochs=int(epochs), lr=float(lr), batch_size=int(batch))
 raw["pruning"] = {
@@ -214,6 +233,13 @@ raw["pruning"] = {
     "budget": None,
 }
 errors = []
+if any(t.get("init") == "audioset" for t in raw["teachers"]):
+    from asc_core.weights import AUDIOSET, WeightsError, check_present
+
+    try:
+        check_present(AUDIOSET)
+    except WeightsError as e:
+        errors.append(str(e))
 if mode != "none":
     if target_kind == "width":
         try:

@@ -62,14 +62,14 @@ def teacher_probs(entry: dict, samples: np.ndarray) -> np.ndarray:
     """A zoo teacher's class probabilities for one 1-s clip (computed here; the zoo keeps no test logits)."""
     import json
 
-    from asc_core.data.features import FEATURE_PRESETS, log_mel
+    from asc_core.data.features import FEATURE_PRESETS, frontend
     from asc_core.models import model_features
 
     cfg = entry["config_json"] if isinstance(entry["config_json"], str) else json.dumps(entry["config_json"])
     model, name = _teacher(entry["ckpt_path"], cfg)
     fcfg = FEATURE_PRESETS[model_features(name)]()
     with torch.inference_mode():
-        x = log_mel(fcfg)(torch.from_numpy(samples))[None, None]
+        x = frontend(fcfg)(torch.from_numpy(samples))[None, None]
         return torch.softmax(model(x).float(), 1)[0].numpy()
 
 

@@ -96,11 +96,11 @@ def run_model(runs_root: str, run_id: str, device: str | None = None) -> tuple[t
 
 def classify(model: torch.nn.Module, samples: np.ndarray, features: str = "dcase24") -> dict:
     """Per-second probabilities [n, 10] and their mean."""
-    from asc_core.data.features import FEATURE_PRESETS, log_mel
+    from asc_core.data.features import FEATURE_PRESETS, frontend
 
     x = torch.from_numpy(windows(samples))
     with torch.inference_mode():
-        mel = log_mel(FEATURE_PRESETS[features]())(x)[:, None]
+        mel = frontend(FEATURE_PRESETS[features]())(x)[:, None]
         probs = torch.softmax(model(mel).float(), 1).numpy()
     mean = probs.mean(0)
     order = np.argsort(-mean)

@@ -57,6 +57,14 @@ def log_mel(config: FeatureConfig):
     return LogMel()
 
 
+def frontend(config: FeatureConfig):
+    """Waveform [..., samples] → the model input of one clip: the log-mel [..., n_mels, frames], or for a model with
+    its own front end (``kind: waveform``) the waveform itself as [..., 1, samples]."""
+    if config.kind == "logmel":
+        return log_mel(config)
+    return lambda w: w.unsqueeze(-2)
+
+
 @dataclass
 class FeatureSet:
     """Features of a list of clips: ``x[i]`` is the log-mel of ``filenames[i]``."""
@@ -109,7 +117,7 @@ def extract(
     filenames = list(filenames)
     t0 = time.perf_counter()
     key = hashlib.sha1(
-        (config.model_dump_json() + dataset.fingerprint(filenames) + "\n".join(filenames)).encode()
+        (config.identity() + dataset.fingerprint(filenames) + "\n".join(filenames)).encode()
     ).hexdigest()[:16]
     root = Path(cache_dir or cache_home() / "features") / f"{dataset.name}-{key}"
     if use_cache:
@@ -120,7 +128,8 @@ def extract(
     dev = torch.device(
         "cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device)
     )
-    mel = log_mel(config).to(dev)
+    mel = frontend(config)
+    mel = mel.to(dev) if hasattr(mel, "to") else mel
     out = np.zeros((len(filenames), *config.shape), dtype=np.float16)
     ok = np.zeros(len(filenames), dtype=bool)
     skipped: dict[str, str] = {}

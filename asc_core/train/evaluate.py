@@ -49,7 +49,7 @@ def test_probs(model: torch.nn.Module, dm, accelerator: str = "auto", precision:
     from asc_core.data.features import log_mel
 
     device = "cuda" if accelerator in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
-    mel = log_mel(dm.fcfg) if dm.mode == "on_the_fly" else None
+    mel = log_mel(dm.fcfg) if dm.mode == "on_the_fly" and dm.fcfg.kind == "logmel" else None
     return predict(model, dm.test_dataloader(), device, mel, half=(precision == "fp16" and device == "cuda"))
 
 

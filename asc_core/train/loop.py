@@ -88,6 +88,14 @@ class StoreCallback(Callback):
         self._progress(trainer, force=True)
 
 
+def training_precision(accelerator: str = "auto") -> str:
+    import torch
+
+    if accelerator in ("auto", "cuda", "gpu") and torch.cuda.is_available():
+        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+    return "32-true"
+
+
 def fit(
     module,
     datamodule,
@@ -99,8 +107,11 @@ def fit(
     resume: bool = False,
     validate_every: int = 1,
     deterministic: bool = True,
+    accumulate: int = 1,
 ):
-    """Train; raises Cancelled (after saving ``last.ckpt``) when the user cancelled."""
+    """Train; raises Cancelled (after saving ``last.ckpt``) when the user cancelled. On CUDA in mixed precision
+    (bf16 where the GPU has it, else fp16 with loss scaling); fp32 on CPU. ``accumulate`` batches per optimiser
+    step (a recipe's batch size on a smaller GPU)."""
     ckpt_dir = Path(ckpt_dir)
     # Lightning's banner lines ("GPU available: False" ...) are noise in a CLI summary and in worker logs
     # (set here, not at import: other libraries such as NNI reset logging levels)
@@ -111,6 +122,8 @@ def fit(
     trainer = L.Trainer(
         max_epochs=epochs,
         accelerator=accelerator,
+        precision=training_precision(accelerator),
+        accumulate_grad_batches=accumulate,
         devices=devices,
         logger=False,
         enable_progress_bar=False,

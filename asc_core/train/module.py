@@ -36,7 +36,9 @@ class ASCModule(LightningModule):
         self.warmup_steps = warmup_steps  # overrides optim.warmup_epochs (device fine-tuning: 200 steps)
         self.on_the_fly = on_the_fly
         fcfg = FEATURE_PRESETS[features]()
-        self.mel = log_mel(fcfg) if on_the_fly else None
+        # a model with its own front end (PaSST) takes the waveform and does its own masking in training
+        self.waveform_model = fcfg.kind == "waveform"
+        self.mel = log_mel(fcfg) if on_the_fly and not self.waveform_model else None
         self.mask_fill = math.log(fcfg.log_offset)  # the log floor: what a masked mel bin is before the log
         self.gen = torch.Generator().manual_seed(seed)
         # plain data only in the checkpoint (it is loaded with weights_only)
@@ -70,8 +72,9 @@ class ASCModule(LightningModule):
         if self.mel is not None:
             with torch.no_grad():
                 x = self.mel.to(x.device)(x)
-        x = freq_mask(x, self.aug.freqm, self.gen, self.mask_fill)
-        x = freq_mixstyle(x, self.aug.mixstyle_alpha, self.aug.mixstyle_p, self.gen)
+        if not self.waveform_model:
+            x = freq_mask(x, self.aug.freqm, self.gen, self.mask_fill)
+            x = freq_mixstyle(x, self.aug.mixstyle_alpha, self.aug.mixstyle_p, self.gen)
         logits = model(x)
         kd = self.kd
         t = teacher if (kd and teacher.numel()) else None

@@ -27,7 +27,7 @@ from asc_core.train.data import ASCDataModule
 from asc_core.train.evaluate import deploy, test_metrics, test_probs
 from asc_core.train.loop import Cancelled, Reporter, fit
 from asc_core.train.module import ASCModule
-from asc_core.train.teachers import ensure_teacher, load_ensemble
+from asc_core.train.teachers import check_teacher_weights, ensure_teacher, load_ensemble
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,7 @@ def _run(cfg: ExperimentConfig, store: Store, run_id: str, run_dir: Path, report
     if cfg.pruning.mode != "none":
         reporter.set_stage("checking the pruning budget")
         check_reachable(cfg)  # an unreachable budget fails before any training
+    check_teacher_weights(cfg.teachers)  # missing pretrained weights fail before any training
     # ---- teachers
     entries = []
     for i, spec in enumerate(cfg.teachers):
@@ -133,6 +134,7 @@ def _run(cfg: ExperimentConfig, store: Store, run_id: str, run_dir: Path, report
             cfg.devices,
             resume,
             cfg.optim.validate_every,
+            accumulate=cfg.optim.accumulate_grad_batches,
         )
     rounds = []
     if cfg.pruning.mode != "none":

@@ -23,7 +23,7 @@ from asc_core.train.data import ASCDataModule
 from asc_core.train.evaluate import test_metrics, test_probs
 from asc_core.train.loop import Reporter, fit
 from asc_core.train.module import ASCModule
-from asc_core.zoo import teacher_key
+from asc_core.zoo import init_weights, teacher_key
 
 
 def view_shifts_ms(n: int, views: int, roll_ms: float) -> np.ndarray:
@@ -38,6 +38,31 @@ def zoo_dir(store) -> Path:
     d = store.root / "teachers"
     d.mkdir(parents=True, exist_ok=True)
     return d
+
+
+def build_teacher(spec) -> torch.nn.Module:
+    """A teacher's network with its starting weights: from scratch, the AudioSet release (verified against the
+    manifest), or a checkpoint file — loaded strictly."""
+    model = spec.model.build()
+    if spec.init == "scratch":
+        return model
+    from asc_core.models.passt import load_passt_checkpoint
+    from asc_core.weights import AUDIOSET, verified_path
+
+    path = verified_path(AUDIOSET) if spec.init == "audioset" else init_weights(spec)[0]
+    load_passt_checkpoint(model, path, name=f"teacher init {spec.init}")
+    return model
+
+
+def check_teacher_weights(teachers) -> None:
+    """Fail before any training if a teacher's starting weights are missing or corrupt (one clear line)."""
+    from asc_core.weights import AUDIOSET, verified_path
+
+    for spec in teachers:
+        if spec.init == "audioset":
+            verified_path(AUDIOSET)
+        elif spec.init != "scratch" and not init_weights(spec)[0].exists():
+            raise FileNotFoundError(f"teacher init: checkpoint {spec.init} does not exist")
 
 
 def ensure_teacher(
@@ -64,7 +89,7 @@ def ensure_teacher(
     )
     dm.setup()
     torch.manual_seed(spec.seed)
-    model = spec.model.build()
+    model = build_teacher(spec)
     module = ASCModule(model, spec.optim, spec.augment, None, features, seed=spec.seed)
     record = dict(model=spec.model.name, config_json=spec.model_dump(mode="json"), dataset=str(ds.root),
                   subset=subset, seed=spec.seed, run_id=reporter.run_id)  # fmt: skip
@@ -78,6 +103,7 @@ def ensure_teacher(
         accelerator,
         resume=True,
         validate_every=spec.optim.validate_every,
+        accumulate=spec.optim.accumulate_grad_batches,
     )
     model.eval()
     device = "cuda" if accelerator in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
@@ -88,7 +114,8 @@ def ensure_teacher(
     frames = np.rint(shifts / 1000 * fcfg.sample_rate_hz / fcfg.hop_length).astype(int)
     logits = np.zeros((n, views, N_CLASSES), dtype=np.float32)
     model = model.to(device)
-    with torch.inference_mode():
+    # logits in half precision on a GPU (fp32 on a CPU, where fp16 has no fast kernels)
+    with torch.inference_mode(), torch.autocast(device, dtype=torch.float16, enabled=device == "cuda"):
         start = 0
         for batch in dm.plain_train_loader():
             x = batch[0].to(device)

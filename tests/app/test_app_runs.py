@@ -95,6 +95,19 @@ def test_experiment_shows_the_budget_and_queues_a_run(monkeypatch, tiny_root, tm
     assert not [b for b in at.button if b.key == "exp_launch"]
 
 
+def test_experiment_paper_preset_offers_init_and_says_when_weights_are_missing(monkeypatch, tiny_root, tmp_path):
+    monkeypatch.setenv("ASC_DATA_HOME", str(tmp_path / "home"))  # no weights here
+    at = _app(monkeypatch, tmp_path / "runs", tiny_root, "pages/experiment.py")
+    at.selectbox(key="exp_preset").set_value("paper").run()
+    assert not at.exception
+    k = "exp_paper_"
+    assert at.selectbox(key=k + "t_init").value == "as in the preset"  # 3 AudioSet PaSSTs + 1 from scratch
+    assert any("teachers download passt_s_audioset" in e.value for e in at.error)
+    assert not [b for b in at.button if b.key == "exp_launch"]
+    at.selectbox(key=k + "t_init").set_value("scratch").run()
+    assert not any("teachers download" in e.value for e in at.error)
+
+
 def test_jobs_and_compare_on_an_empty_store(monkeypatch, tiny_root, tmp_path):
     at = _app(monkeypatch, tmp_path / "runs", tiny_root, "pages/jobs.py")
     assert any("Nothing is running" in i.value for i in at.info)
