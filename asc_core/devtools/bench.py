@@ -273,6 +273,55 @@ def bench_app(quick: bool = False) -> dict:
     return {"bench": "app", "machine": _machine(), "rows": rows}
 
 
+def bench_teachers(quick: bool = False) -> dict:
+    """PaSST teachers on this machine: stored-logits inference clips/s (fp32 on a CPU, fp16 on a GPU) and
+    fine-tuning clips/s (forward + backward + Adam step, mixed precision on a GPU), on clips of the `mini` set."""
+    import torch
+
+    from asc_core.data import open_dataset
+    from asc_core.data.features import FEATURE_PRESETS, extract
+    from asc_core.models import create_model
+    from asc_core.paths import default_dataset_root
+
+    ds = open_dataset(default_dataset_root())
+    n = 16 if quick else 128
+    fs = extract(ds, ds.subset(25)["filename"].tolist()[:n], FEATURE_PRESETS["waveform"]())
+    x = torch.from_numpy(fs.x.astype("float32")).unsqueeze(1)  # [n, 1, 1, samples]
+    dev = "cuda" if torch.cuda.is_available() else "cpu"
+    rows = []
+    for name in ["passt_tiny"] if quick else ["passt_tiny", "passt_s"]:
+        torch.manual_seed(0)
+        model = create_model(name).to(dev).eval()
+        half = dev == "cuda"
+        bs = 32
+        with torch.inference_mode(), torch.autocast(dev, dtype=torch.float16, enabled=half):
+            model(x[:2].to(dev))  # warm-up
+            t0 = time.perf_counter()
+            for i in range(0, n, bs):
+                model(x[i : i + bs].to(dev)).float().cpu()
+            infer = n / (time.perf_counter() - t0)
+        model.train()
+        opt = torch.optim.Adam(model.parameters(), lr=1e-5)
+        steps, tb = (2, 4) if quick else (4, 8)
+        y = torch.zeros(tb, dtype=torch.long, device=dev)
+        amp = torch.bfloat16 if dev == "cuda" and torch.cuda.is_bf16_supported() else torch.float16
+        t0 = time.perf_counter()
+        for s in range(steps + 1):
+            if s == 1:
+                t0 = time.perf_counter()  # the first step warms up
+            with torch.autocast(dev, dtype=amp, enabled=dev == "cuda"):
+                loss = torch.nn.functional.cross_entropy(model(x[:tb].to(dev)).float(), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        train = steps * tb / (time.perf_counter() - t0)
+        params = sum(p.numel() for p in model.parameters())
+        rows.append({"teacher": name, "params": f"{params:,}", "device": dev,
+                     "logits clips/s": round(infer, 1), f"fine-tune clips/s (batch {tb})": round(train, 1),
+                     "25 % of mini, 1 view (s)": round(len(ds.subset(25)) / infer, 1)})  # fmt: skip
+    return {"bench": "teachers", "machine": _machine(), "rows": rows}
+
+
 def format_result(result: dict) -> str:
     m = result["machine"]
     lines = [

@@ -54,6 +54,20 @@ def test_device_specific_finetuning(tiny_root, tmp_path):
         assert ds["gain"][d] == pytest.approx(0.0)
     assert len(store.predictions(s["run_id"], "device_specific")) == 180
     assert "device_a" in store.artifacts(s["run_id"])
+    assert ds["recipe"]["optimizer"] == "adamw" and ds["recipe"]["warmup_steps"] == 200  # the DCASE2025 baseline's
+    assert "each" in ds["budget"] and "separately" in ds["budget"]
+
+
+def test_device_finetuning_defaults_are_the_dcase2025_baseline():
+    """train_device_specific.py: all parameters, 50 epochs, AdamW 5e-4, 200 warm-up steps, wd 1e-4, batch 256,
+    hard labels; Freq-MixStyle is switched off in the runner (and the short CPU setting is a preset)."""
+    from asc_core.config import DeviceFinetune, load_config
+
+    d = DeviceFinetune()
+    assert (d.epochs, d.optimizer, d.lr, d.warmup_steps, d.weight_decay, d.batch_size, d.labels) == (
+        50, "adamw", 5e-4, 200, 1e-4, 256, "hard")  # fmt: skip
+    quick = load_config("quick-device").device_finetune
+    assert quick.enabled and (quick.epochs, quick.warmup_steps) == (3, 0)
 
 
 def test_failing_run_is_recorded(tmp_path):
