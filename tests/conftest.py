@@ -22,6 +22,13 @@ def run_cli(*args, timeout: int = 300):
     return subprocess.run([sys.executable, "-m", "asc_core", *args], capture_output=True, text=True, timeout=timeout)
 
 
+def student_config(root, width: int = 16, **over) -> dict:
+    """A student-only run on the `tiny` dataset: Rep-Mobile of ``width``, one epoch, CPU."""
+    cfg = {"dataset": str(root), "subset": 25, "student": {"name": "rep_mobile", "width": width},
+           "optim": {"epochs": 1, "batch_size": 16, "validate_every": 100}, "accelerator": "cpu"}  # fmt: skip
+    return cfg | over
+
+
 def tiny_config(root, **over) -> dict:
     """A small experiment on the `tiny` dataset (passt_tiny teacher → dcase24_baseline-16 student), CPU."""
     cfg = {

@@ -18,6 +18,9 @@ from asc_core.data.features import FeatureConfig, log_mel
 from asc_core.export import export_run
 from asc_core.store import Store
 from asc_core.train.runner import run_experiment
+from tests.conftest import student_config
+
+pytestmark = pytest.mark.slow  # trains models, runs workers, the app or a browser (make test-fast skips it)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,13 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def finished_run(tiny_root, tmp_path_factory):
     store = Store(tmp_path_factory.mktemp("export") / "runs")
     # unpruned here (pruning is slow on 2 cores); a pruned run's ONNX export is checked in test_pruning
-    cfg = {
-        "dataset": str(tiny_root),
-        "subset": 25,
-        "student": {"name": "rep_mobile", "width": 24},
-        "optim": {"epochs": 1, "batch_size": 16, "validate_every": 100},
-        "accelerator": "cpu",
-    }
+    cfg = student_config(tiny_root, 24)
     s = run_experiment(parse_config(cfg), store)
     assert s["status"] == "done", s
     return store, s["run_id"]

@@ -20,6 +20,8 @@ from asc_core.config import ConfigError, parse_config
 from asc_core.grid import expand, parse_grid, plan
 from asc_core.store import Store
 
+pytestmark = pytest.mark.slow  # trains models, runs workers, the app or a browser (make test-fast skips it)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -13,20 +13,15 @@ from asc_core import jobs
 from asc_core.config import parse_config
 from asc_core.store import Store
 from asc_core.train.runner import run_experiment
+from tests.conftest import student_config
+
+pytestmark = pytest.mark.slow  # trains models, runs workers, the app or a browser (make test-fast skips it)
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _cfg(root, **over):
-    d = {
-        "dataset": str(root),
-        "subset": 25,
-        "student": {"name": "rep_mobile", "width": 16},
-        "optim": {"epochs": 1, "batch_size": 16, "validate_every": 1},
-        "accelerator": "cpu",
-        "name": "tiny",
-    }
-    return d | over
+    return student_config(root, 16, optim={"epochs": 1, "batch_size": 16, "validate_every": 1}, name="tiny") | over
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,8 @@ import soundfile as sf
 
 from asc_core.store import Store
 
+pytestmark = pytest.mark.slow  # trains models, runs workers, the app or a browser (make test-fast skips it)
+
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "artifacts" / "screenshots"
 PAGES = [

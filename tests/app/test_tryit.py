@@ -12,6 +12,7 @@ from asc_core.config import parse_config
 from asc_core.data.errors import AudioError
 from asc_core.store import Store
 from asc_core.train.runner import run_experiment
+from tests.conftest import student_config
 
 
 def _encode(x, sr, fmt, subtype=None):
@@ -50,14 +51,7 @@ def test_formats_rates_channels_and_length(rng):
 
 def test_classify_with_general_and_device_specific_models(tiny_root, tmp_path):
     store = Store(tmp_path / "runs")
-    cfg = {
-        "dataset": str(tiny_root),
-        "subset": 25,
-        "student": {"name": "rep_mobile", "width": 16},
-        "optim": {"epochs": 1, "batch_size": 16, "validate_every": 100},
-        "accelerator": "cpu",
-        "device_finetune": {"enabled": True, "epochs": 1},
-    }
+    cfg = student_config(tiny_root, 16, device_finetune={"enabled": True, "epochs": 1})
     s = run_experiment(parse_config(cfg), store)
     assert s["status"] == "done", s
     from asc_core.data import open_dataset

@@ -13,6 +13,9 @@ from asc_core.models import create_model
 from asc_core.models.rep_mobile import reparameterize_model
 from asc_core.store import Store
 from asc_core.train.runner import run_experiment
+from tests.conftest import student_config
+
+pytestmark = pytest.mark.slow  # trains models, runs workers, the app or a browser (make test-fast skips it)
 
 
 def test_prune_rep_mobile_to_width_32_budget_folds_and_reloads():
@@ -87,13 +90,7 @@ def test_unreachable_budget_fails_before_training(tiny_root, tmp_path):
 
 def test_init_from_reuses_a_trained_student(tiny_root, tmp_path):
     store = Store(tmp_path / "runs")
-    base = {
-        "dataset": str(tiny_root),
-        "subset": 25,
-        "student": {"name": "rep_mobile", "width": 24},
-        "optim": {"epochs": 1, "batch_size": 16, "validate_every": 100},
-        "accelerator": "cpu",
-    }
+    base = student_config(tiny_root, 24)
     wide = run_experiment(parse_config(base), store)
     assert wide["status"] == "done", wide
     # epochs 0: the trained student as it is → same predictions as the source run

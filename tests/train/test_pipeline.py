@@ -17,6 +17,8 @@ from asc_core.store import Store
 from asc_core.train.runner import resume_run, run_experiment
 from tests.conftest import tiny_config
 
+pytestmark = pytest.mark.slow  # trains models, runs workers, the app or a browser (make test-fast skips it)
+
 
 def test_experiment_records_everything_and_reuses_its_teacher(tiny_root, tmp_path):
     store = Store(tmp_path / "runs")
