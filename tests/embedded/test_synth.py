@@ -93,7 +93,7 @@ def test_seed_changes_audio(tmp_path):
     # a different seed gives different audio (checked on one small recording, not a whole preset)
     import numpy as np
 
-    from asc_core.data import scenes
+    from asc_core.embedded import scenes
     from asc_core.embedded.synth import PRESETS, Preset
 
     a = scenes.render(
