@@ -42,7 +42,7 @@ m1.metric(
     f"{learn.entropy_bits(pt) - learn.entropy_bits(p1):+.2f} vs τ = 1",
 )
 m2.metric("Label term (CE)", f"{terms['ce']:.3f}")
-m3.metric("Distillation term (τ²·KL)", f"{terms['kd']:.3f}")
+m3.metric("Distillation term (τ²·KL / 10)", f"{terms['kd']:.3f}")
 curve = learn.kd_curve(learn.EXAMPLE_STUDENT, learn.EXAMPLE_TEACHER, label, lam)
 st.plotly_chart(
     px.line(curve, x="tau", y=["loss", "ce", "kd"], height=280, labels={"tau": "temperature τ", "value": "loss"}),
@@ -50,8 +50,9 @@ st.plotly_chart(
     key="learn_curve",
 )
 st.caption(
-    f"Total loss = λ·CE + (1 − λ)·τ²·KL = {terms['loss']:.3f} for this clip. The τ² factor keeps the "
-    "distillation gradients comparable across temperatures."
+    f"Total loss = λ·CE + (1 − λ)·τ²·KL(teacher ‖ student)/10 = {terms['loss']:.3f} for this clip (CP-JKU's "
+    "loss: their mean runs over the ten classes). The τ² factor keeps the distillation gradients comparable "
+    "across temperatures."
 )
 st.page_link("pages/experiment.py", label="Choose teachers, λ and τ on the Experiment page", icon="🧪")
 
