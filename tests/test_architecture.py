@@ -4,7 +4,10 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 
+
+@pytest.mark.slow  # a subprocess or training: `make test` only
 def test_queueing_and_planning_do_not_import_the_training_stack(tiny_root, tmp_path):
     """The Experiment, Jobs and Compare pages queue and plan runs through asc_core; none of that may pull in
     Lightning or NNI (the Streamlit process stays light, and the launch path has no training imports)."""

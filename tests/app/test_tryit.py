@@ -49,6 +49,7 @@ def test_formats_rates_channels_and_length(rng):
     assert len(windows(np.zeros(int(32000 * 3.2), np.float32))) == 3
 
 
+@pytest.mark.slow  # a subprocess or training: `make test` only
 def test_classify_with_general_and_device_specific_models(tiny_root, tmp_path):
     store = Store(tmp_path / "runs")
     cfg = student_config(tiny_root, 16, device_finetune={"enabled": True, "epochs": 1})

@@ -31,6 +31,7 @@ def test_check_text_and_bad_root(tmp_path, tiny_root):
     assert "Traceback" not in r.stderr
 
 
+@pytest.mark.slow  # a subprocess or training: `make test` only
 def test_synth_if_missing_is_idempotent(tiny_root, tmp_path):
     out = tmp_path / "t"
     r = run("data", "synth", "--preset", "tiny", "--seed", "3", "--out", str(out), "--workers", "2")
@@ -86,6 +87,7 @@ def test_download_checksum_mismatch_is_retried_then_reported(tmp_path, monkeypat
     assert len(calls) == 2 and "zenodo.org/record/6337421" in calls[0]
 
 
+@pytest.mark.slow  # a subprocess or training: `make test` only
 def test_download_lays_out_splits(tmp_path, monkeypatch, tau22_root):
     """With the transfer replaced by a local zip (and its checksum accepted), the command extracts
     the archive and installs the DCASE2024 split files so the folder opens as a dataset."""

@@ -2,9 +2,12 @@
 
 import json
 
+import pytest
+
 from tests.conftest import run_cli as run
 
 
+@pytest.mark.slow  # a subprocess or training: `make test` only
 def test_models_json_lists_every_model():
     r = run("models", "--json")
     assert r.returncode == 0, r.stderr
@@ -25,6 +28,7 @@ def test_models_json_lists_every_model():
     } <= names
 
 
+@pytest.mark.slow  # a subprocess or training: `make test` only
 def test_complexity_json_rep_mobile_deployed_and_training():
     r = run("complexity", "--model", "rep_mobile", "--width", "32", "--json")
     assert r.returncode == 0, r.stderr
@@ -36,6 +40,7 @@ def test_complexity_json_rep_mobile_deployed_and_training():
     assert rep["deployed"]["layers"][0]["name"] == "in_c.0.0"
 
 
+@pytest.mark.slow  # a subprocess or training: `make test` only
 def test_complexity_errors_are_one_line():
     r = run("complexity", "--model", "nope")
     assert r.returncode == 2 and r.stderr.startswith("error: unknown model 'nope'; valid models:")
@@ -43,6 +48,7 @@ def test_complexity_errors_are_one_line():
     assert r.returncode == 2 and "width must be a multiple of 8" in r.stderr
 
 
+@pytest.mark.slow  # a subprocess or training: `make test` only
 def test_bench_quick_runs():
     r = run("bench", "models", "--quick", "--json")
     assert r.returncode == 0, r.stderr

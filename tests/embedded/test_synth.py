@@ -4,6 +4,7 @@ import hashlib
 import json
 
 import pandas as pd
+import pytest
 import soundfile as sf
 
 from asc_core.data import SCENES, TRAIN_DEVICES, open_dataset
@@ -82,6 +83,7 @@ def _digest(root):
     return h.hexdigest()
 
 
+@pytest.mark.slow  # a subprocess or training: `make test` only
 def test_deterministic(tiny_root, tmp_path):
     again = generate("tiny", 0, tmp_path / "again", workers=1)
     assert _digest(again) == _digest(tiny_root)
