@@ -78,10 +78,10 @@ def _run(cfg: ExperimentConfig, store: Store, run_id: str, run_dir: Path, report
     ds = open_dataset(cfg.dataset or default_dataset_root())
     if cfg.student.init_from:
         _initial_student(cfg, store)  # a wrong run id fails before any training
+    check_teacher_weights(cfg.teachers)  # missing pretrained weights fail before any training
     if cfg.pruning.mode != "none":
         reporter.set_stage("checking the pruning budget")
-        check_reachable(cfg)  # an unreachable budget fails before any training
-    check_teacher_weights(cfg.teachers)  # missing pretrained weights fail before any training
+        check_reachable(cfg)  # an unreachable budget fails before any training (the slowest check: last)
     # ---- teachers
     entries = []
     for i, spec in enumerate(cfg.teachers):
