@@ -28,9 +28,11 @@ st.markdown(
 c1, c2 = st.columns(2)
 tau = c1.slider("Temperature τ", 0.5, 10.0, 2.0, 0.5, key="learn_tau")
 lam = c2.slider("λ — weight of the label loss", 0.0, 1.0, 0.3, 0.05, key="learn_lam")
-dist = learn.distribution_frame(learn.EXAMPLE_TEACHER, tau).melt("scene", var_name="", value_name="probability")
+dist = learn.distribution_frame(learn.EXAMPLE_TEACHER, tau)
 st.plotly_chart(
-    px.bar(dist, x="scene", y="probability", color="", barmode="group", height=320), width="stretch", key="learn_dist"
+    px.bar(dist, x="scene", y="probability", color="temperature", barmode="group", height=320, range_y=[0, 1]),
+    width="stretch",
+    key="learn_dist",
 )
 p1, pt = learn.softened(learn.EXAMPLE_TEACHER, 1), learn.softened(learn.EXAMPLE_TEACHER, tau)
 label = SCENES.index("metro_station")

@@ -44,7 +44,10 @@ def kd_curve(
 
 
 def distribution_frame(teacher, tau: float) -> pd.DataFrame:
-    return pd.DataFrame({"scene": SCENES, "τ = 1": softened(teacher, 1.0), f"τ = {tau:g}": softened(teacher, tau)})
+    """Long form (scene, temperature, probability): one series per temperature, each summing to 1."""
+    wide = pd.DataFrame({"scene": SCENES, "τ = 1 (as the teacher says)": softened(teacher, 1.0),
+                         f"τ = {tau:g} (what the student learns from)": softened(teacher, tau)})  # fmt: skip
+    return wide.melt("scene", var_name="temperature", value_name="probability")
 
 
 def tiny_rep_block(seed: int, branches=("3x3", "1x1", "3x1", "1x3", "identity")):

@@ -242,6 +242,11 @@ def test_learn_page_widgets_move_the_numbers(monkeypatch, filled, tiny_root):
     entropy = at.metric[0].value
     at.slider(key="learn_tau").set_value(6.0).run()
     assert at.metric[0].value != entropy and float(at.metric[0].value.split()[0]) > float(entropy.split()[0])
+    import json
+
+    chart = json.loads(at.get("plotly_chart")[0].proto.spec)  # the temperature chart: grouped, two named series
+    assert chart["layout"]["barmode"] == "group" and len(chart["data"]) == 2
+    assert {t["name"] for t in chart["data"]} == {"τ = 1 (as the teacher says)", "τ = 6 (what the student learns from)"}
     assert _folding_error(at.success[0].value) <= 1e-4  # folding error of the toy block
     at.multiselect(key="learn_branches").set_value(["1x3", "identity"]).run()
     assert not at.exception and _folding_error(at.success[0].value) <= 1e-4
