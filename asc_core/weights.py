@@ -16,6 +16,7 @@ import shutil
 import time
 import urllib.error
 import urllib.request
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -80,6 +81,18 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+@lru_cache(maxsize=64)
+def _sha256_at(path: str, size: int, mtime_ns: int) -> str:
+    return sha256(Path(path))
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, hashed once per (path, size, modification time) in this process: a run checks the same
+    330 MB release for every teacher that starts from it, and a changed file is hashed again."""
+    st = Path(path).stat()
+    return _sha256_at(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+
+
 def path_of(name: str) -> Path:
     return weights_dir() / _known(name)["file"]
 
@@ -102,7 +115,7 @@ def check_present(name: str) -> Path:
 def verified_path(name: str) -> Path:
     """The file of ``name`` after checking it against the manifest; WeightsError saying how to get it otherwise."""
     path, entry = check_present(name), manifest()[name]
-    if sha256(path) != entry["sha256"]:
+    if file_sha256(path) != entry["sha256"]:
         raise WeightsError(f"{path} does not match the SHA-256 recorded when it was fetched; delete it and run "
                            f"`python -m asc_core teachers download {name}` again")  # fmt: skip
     return path

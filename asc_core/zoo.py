@@ -5,21 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from functools import lru_cache
 from pathlib import Path
-
-
-@lru_cache(maxsize=64)
-def _file_sha256(path: str, size: int, mtime: float) -> str:
-    from asc_core.weights import sha256
-
-    return sha256(Path(path))
 
 
 def init_weights(spec) -> tuple[Path | None, str | None]:
     """(checkpoint path, its SHA-256) a teacher starts from; (None, None) from scratch. For ``audioset`` the
     SHA-256 is the one recorded when the weights were fetched (None if they are not here yet)."""
-    from asc_core.weights import AUDIOSET, path_of, recorded_sha256
+    from asc_core.weights import AUDIOSET, file_sha256, path_of, recorded_sha256
 
     if spec.init == "scratch":
         return None, None
@@ -28,8 +20,7 @@ def init_weights(spec) -> tuple[Path | None, str | None]:
     p = Path(spec.init).expanduser()
     if not p.exists():
         return p, None
-    st = p.stat()
-    return p, _file_sha256(str(p.resolve()), st.st_size, st.st_mtime)
+    return p, file_sha256(p)
 
 
 def teacher_key(ds, subset: int, spec, views: int) -> str:

@@ -27,6 +27,7 @@ release: ``time_new_pos_embed`` (1, 768, 1, 99), sliced to 9 time patches for 1-
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import logging
 import warnings
@@ -60,6 +61,7 @@ def passt_frontend(**overrides) -> nn.Module:
         return AugmentMelSTFT(**(FRONTEND | overrides))
 
 
+@functools.cache
 def _passt_class():
     import hear21passt.models.passt as hp
 

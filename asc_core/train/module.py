@@ -71,7 +71,7 @@ class ASCModule(LightningModule):
         x, y, _dev, _idx, teacher, _shift = batch
         if self.mel is not None:
             with torch.no_grad():
-                x = self.mel.to(x.device)(x)
+                x = self.mel(x)  # a submodule: Lightning moves it with the model
         if not self.waveform_model:
             x = freq_mask(x, self.aug.freqm, self.gen, self.mask_fill)
             x = freq_mixstyle(x, self.aug.mixstyle_alpha, self.aug.mixstyle_p, self.gen)
