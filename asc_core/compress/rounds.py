@@ -8,10 +8,12 @@ A target is a width (the complexity of the width-W network of the same family, d
 
 from __future__ import annotations
 
+import copy
+
 import torch
 
 from asc_core.complexity import BudgetError, check_budget, deployed_complexity, measure
-from asc_core.compress.prune import channels_per_layer, prune_scheduled, solve_budget
+from asc_core.compress.prune import channels_per_layer, dependency_config, prune_scheduled, solve_budget
 from asc_core.models.rep_mobile import reparameterize_model
 
 
@@ -65,11 +67,12 @@ def run_rounds(model, cfg, dm, evaluate, finetune, train_step, reporter) -> tupl
         acc_before = evaluate(model)
         width_now = next((r["target_width"] for r in reversed(rounds) if r["target_width"]), cfg.student.width)
         guess = 1 - t["width"] / width_now if t["width"] and width_now else None
+        deps = dependency_config(copy.deepcopy(model).cpu().eval(), 0.5)  # traced once per round
         sparsity, _ = solve_budget(
-            model, t["macs"], t["bytes"], t["precision"], p.pruner, deploy=reparameterize_model, guess=guess
+            model, t["macs"], t["bytes"], t["precision"], p.pruner, deploy=reparameterize_model, guess=guess, deps=deps
         )
         pruned = prune_scheduled(
-            model, sparsity, train_step, loader, p.pruner, p.schedule, p.total_times, interval, p.finetune_lr
+            model, sparsity, train_step, loader, p.pruner, p.schedule, p.total_times, interval, p.finetune_lr, deps
         )
         pruned.model_name, pruned.feature_preset = cfg.student.name, cfg.student_features
         acc_pruned = evaluate(pruned)

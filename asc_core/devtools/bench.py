@@ -104,83 +104,11 @@ def bench_models(quick: bool = False) -> dict:
     }
 
 
-def _train_throughput(ds, model_name: str, mode: str, steps: int, batch_size: int = 64) -> float:
-    import lightning as L
-    import torch
-
-    from asc_core.config import Augment, Optim
-    from asc_core.models import create_model
-    from asc_core.train.data import ASCDataModule
-    from asc_core.train.module import ASCModule
-
-    dm = ASCDataModule(ds, 100, "dcase24", mode, batch_size, 0, 0)
-    dm.setup()
-    aug = Augment(freqm=48, mixstyle_p=0.7, mixstyle_alpha=0.3)
-    optim = Optim(optimizer="adam", lr=0.001, weight_decay=0.0, epochs=1, warmup_epochs=0, schedule="constant")
-    module = ASCModule(create_model(model_name), optim, aug, None, "dcase24", mode == "on_the_fly")
-    trainer = L.Trainer(
-        max_steps=steps + 3,
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        enable_checkpointing=False,
-        limit_val_batches=0,
-        accelerator="auto",
-    )
-    from lightning.pytorch.callbacks import Callback
-
-    class Clock(Callback):
-        def on_train_batch_start(self, trainer, *_):
-            if trainer.global_step == 3:  # after warm-up steps
-                self.t0 = time.perf_counter()
-
-    clock = Clock()
-    trainer.callbacks.append(clock)
-    trainer.fit(module, datamodule=dm)
-    torch.cuda.synchronize() if torch.cuda.is_available() else None
-    return steps * batch_size / (time.perf_counter() - clock.t0)
-
-
 def bench_train(quick: bool = False) -> dict:
-    """Training clips/s of dcase24_baseline (cached vs on-the-fly features) and of rep_mobile, and the
-    wall time of the `quick` preset end to end on the `mini` set (fresh store: teachers trained too)."""
-    from asc_core.config import parse_config
-    from asc_core.data import open_dataset
-    from asc_core.embedded.synth import generate, is_complete
-    from asc_core.paths import data_home
-    from asc_core.store import Store
-    from asc_core.train.runner import run_experiment
+    """The training loop beside the bare step per network, and the quick presets' wall times (bench_train.py)."""
+    from asc_core.devtools.bench_train import bench_train as run
 
-    preset = "tiny" if quick else "mini"
-    root = data_home() / preset
-    if not is_complete(root, preset, 0):
-        generate(preset, 0, root)
-    ds = open_dataset(root)
-    steps = 3 if quick else 40
-    rows = []
-    for model, mode in (("dcase24_baseline", "cached"), ("dcase24_baseline", "on_the_fly"), ("rep_mobile", "cached")):
-        rows.append(
-            {
-                "what": f"train {model}, {mode} features",
-                "clips_per_s": round(_train_throughput(ds, model, mode, steps), 1),
-            }
-        )
-    with tempfile.TemporaryDirectory() as tmp:
-        over = {"dataset": str(root)}
-        if quick:
-            over |= {"optim": {"epochs": 1}, "teachers": []}
-        cfg = parse_config({"preset": "quick", **over})
-        t0 = time.perf_counter()
-        summary = run_experiment(cfg, Store(tmp))
-        wall = time.perf_counter() - t0
-    rows.append(
-        {
-            "what": f"quick preset end to end on {preset} ({summary['status']}, macro acc "
-            f"{summary.get('macro_accuracy', float('nan')):.1f} %)",
-            "seconds": round(wall, 1),
-        }
-    )
-    return {"bench": "train", "machine": _machine(), "rows": rows}
+    return run(quick)
 
 
 def _launch_latency(root: Path, runs: Path, data: Path) -> dict:

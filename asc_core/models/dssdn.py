@@ -107,6 +107,10 @@ class DSSDB(nn.Module):
 
 
 class DSSDN(nn.Module):
+    # its channel splits and concatenations cost more than channels-last memory saves: 0.8-0.97x per training
+    # step at widths 16-24 on a 2-core CPU (the L size gains 1.1x); it keeps NCHW
+    keeps_layout = True
+
     def __init__(
         self, width: int = 24, n_classes: int = 10, n_mels: int = 256, split: float = 0.5, ortho_weight: float = 1e-3
     ):

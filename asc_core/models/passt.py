@@ -70,6 +70,8 @@ def _passt_class():
     class PaSSTTeacher(hp.PaSST):
         """hear21passt's PaSST with its front end inside, returning logits only."""
 
+        keeps_layout = True  # a transformer on a waveform: channels-last memory is no faster path here
+
         def __init__(self, frontend: nn.Module, **kwargs):
             super().__init__(**kwargs)
             self.mel = frontend  # no persistent state: the state dict stays the official one

@@ -78,13 +78,76 @@ class RepDepthwise(nn.Module):
         self.conv = nn.Conv2d(c, c, 3, self.stride, padding=1, groups=c, bias=False)
         self.bn = nn.BatchNorm2d(c)
 
+    # One grouped convolution for all branches where that is the faster path. "cuda": on a GPU only (on a CPU
+    # oneDNN has no fast kernel for a depthwise convolution with several outputs per channel: measured 1.1-5x
+    # slower than the branches one by one, `bench train`); "always" / "never" for tests and measurements.
+    grouped = "cuda"
+
     def forward(self, x):
         if self.inference_mode:
             return self.act(self.bn(self.conv(x)))
+        if self._can_group(x):
+            return self.act(self._grouped(x))
         out = 0
         for b in self.branches.values():
             out = out + b(x)
         return self.act(out)
+
+    def _can_group(self, x) -> bool:
+        if torch.fx._symbolic_trace.is_fx_symbolic_tracing() or self.grouped == "never":
+            return False
+        if self.grouped == "cuda" and not x.is_cuda:
+            return False
+        # plain layers only: NNI's pruning wraps them (masks); BatchNorms alike (momentum, eps) and exponential
+        if len({(bn.momentum, bn.eps) for bn in self.branch_norms()}) != 1:
+            return False
+        for name in self.branch_names:
+            b = self.branches[name]
+            conv, bn = (None, b) if name == "identity" else (b[0], b[1])
+            if type(bn) is not nn.BatchNorm2d or bn.momentum is None or not bn.track_running_stats:
+                return False
+            if conv is not None and type(conv) is not nn.Conv2d:
+                return False
+        return True
+
+    def branch_norms(self) -> list[nn.BatchNorm2d]:
+        return [b if name == "identity" else b[1] for name, b in self.branches.items()]
+
+    def _grouped(self, x):
+        """Σ_b BN_b(conv_b(x)) as one grouped convolution with every branch's kernel in the 3×3 grid (outputs
+        ordered channel-major), one BatchNorm over the stacked outputs (each branch keeps its own statistics,
+        running averages written back) and a sum: the same function, the same batch statistics."""
+        c, names = self.channels, self.branch_names
+        kernels, bns = [], []
+        for name in names:
+            if name == "identity":
+                bn = self.branches[name]
+                k = x.new_zeros(c, 1, 3, 3)
+                k[:, 0, 1, 1] = 1.0
+            else:
+                conv, bn = self.branches[name]
+                kh, kw = _KERNEL[name]
+                k = F.pad(conv.weight, [(3 - kw) // 2, (3 - kw) // 2, (3 - kh) // 2, (3 - kh) // 2])
+            kernels.append(k)
+            bns.append(bn)
+        nb = len(names)
+
+        def stack(ts):
+            return torch.stack(ts, 1).reshape(c * nb)
+
+        y = F.conv2d(x, torch.stack(kernels, 1).reshape(c * nb, 1, 3, 3), None, self.stride, 1, 1, c)
+        mean, var = stack([bn.running_mean for bn in bns]), stack([bn.running_var for bn in bns])
+        weight, bias = stack([bn.weight for bn in bns]), stack([bn.bias for bn in bns])
+        training = self.training
+        y = F.batch_norm(y, mean, var, weight, bias, training, bns[0].momentum, bns[0].eps)
+        if training:  # F.batch_norm updated the stacked copies: write each branch's share back
+            with torch.no_grad():
+                mean, var = mean.view(c, nb), var.view(c, nb)
+                for i, bn in enumerate(bns):
+                    bn.running_mean.copy_(mean[:, i])
+                    bn.running_var.copy_(var[:, i])
+                    bn.num_batches_tracked.add_(1)
+        return y.unflatten(1, (c, nb)).sum(2)
 
     # ------------------------------------------------------------------ folding
     def _fuse_bn(self, kernel: torch.Tensor, bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:

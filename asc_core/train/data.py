@@ -10,6 +10,8 @@ trains its students, so the time roll never silently disappears under distillati
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 from lightning import LightningDataModule
@@ -193,6 +195,16 @@ class ASCDataModule(LightningDataModule):
     def has_teachers(self) -> bool:
         return self.teacher_logits is not None
 
+    def _loader_options(self) -> dict:
+        """On a GPU: pinned host memory, and for on-the-fly decoding worker processes (decoding is the CPU's
+        share of the step; the log-mel itself runs on the GPU, in the LightningModule). On a CPU: as configured
+        (0 by default: the two cores are busy with the network)."""
+        cuda = torch.cuda.is_available()
+        workers = self.num_workers
+        if cuda and not workers and self.mode == "on_the_fly":
+            workers = max(1, min(8, (os.cpu_count() or 2) - 1))
+        return {"num_workers": workers, "pin_memory": cuda}
+
     def train_dataloader(self):
         g = torch.Generator().manual_seed(self.seed)
         return DataLoader(
@@ -201,11 +213,11 @@ class ASCDataModule(LightningDataModule):
             shuffle=True,
             generator=g,
             drop_last=False,
-            num_workers=self.num_workers,
+            **self._loader_options(),
         )  # workers re-created each epoch, so they see .epoch
 
     def val_dataloader(self):
-        return DataLoader(self.test_set, batch_size=max(self.batch_size, 128), num_workers=self.num_workers)
+        return DataLoader(self.test_set, batch_size=max(self.batch_size, 128), **self._loader_options())
 
     test_dataloader = val_dataloader
 
@@ -213,4 +225,4 @@ class ASCDataModule(LightningDataModule):
         """Training clips without augmentation, in order (for teacher logits)."""
         x = self.train_set
         plain = ClipSet(x.x, x.labels, x.devices, wave_source=x.wave_source)
-        return DataLoader(plain, batch_size=batch_size, shuffle=False, num_workers=self.num_workers)
+        return DataLoader(plain, batch_size=batch_size, shuffle=False, **self._loader_options())

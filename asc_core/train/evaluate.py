@@ -14,6 +14,7 @@ import torch
 
 from asc_core.data.labels import DEVICES, SCENES, SEEN_DEVICES, UNSEEN_DEVICES
 from asc_core.models.rep_mobile import reparameterize_model
+from asc_core.train.layout import as_layout, prefers_channels_last, to_layout
 
 
 def deploy(model: torch.nn.Module, precision: str = "fp16") -> torch.nn.Module:
@@ -30,6 +31,8 @@ def predict(model: torch.nn.Module, loader, device: str = "cpu", mel=None, half:
     model = model.to(device).eval()
     if half:
         model = model.half()
+    cl = prefers_channels_last(model)
+    to_layout(model, cl)
     if mel is not None:
         mel = mel.to(device)
     out = []
@@ -39,7 +42,7 @@ def predict(model: torch.nn.Module, loader, device: str = "cpu", mel=None, half:
             x = mel(x)
         if half:
             x = x.half()
-        out.append(torch.softmax(model(x).float(), dim=-1).cpu())
+        out.append(torch.softmax(model(as_layout(x, cl)).float(), dim=-1).cpu())
     return torch.cat(out).numpy()
 
 

@@ -88,6 +88,14 @@ class StoreCallback(Callback):
         self._progress(trainer, force=True)
 
 
+def quiet_lightning():
+    """Lightning's banner lines ("GPU available: False" ...) are noise in a CLI summary and in worker logs (set
+    before each fit, not at import: other libraries such as NNI reset logging levels)."""
+    for name in ["lightning.pytorch", "lightning.fabric", *logging.root.manager.loggerDict]:
+        if name.startswith(("lightning", "pytorch_lightning")):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def training_precision(accelerator: str = "auto") -> str:
     import torch
 
@@ -113,11 +121,7 @@ def fit(
     (bf16 where the GPU has it, else fp16 with loss scaling); fp32 on CPU. ``accumulate`` batches per optimiser
     step (a recipe's batch size on a smaller GPU)."""
     ckpt_dir = Path(ckpt_dir)
-    # Lightning's banner lines ("GPU available: False" ...) are noise in a CLI summary and in worker logs
-    # (set here, not at import: other libraries such as NNI reset logging levels)
-    for name in ["lightning.pytorch", "lightning.fabric", *logging.root.manager.loggerDict]:
-        if name.startswith(("lightning", "pytorch_lightning")):
-            logging.getLogger(name).setLevel(logging.WARNING)
+    quiet_lightning()
     cb = StoreCallback(reporter)
     trainer = L.Trainer(
         max_epochs=epochs,

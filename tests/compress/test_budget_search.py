@@ -1,0 +1,61 @@
+"""The budget search counts candidates without NNI's speed-up; the counts must be NNI's own, exactly."""
+
+import copy
+
+import pytest
+import torch
+
+from asc_core.complexity import measure
+from asc_core.compress.prune import (
+    channel_sources,
+    dependency_config,
+    masks_at,
+    prune_once,
+    pruned_structure,
+    speedup,
+    speedup_shape,
+)
+from asc_core.models import create_model
+from asc_core.models.rep_mobile import reparameterize_model
+
+
+@pytest.mark.parametrize(
+    ("name", "kw"), [("rep_mobile", {"width": 48}), ("dcase24_baseline", {}), ("sscp_mobile", {"width": 48})]
+)
+def test_counted_structure_equals_nni_speedup(name, kw):
+    torch.manual_seed(0)
+    model = create_model(name, **kw)
+    model.model_name = name
+    deps = dependency_config(copy.deepcopy(model).eval(), 0.5)
+    sources = channel_sources(model)
+    assert sources is not None
+    for s in (0.25, 0.6):
+        counted = pruned_structure(model, masks_at(model, s, deps), sources)
+        real = prune_once(model, s, "l1", deps)
+        assert {k: v.shape for k, v in counted.state_dict().items()} == {
+            k: v.shape for k, v in real.state_dict().items()
+        }
+        a, b = measure(reparameterize_model(counted)), measure(reparameterize_model(real))
+        assert (a.params, a.macs) == (b.params, b.macs)
+
+
+def test_graphs_with_concatenation_fall_back_to_the_real_speedup():
+    assert channel_sources(create_model("dssdn_s")) is None  # cat/split: the count would not know the channels
+
+
+def test_small_speedup_input_gives_the_same_pruned_network(monkeypatch):
+    torch.manual_seed(0)
+    model = create_model("rep_mobile", width=40).eval()
+    model.model_name = "rep_mobile"
+    deps = dependency_config(copy.deepcopy(model), 0.5)
+    masks = masks_at(model, 0.4, deps)
+    assert speedup_shape(model) == (2, 1, 64, 32)
+    small = speedup(copy.deepcopy(model), masks)
+    import asc_core.compress.prune as prune
+
+    monkeypatch.setattr(prune, "speedup_shape", lambda m: prune._shape(m))  # the real input: 2 × 1 × 256 × 65
+    full = speedup(copy.deepcopy(model), masks)
+    a, b = small.state_dict(), full.state_dict()
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k])
