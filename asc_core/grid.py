@@ -10,9 +10,17 @@ import yaml
 
 from asc_core.config import ConfigError, ExperimentConfig, parse_config
 
-# Training throughput (clips/s) measured here (`bench train`, 2 CPU cores) for width-32 students; used
-# until the run store holds a finished run of the same student to measure from.
-_DEFAULT_CLIPS_PER_S = {"cpu": 80.0, "cuda": 1500.0}
+# Whole-loop training throughput (clips/s, cached features, batch 64) of width-32 students, measured with
+# `python -m asc_core bench train`: on the 2-core CPU this product is developed on, and on one H200 (bf16). Used
+# until this machine has run `bench train` itself (its figures, in <data home>/bench/train.json, come first)
+# and until the run store holds a finished run of the same student to measure from.
+_DEFAULT_CLIPS_PER_S = {
+    "cpu": {"dcase24_baseline": 175.0, "rep_mobile": 100.0, "rep_mobile_paper": 110.0, "other": 100.0},
+    "cuda": {"dcase24_baseline": 2000.0, "rep_mobile": 1080.0, "rep_mobile_paper": 1280.0, "other": 1000.0},
+}
+# A pruning round besides its training: tracing, the budget search on counted structures, NNI's speed-up and
+# three evaluations of the test split (measured ~10-20 s on the CPU for widths 48-96).
+_PRUNE_ROUND_S = {"cpu": 20.0, "cuda": 8.0}
 
 
 def parse_grid(items: list[str]) -> dict[str, list]:
@@ -68,12 +76,16 @@ def expand(
 
 
 def _clips_per_s(cfg: ExperimentConfig, runs: list[dict], device: str) -> float:
-    """Median measured throughput of finished runs of the same student and width, else a scaled default."""
+    """Median measured throughput of finished runs of the same student and width; else this machine's last
+    `bench train` (the same network, scaled by width² from the nearest width measured); else the defaults."""
+    from asc_core.devtools.bench_train import measured_rates
+
+    name, width = cfg.student.name, cfg.student.width or 32
     rates = []
     for r in runs:
         s = r.get("summary") or {}
         c = r.get("config") or {}
-        if r["status"] != "done" or not s.get("seconds") or s.get("student") != cfg.student.name:
+        if r["status"] != "done" or not s.get("seconds") or s.get("student") != name:
             continue
         if (c.get("student") or {}).get("width") != cfg.student.width or c.get("teachers"):
             continue  # runs with teachers also paid for them; keep the estimate to the student's own rate
@@ -82,8 +94,16 @@ def _clips_per_s(cfg: ExperimentConfig, runs: list[dict], device: str) -> float:
             rates.append(s["train_clips"] * epochs / s["seconds"])
     if rates:
         return sorted(rates)[len(rates) // 2]
-    width = cfg.student.width or 32
-    return _DEFAULT_CLIPS_PER_S[device] * (32 / width) ** 2
+    bench = measured_rates()
+    if bench.get("device") == device:
+        suffix = ":on_the_fly" if cfg.feature_mode == "on_the_fly" else ""
+        measured = {int(k.split("@")[1].split(":")[0]): v for k, v in bench.get("rates", {}).items()
+                    if k.split("@")[0] == name and k.endswith(suffix) and (suffix or ":" not in k)}  # fmt: skip
+        if measured:
+            w0 = min(measured, key=lambda w: abs(w - width))
+            return measured[w0] * (w0 / width) ** 2
+    table = _DEFAULT_CLIPS_PER_S[device]
+    return table.get(name, table["other"]) * (32 / width) ** 2
 
 
 def estimate_seconds(
@@ -93,15 +113,18 @@ def estimate_seconds(
     teachers_ready: int = 0,
     device: str = "cpu",
 ) -> float:
-    """Rough duration: student epochs + teachers not yet in the zoo + pruning fine-tuning + evaluation."""
+    """Rough duration: student epochs + teachers not yet in the zoo + pruning rounds (the schedule's epochs,
+    fine-tuning, search and speed-up) + device fine-tuning + evaluation."""
     runs = runs or []
     rate = _clips_per_s(cfg, runs, device)
     seconds = train_clips * cfg.optim.epochs / rate
     for spec in cfg.teachers[teachers_ready:]:
         seconds += train_clips * spec.optim.epochs / (rate * 0.5)  # teachers are larger CNNs
     if cfg.pruning.mode != "none":
-        n_rounds = len(cfg.pruning.chain) + (cfg.pruning.budget is not None)
-        seconds += n_rounds * train_clips * cfg.pruning.finetune_epochs / rate
+        p = cfg.pruning
+        n_rounds = len(p.chain) + (p.budget is not None)
+        epochs = (p.schedule_epochs if p.schedule != "one_shot" else 0) + p.finetune_epochs
+        seconds += n_rounds * (train_clips * epochs / rate + _PRUNE_ROUND_S[device])
     if cfg.device_finetune.enabled:
         seconds += train_clips * cfg.device_finetune.epochs / rate
     return math.ceil(seconds + 15)  # data, logits, evaluation
@@ -113,7 +136,10 @@ def plan(configs: list[ExperimentConfig], store) -> list[dict]:
     from asc_core.paths import default_dataset_root
     from asc_core.zoo import teacher_key
 
+    import torch
+
     runs = store.list_runs()
+    device = "cuda" if torch.cuda.is_available() else "cpu"
     out = []
     for cfg in configs:
         ds = open_dataset_cached(str(cfg.dataset or default_dataset_root()))
@@ -128,7 +154,7 @@ def plan(configs: list[ExperimentConfig], store) -> list[dict]:
                 "train_clips": clips,
                 "teachers_ready": ready,
                 "teachers": len(cfg.teachers),
-                "estimate_s": estimate_seconds(cfg, clips, runs, ready),
+                "estimate_s": estimate_seconds(cfg, clips, runs, ready, device),
             }
         )
     return out

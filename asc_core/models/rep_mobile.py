@@ -78,10 +78,12 @@ class RepDepthwise(nn.Module):
         self.conv = nn.Conv2d(c, c, 3, self.stride, padding=1, groups=c, bias=False)
         self.bn = nn.BatchNorm2d(c)
 
-    # One grouped convolution for all branches where that is the faster path. "cuda": on a GPU only (on a CPU
-    # oneDNN has no fast kernel for a depthwise convolution with several outputs per channel: measured 1.1-5x
-    # slower than the branches one by one, `bench train`); "always" / "never" for tests and measurements.
-    grouped = "cuda"
+    # All branches as one grouped convolution (``_grouped``: the same function, exactly) — measured slower
+    # everywhere so far, so off by default: on a 2-core CPU 1.1-5x slower per stage (oneDNN has no fast kernel
+    # for a depthwise convolution with several outputs per channel), on an H200 in bf16 the whole training step
+    # 2.1x (width 32) and 3.5x (width 96) slower (`bench train` prints both forms on a GPU). "always" / "never";
+    # "cuda" uses it on a GPU only.
+    grouped = "never"
 
     def forward(self, x):
         if self.inference_mode:

@@ -196,12 +196,13 @@ class ASCDataModule(LightningDataModule):
         return self.teacher_logits is not None
 
     def _loader_options(self) -> dict:
-        """On a GPU: pinned host memory, and for on-the-fly decoding worker processes (decoding is the CPU's
-        share of the step; the log-mel itself runs on the GPU, in the LightningModule). On a CPU: as configured
-        (0 by default: the two cores are busy with the network)."""
+        """On a GPU: pinned host memory and worker processes (fetching, decoding and rolling clips is the CPU's
+        share of the step; the log-mel itself runs on the GPU, in the LightningModule): on an H200 the cached loop
+        ran at 27 % of the bare step with none. On a CPU: as configured (0 by default: the cores are busy with
+        the network)."""
         cuda = torch.cuda.is_available()
         workers = self.num_workers
-        if cuda and not workers and self.mode == "on_the_fly":
+        if cuda and not workers:
             workers = max(1, min(8, (os.cpu_count() or 2) - 1))
         return {"num_workers": workers, "pin_memory": cuda}
 

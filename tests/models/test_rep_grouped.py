@@ -64,9 +64,11 @@ def test_grouped_network_has_the_same_gradients_and_still_folds():
     _close(reparameterize_model(net)(x), net(x), rel=1e-5)  # folding unchanged
 
 
-def test_grouped_form_is_not_used_under_tracing_or_on_a_cpu_by_default():
+def test_grouped_form_is_off_by_default_and_not_used_under_tracing():
     stage = RepDepthwise(8)
-    assert stage.grouped == "cuda" and not stage._can_group(torch.zeros(1, 8, 4, 4))
+    assert stage.grouped == "never" and not stage._can_group(torch.zeros(1, 8, 4, 4))
+    stage.grouped = "cuda"
+    assert not stage._can_group(torch.zeros(1, 8, 4, 4))  # a CPU tensor
     stage.grouped = "always"
     traced = torch.fx.symbolic_trace(stage)  # NNI traces the branch-by-branch form (its pruning needs the layers)
     assert any(n.op == "call_module" and n.target.startswith("branches.") for n in traced.graph.nodes)

@@ -1,0 +1,29 @@
+"""Duration estimates: from finished runs, else this machine's `bench train` figures, else the defaults."""
+
+import json
+
+from asc_core.config import parse_config
+from asc_core.grid import estimate_seconds
+
+
+def test_estimate_uses_this_machines_bench_figures(tmp_path, monkeypatch):
+    monkeypatch.setenv("ASC_DATA_HOME", str(tmp_path))
+    cfg = parse_config({"student": {"name": "rep_mobile", "width": 64}, "optim": {"epochs": 10}})
+    default = estimate_seconds(cfg, 1000)
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "train.json").write_text(json.dumps({"device": "cpu", "rates": {"rep_mobile@32": 200.0}}))
+    # 1000 clips × 10 epochs at 200 clips/s × (32/64)² = 200 s, plus 15 s for data and evaluation
+    assert estimate_seconds(cfg, 1000) == 215
+    assert default != 215
+    (tmp_path / "bench" / "train.json").write_text(json.dumps({"device": "cuda", "rates": {"rep_mobile@32": 9e9}}))
+    assert estimate_seconds(cfg, 1000) == default  # another device's figures are not this one's
+
+
+def test_pruning_rounds_count_their_schedule_and_search():
+    base = {"student": {"name": "rep_mobile", "width": 96}, "optim": {"epochs": 4}}
+    plain = estimate_seconds(parse_config(base), 750)
+    single = estimate_seconds(parse_config({**base, "pruning": {"mode": "single", "chain": [32]}}), 750)
+    prog = estimate_seconds(parse_config({**base, "pruning": {"mode": "progressive", "chain": [64, 32]}}), 750)
+    assert plain < single < prog
+    # a round = schedule (2 epochs) + fine-tuning (3 epochs) + search/speed-up: more than the 4 training epochs
+    assert single - plain > plain - 15
