@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | sha1sum | cut -c1-12)
 DATA_DIR ?= data
 PORT ?= 8501
+# Where the app listens: this computer only by default. Serving a classroom (ASC_HOST=0.0.0.0) needs ASC_PASSWORD.
+ASC_HOST ?= 127.0.0.1
 # glibc maps/unmaps every tensor over 32 MB by default; keeping the heap makes CPU training ~2x faster.
 export GLIBC_TUNABLES := glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=17179869184
 
@@ -27,10 +29,12 @@ data: install
 # The app and its worker(s) together; Ctrl-C stops both (a running job checkpoints and can be resumed).
 # WORKERS=N sets the number of worker processes (default: one per GPU, else one).
 app: install data
+	@case "$(ASC_HOST)" in 127.0.0.1|localhost|::1) ;; *) test -n "$$ASC_PASSWORD" || { \
+	  echo "ASC_HOST=$(ASC_HOST) opens the app to the network: set ASC_PASSWORD=... (a shared password) too"; exit 2; } ;; esac
 	@export ASC_DATA=$(DATA_DIR)/mini; \
 	$(PY) -m asc_core worker $(if $(WORKERS),--concurrency $(WORKERS)) & WPID=$$!; \
 	trap 'kill -INT $$WPID 2>/dev/null; wait $$WPID' EXIT; \
-	$(PY) -m streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
+	$(PY) -m streamlit run app.py --server.address $(ASC_HOST) --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
 # Everything (what CI runs: .ci/run → make test).
 test: install

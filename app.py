@@ -2,7 +2,21 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="ASC Lab", page_icon="🎧", layout="wide")
+from asc_core.access import password_ok, password_required
+
+st.set_page_config(page_title="ASC Lab", page_icon=":material/headphones:", layout="wide")
+
+if password_required() and not st.session_state.get("signed_in"):
+    # served beyond this computer (ASC_HOST=...): the shared password first, once per browser session
+    with st.form("sign in"):
+        st.subheader("ASC Lab")
+        given = st.text_input("Password", type="password", max_chars=256)
+        if st.form_submit_button("Open"):
+            if password_ok(given):
+                st.session_state["signed_in"] = True
+                st.rerun()
+            st.error("That is not the password this lab was started with.")
+    st.stop()
 
 PAGES = {
     "Data": [

@@ -14,7 +14,16 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from asc_core.constants import DEFAULT_PRECISION, MAX_MACS, MAX_PARAM_BYTES, N_CLASSES, SUBSETS, check_width
+from asc_core.constants import (
+    DEFAULT_PRECISION,
+    MAX_CONFIG_BYTES,
+    MAX_MACS,
+    MAX_NAME_CHARS,
+    MAX_PARAM_BYTES,
+    N_CLASSES,
+    SUBSETS,
+    check_width,
+)
 from asc_core.frontend import FEATURE_PRESETS
 from asc_core.paths import ASSETS
 
@@ -183,7 +192,7 @@ class Pruning(_Strict):
 
 
 class ExperimentConfig(_Strict):
-    name: str = ""
+    name: str = Field("", max_length=MAX_NAME_CHARS)
     dataset: str | None = Field(None, description="TAU22-layout folder; default: the embedded mini set")
     subset: Literal[SUBSETS] = 25
     features: str = "dcase24"
@@ -338,10 +347,13 @@ def load_raw(path: str | Path) -> dict:
         if path.stem in list_presets() and not path.suffix:
             return {"preset": path.stem}
         raise ConfigError(f"config file {path} does not exist (presets: {', '.join(list_presets())})")
+    size = path.stat().st_size
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: {size:,} bytes; a config is at most {MAX_CONFIG_BYTES:,} bytes")
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML ({e})") from None
+        raise ConfigError(f"{path}: not valid YAML ({_short(str(e))})") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a config must be a mapping of keys to values")
     return raw
@@ -349,6 +361,11 @@ def load_raw(path: str | Path) -> dict:
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
     return parse_config(load_raw(path), overrides)
+
+
+def _short(text: str, limit: int = 120) -> str:
+    """An echoed value cut to ``limit`` characters (an error never repeats a megabyte of input)."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
 
 
 def format_validation_error(e: ValidationError) -> str:
@@ -360,5 +377,6 @@ def format_validation_error(e: ValidationError) -> str:
             msg = "unknown key"
         elif err["type"] == "literal_error":
             msg = f"must be one of {err['ctx']['expected']}"
-        lines.append(f"{key}: {msg} (got {err.get('input')!r})" if err["type"] != "missing" else f"{key}: required")
+        got = _short(repr(err.get("input")))
+        lines.append(f"{key}: {msg} (got {got})" if err["type"] != "missing" else f"{key}: required")
     return "invalid config — " + "; ".join(lines)

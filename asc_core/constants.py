@@ -20,6 +20,8 @@ WIDTH_STEP = 8  # a student's base channels: a multiple of 8 …
 MIN_WIDTH, MAX_WIDTH = 8, 256  # … in this range (256 is 8× the DCASE-sized width-32 networks)
 STUDENT_WIDTHS = (32, 48, 64, 80, 96)  # the widths the app offers
 
+MAX_CONFIG_BYTES = 64_000  # a config file or an edited YAML (the largest preset is ~2 KB)
+MAX_NAME_CHARS = 200  # a run's or a group's name
 UPLOAD_LIMIT_BYTES = 50_000_000  # Try it: one uploaded clip (also .streamlit/config.toml's maxUploadSize, in MB)
 
 RUN_STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted")

@@ -21,9 +21,20 @@ def _meta(store, run_id: str, kind: str) -> dict:
     if run["status"] != "done":
         raise ValueError(f"run {run_id} is {run['status']}; only finished runs export")
     arts = store.artifacts(run_id)
-    if kind not in arts:
-        raise ValueError(f"run {run_id} has no {kind!r} model (it has: {', '.join(arts) or 'none'})")
+    models = [k for k, a in arts.items() if str(a["path"]).endswith(".pt")]  # not metrics, logits or plots
+    if kind not in models:
+        raise ValueError(f"run {run_id} has no {kind!r} model (its models: {', '.join(models) or 'none'})")
     return arts[kind]
+
+
+def _check_out(out: Path, fmt: str) -> Path:
+    """The file to write: not a folder, in a folder that exists (nothing is created on the way)."""
+    example = f"model.{'onnx' if fmt == 'onnx' else 'pt'}"
+    if out.is_dir():
+        raise ValueError(f"--out {out} is a folder; give a file path, e.g. {out / example}")
+    if not out.parent.is_dir():
+        raise ValueError(f"--out {out}: the folder {out.parent} does not exist")
+    return out
 
 
 def export_run(store, run_id: str, fmt: str, out: str | Path, kind: str = "deployed") -> dict:
@@ -32,9 +43,8 @@ def export_run(store, run_id: str, fmt: str, out: str | Path, kind: str = "deplo
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     meta = _meta(store, run_id, kind)
+    out = _check_out(Path(out), fmt)
     model = load_run_model(store, run_id, kind).eval()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     shape = list(input_shape(meta["model"]))
     info = {
         "run_id": run_id,

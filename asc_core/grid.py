@@ -132,11 +132,11 @@ def estimate_seconds(
 
 def plan(configs: list[ExperimentConfig], store) -> list[dict]:
     """For each config: training clips, teachers already in the zoo, final complexity and an estimate."""
+    import torch
+
     from asc_core.data import open_dataset_cached
     from asc_core.paths import default_dataset_root
     from asc_core.zoo import teacher_key
-
-    import torch
 
     runs = store.list_runs()
     device = "cuda" if torch.cuda.is_available() else "cpu"

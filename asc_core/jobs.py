@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -31,6 +32,12 @@ from asc_core.store import Store, runs_home
 log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 5.0
+
+
+class QueueUnreachable(RuntimeError):
+    """The queue (Redis, the SQLite file) could not take a job; the run is recorded as failed, resumable."""
+
+
 _state = {"run_id": None, "store": None, "stopping": False}
 
 
@@ -41,21 +48,29 @@ def queue_url(runs_root: str | Path | None = None) -> str:
 
 @lru_cache(maxsize=None)
 def get_queue(url: str):
-    """A huey instance for ``url`` with the job task registered (``task`` attribute)."""
+    """A huey instance for ``url`` with the job task registered (``task`` attribute). Messages are JSON data
+    (``queue_codec``), never pickles."""
+    from asc_core.queue_codec import TASK_NAME, JsonMessages
+
     if url.startswith("redis://") or url.startswith("rediss://") or url.startswith("unix://"):
         from huey import RedisHuey
 
-        huey = RedisHuey("asc-lab", url=url, results=False)
+        huey = RedisHuey("asc-lab", url=url, results=False, serializer=JsonMessages())
     elif url.startswith("sqlite:///"):
         from huey import SqliteHuey
 
         path = Path(url[len("sqlite:///") :])
         path.parent.mkdir(parents=True, exist_ok=True)
-        huey = SqliteHuey("asc-lab", filename=str(path), results=False)
+        huey = SqliteHuey("asc-lab", filename=str(path), results=False, serializer=JsonMessages())
     else:
-        raise ValueError(f"queue URL must start with sqlite:/// or redis://, got {url!r}")
-    huey.task_fn = huey.task(name="asc_lab.run", context=False)(execute)
+        raise ValueError(f"queue URL must start with sqlite:/// or redis://, got {redact(url)!r}")
+    huey.task_fn = huey.task(name=TASK_NAME, context=False)(execute)
     return huey
+
+
+def redact(url: str) -> str:
+    """A queue URL without its password (``redis://:secret@host`` → ``redis://:***@host``), for logs and tables."""
+    return re.sub(r"(//[^/@:]*:)[^/@]*@", r"\1***@", url)
 
 
 def _enqueue(store: Store, run_id: str, resume: bool = False):
@@ -81,7 +96,12 @@ def launch(configs, store: Store, group: str | None = None, label: str = "") -> 
     ids = []
     for cfg in configs:
         run_id = record(cfg, store, group)
-        _enqueue(store, run_id)
+        try:
+            _enqueue(store, run_id)
+        except Exception as e:
+            msg = f"could not be queued ({type(e).__name__}: {e}); resume it when the queue is reachable"
+            store.update_run(run_id, status="failed", error=msg, finished_at=time.time())
+            raise QueueUnreachable(f"run {run_id} {msg}") from None
         ids.append(run_id)
     return ids
 
@@ -106,6 +126,9 @@ def cancel(store: Store, run_id: str) -> str:
 def resume(store: Store, run_id: str) -> None:
     """Put an interrupted, cancelled or failed run back in the queue; it continues from its checkpoint."""
     run = store.get_run(run_id)
+    if run["status"] == "queued" and run_id not in queued_run_ids(store):  # its queue message was lost
+        _enqueue(store, run_id, resume=bool(run["started_at"]))
+        return
     if run["status"] not in ("interrupted", "cancelled", "failed"):
         raise ValueError(f"run {run_id} is {run['status']}; only interrupted, cancelled or failed runs resume")
     store.update_run(run_id, status="queued", cancel_requested=0, stage="queued to resume", error=None)
@@ -125,15 +148,25 @@ def queue_length(store: Store) -> int:
 
 
 # ---------------------------------------------------------------- the task (runs inside a worker)
+def _test_kill_at(window: str) -> None:
+    """Tests kill the worker at an exact moment (``ASC_TEST_KILL_AT=dequeued|claimed``): a real SIGKILL."""
+    if os.environ.get("ASC_TEST_KILL_AT") == window:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def execute(run_id: str, runs_root: str, resume: bool = False) -> str:
     from asc_core.config import parse_config
     from asc_core.train.runner import run_experiment
 
     store = Store(runs_root)
+    _test_kill_at("dequeued")
+    worker_id = _state.get("worker_id") or f"{socket.gethostname()}-{os.getpid()}"
+    if not store.claim_run(run_id, worker_id):  # cancelled while queued, or claimed by another worker
+        status = store.get_run(run_id)["status"]
+        log.info("run %s is %s; skipped", run_id, status)
+        return status
+    _test_kill_at("claimed")
     run = store.get_run(run_id)
-    if run["status"] != "queued":  # cancelled while queued, or picked twice
-        log.info("run %s is %s; skipped", run_id, run["status"])
-        return run["status"]
     _state.update(run_id=run_id, store=store)
     logf = open(store.run_dir(run_id) / "log.txt", "a", buffering=1)
     handler = logging.StreamHandler(logf)
@@ -161,11 +194,42 @@ def execute(run_id: str, runs_root: str, resume: bool = False) -> str:
 
 # ---------------------------------------------------------------- the worker process
 def _heartbeat(store: Store, worker_id: str, stop: threading.Event):
+    beats = 0
     while not stop.wait(HEARTBEAT_S):
+        beats += 1
         try:
             store.worker_heartbeat(worker_id, _state["run_id"])
-        except Exception:  # a busy database must not kill the worker
-            log.exception("heartbeat failed")
+            if beats % 6 == 0:  # every 30 s: runs whose worker died elsewhere, queued runs in no queue
+                store.mark_interrupted()
+                requeue_orphans(store)
+        except Exception as e:  # a busy database or an unreachable queue must not kill the worker
+            log.warning("heartbeat: %s: %s", type(e).__name__, e)
+
+
+def queued_run_ids(store: Store) -> set[str]:
+    """The run ids of the messages waiting in the queue (messages that are not jobs are ignored here)."""
+    from asc_core.queue_codec import InvalidMessage, parse_message
+
+    ids = set()
+    for raw in get_queue(queue_url(store.root)).storage.enqueued_items():
+        try:
+            ids.add(parse_message(raw).args[0])
+        except InvalidMessage:
+            pass
+    return ids
+
+
+def requeue_orphans(store: Store, grace_s: float = 30.0) -> list[str]:
+    """Queued runs that are in no queue message (their worker died between taking the message and claiming the
+    run, or enqueueing failed) are queued again. A duplicate message is harmless: only one worker claims a run."""
+    pending = queued_run_ids(store)
+    now = time.time()
+    orphans = [r["run_id"] for r in store.list_runs("queued")
+               if r["run_id"] not in pending and now - (r["updated_at"] or 0) > grace_s]  # fmt: skip
+    for run_id in orphans:
+        store.update_run(run_id, stage="queued again (its queue message was lost)")
+        _enqueue(store, run_id, resume=bool(store.get_run(run_id)["started_at"]))
+    return orphans
 
 
 def _stop_current_run():
@@ -201,10 +265,15 @@ def run_worker(runs_root: str | None = None, url: str | None = None) -> int:
     gone = store.mark_interrupted()
     if gone:
         log.warning("runs left running by a dead worker, now interrupted: %s", ", ".join(gone))
-    worker_id = store.register_worker(url)
+    worker_id = store.register_worker(redact(url))
+    _state["worker_id"] = worker_id
+    requeued = requeue_orphans(store)
+    if requeued:
+        log.warning("queued runs that were in no queue, queued again: %s", ", ".join(requeued))
     stop = threading.Event()
     threading.Thread(target=_heartbeat, args=(store, worker_id, stop), daemon=True).start()
-    print(f"ASC Lab worker {worker_id} on {socket.gethostname()}: queue {url}, run store {store.root}", file=sys.stderr)
+    print(f"ASC Lab worker {worker_id} on {socket.gethostname()}: queue {redact(url)}, run store {store.root}",
+          file=sys.stderr)  # fmt: skip
     try:
         _Consumer(
             huey, workers=1, worker_type="thread", periodic=False, initial_delay=0.1, max_delay=1.0, backoff=1.15

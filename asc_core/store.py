@@ -48,7 +48,14 @@ MIGRATIONS = [
         heartbeat REAL, run_id TEXT);
     CREATE INDEX runs_group ON runs(group_name);
     """,
+    # v3: which worker claimed a run (so a run whose worker stopped heartbeating, on any host, is interrupted)
+    """
+    ALTER TABLE runs ADD COLUMN worker_id TEXT;
+    """,
 ]
+
+# a worker whose heartbeat is older than this is gone (it writes one every 5 s)
+WORKER_GONE_S = 30.0
 
 
 def runs_home() -> Path:
@@ -203,10 +210,36 @@ class Store:
             con.close()
         return [_run_dict(r) for r in rows]
 
+    def claim_run(self, run_id: str, worker_id: str) -> bool:
+        """Atomically take a queued run for ``worker_id`` (status running, its host and pid); False when the run
+        is not queued any more (cancelled, or claimed by another worker): exactly one worker runs it."""
+        now = time.time()
+        with self.tx() as con:
+            cur = con.execute(
+                "UPDATE runs SET status='running', worker_id=?, host=?, pid=?, started_at=?, updated_at=?,"
+                " error=NULL, traceback=NULL, cancel_requested=0 WHERE run_id=? AND status='queued'",
+                (worker_id, socket.gethostname(), os.getpid(), now, now, run_id),
+            )
+            return cur.rowcount == 1
+
     def mark_interrupted(self) -> list[str]:
-        """Runs marked running on this host whose process is gone become ``interrupted``."""
+        """Running runs whose process is gone become ``interrupted``: on this host by pid; on any host when the
+        worker that claimed the run stopped heartbeating (or unregistered) while the run was still running."""
         host = socket.gethostname()
-        gone = [r["run_id"] for r in self.list_runs("running") if r["host"] == host and not pid_alive(r["pid"])]
+        con = self.connect()
+        try:
+            beats = {r["worker_id"]: r["heartbeat"] for r in con.execute("SELECT worker_id, heartbeat FROM workers")}
+        finally:
+            con.close()
+        gone = []
+        for r in self.list_runs("running"):
+            w = r.get("worker_id")
+            if r["host"] == host:
+                dead = not pid_alive(r["pid"])
+            else:  # another machine's worker: its heartbeat is all this store knows of it
+                dead = bool(w) and time.time() - beats.get(w, 0.0) > WORKER_GONE_S
+            if dead:
+                gone.append(r["run_id"])
         for run_id in gone:
             self.update_run(run_id, status="interrupted", error="the process running this job ended unexpectedly")
         return gone

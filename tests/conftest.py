@@ -102,3 +102,15 @@ def copy_dataset(src: Path, dst: Path) -> Path:
     """A writable copy of a dataset folder for tests that break it."""
     shutil.copytree(src, dst)
     return dst
+
+
+class PlantedPickle:
+    """Unpickling this runs ``touch marker``: what an attacker would plant in a queue or a checkpoint."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))

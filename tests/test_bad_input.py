@@ -141,3 +141,47 @@ def test_check_reports_problems_without_traceback(broken):
     shutil.rmtree(broken / "split_setup")
     report = check_dataset(broken)
     assert report["clips"] == 0 and "split file(s) missing" in report["problems"][0]
+
+
+def test_unknown_scene_label_names_file_line_and_label(broken):
+    meta = broken / "meta.csv"
+    lines = meta.read_text().splitlines()
+    cols = lines[2].split("\t")
+    cols[1] = "beach"
+    lines[2] = "\t".join(cols)
+    meta.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DatasetError, match=r"meta.csv: line 3 \(audio/.*\.wav\): unknown scene label 'beach'"):
+        open_dataset(broken)
+
+
+def test_unknown_label_in_a_split_file(broken):
+    split = broken / "split_setup" / "split5.csv"
+    lines = split.read_text().splitlines()
+    lines[1] = lines[1].split("\t")[0] + "\tsea_shore"
+    split.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DatasetError, match=r"split5.csv: line 2 .*unknown scene label 'sea_shore' \(allowed: airport"):
+        open_dataset(broken)
+
+
+def test_converted_clips_are_reported_once_with_counts(broken, tmp_path):
+    ds = open_dataset(broken)
+    files = ds.clips["filename"].tolist()[:6]
+    for fn in files[:2]:  # stereo at 48 kHz, where the front end expects mono at 32 kHz
+        sf.write(broken / fn, np.zeros((48000, 2), np.float32), 48000, subtype="PCM_16")
+    with pytest.warns(UserWarning, match="2 clips: 2 channels mixed down to mono; 2 clips: resampled from 48000 Hz"):
+        fs = extract(open_dataset(broken), files, FeatureConfig(), cache_dir=tmp_path / "cache", workers=0)
+    assert len(fs.filenames) == 6
+
+
+def test_oversized_config_names_and_long_values_are_bounded(tmp_path):
+    from asc_core.config import ConfigError, load_raw, parse_config
+
+    big = tmp_path / "big.yaml"
+    big.write_text("name: x\n" + "# padding\n" * 20_000)
+    with pytest.raises(ConfigError, match=r"big.yaml: 200,008 bytes; a config is at most 64,000 bytes"):
+        load_raw(big)
+    with pytest.raises(ConfigError, match="name: String should have at most 200 characters") as e:
+        parse_config({"name": "n" * 10_000_000})
+    assert len(str(e.value)) < 400  # the 10 MB name is not echoed
+    with pytest.raises(ConfigError, match="width must be a multiple of 8 from 8 to 256"):
+        parse_config({"student": {"name": "rep_mobile", "width": 1000}})

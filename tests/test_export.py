@@ -101,3 +101,12 @@ def test_export_cli_and_refusals(finished_run, tmp_path):
         text=True,
     )
     assert bad.returncode == 2 and "no run 'nope'" in bad.stderr
+    # one clear line each: a folder as --out, a folder that does not exist, a kind that is not a model
+    with pytest.raises(ValueError, match="is a folder; give a file path"):
+        export_run(store, run_id, "onnx", tmp_path)
+    with pytest.raises(ValueError, match="the folder .*nonexistent does not exist"):
+        export_run(store, run_id, "onnx", tmp_path / "nonexistent" / "x.onnx")
+    assert not (tmp_path / "nonexistent").exists()
+    not_a_model = next(k for k, a in store.artifacts(run_id).items() if not str(a["path"]).endswith(".pt"))
+    with pytest.raises(ValueError, match=f"no '{not_a_model}' model \\(its models: .*deployed"):
+        export_run(store, run_id, "onnx", tmp_path / "m.onnx", kind=not_a_model)

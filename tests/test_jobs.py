@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from asc_core import jobs
 from asc_core.config import ConfigError, parse_config
 from asc_core.grid import expand, parse_grid, plan
 from asc_core.store import Store
+from tests.conftest import PlantedPickle
 
 pytestmark = pytest.mark.slow  # trains models, runs workers, the app or a browser (make test-fast skips it)
 
@@ -44,8 +46,8 @@ def cfg_dict(root, epochs=2, slow=False, **over):
     return d | over
 
 
-def start_worker(runs: Path, queue: str | None = None) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+def start_worker(runs: Path, queue: str | None = None, **env_extra) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONUNBUFFERED="1", **env_extra)
     cmd = [sys.executable, "-m", "asc_core", "worker", "--runs", str(runs)] + (["--queue", queue] if queue else [])
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
 
@@ -171,12 +173,16 @@ def test_redis_backend_with_a_local_server(tiny_root, tmp_path):
     try:
         run_id = jobs.submit(parse_config(cfg_dict(tiny_root, epochs=1)), store)
         assert server.llen("huey.redis.asclab") == 1  # the job sits in the Redis list that workers share
+        marker = tmp_path / "pwned"  # a pickle pushed by whoever reaches the Redis server: must run nothing
+        server.lpush("huey.redis.asclab", pickle.dumps(PlantedPickle(marker)))
         worker = start_worker(runs, queue=url)
         try:
             wait_for(lambda: store.get_run(run_id)["status"] == "done", what="the job queued in Redis")
+            wait_for(lambda: server.llen("huey.redis.asclab") == 0, what="the planted message to be taken")
         finally:
             stop(worker)
-        assert store.live_workers() == [] and server.llen("huey.redis.asclab") == 0
+        assert store.live_workers() == [] and not marker.exists()
+        assert "dropped a queue message: not JSON" in worker.stderr.read()
     finally:
         if old is None:
             os.environ.pop("ASC_QUEUE", None)
@@ -224,3 +230,50 @@ def test_store_opens_read_only_when_current(tmp_path):
         assert s.schema_version == len(MIGRATIONS)
     finally:
         holder.execute("ROLLBACK")
+
+
+def test_a_worker_killed_between_taking_a_job_and_running_it_loses_nothing(tiny_root, tmp_path):
+    runs = tmp_path / "runs"
+    store = Store(runs)
+    run_id = jobs.submit(parse_config(cfg_dict(tiny_root, epochs=1)), store)
+    # window 1: the queue message is taken, the run not yet claimed
+    worker = start_worker(runs, ASC_TEST_KILL_AT="dequeued")
+    assert worker.wait(180) == -signal.SIGKILL
+    assert store.get_run(run_id)["status"] == "queued" and jobs.queued_run_ids(store) == set()
+    assert jobs.requeue_orphans(store, grace_s=0) == [run_id]  # what a live worker's sweep does
+    assert jobs.queued_run_ids(store) == {run_id}
+    # window 2: claimed (running, by that worker), killed before any training
+    worker = start_worker(runs, ASC_TEST_KILL_AT="claimed")
+    assert worker.wait(180) == -signal.SIGKILL
+    r = store.get_run(run_id)
+    assert r["status"] == "running" and r["worker_id"].endswith(str(worker.pid))
+    assert store.mark_interrupted() == [run_id]
+    jobs.resume(store, run_id)
+    worker = start_worker(runs)
+    try:
+        wait_for(lambda: store.get_run(run_id)["status"] == "done", what="the job to finish after two kills")
+    finally:
+        stop(worker)
+    assert store.get_run(run_id)["summary"]["macro_accuracy"] >= 0
+
+
+def test_a_run_whose_worker_on_another_machine_went_silent_is_interrupted(tmp_path):
+    store = Store(tmp_path / "runs")
+    run_id = store.create_run({"seed": 0}, name="elsewhere")
+    assert store.claim_run(run_id, "other-host-123")
+    assert not store.claim_run(run_id, "me-1")  # exactly one worker claims a run
+    with store.tx() as con:  # as if claimed on another host, whose worker last beat a minute ago
+        con.execute("UPDATE runs SET host='other-host', pid=123 WHERE run_id=?", (run_id,))
+        con.execute("INSERT INTO workers VALUES ('other-host-123','other-host',123,'redis://x',0,?,?)",
+                    (time.time() - 60, run_id))  # fmt: skip
+    assert store.mark_interrupted() == [run_id]
+    assert store.get_run(run_id)["status"] == "interrupted"
+
+
+def test_a_queue_that_cannot_take_the_job_is_reported_not_lost(tiny_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("ASC_QUEUE", "redis://127.0.0.1:1/0")  # nothing listens there
+    store = Store(tmp_path / "runs")
+    with pytest.raises(jobs.QueueUnreachable, match="could not be queued"):
+        jobs.submit(parse_config(cfg_dict(tiny_root, epochs=1)), store)
+    (run,) = store.list_runs()
+    assert run["status"] == "failed" and "resume it when the queue is reachable" in run["error"]

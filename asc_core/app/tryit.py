@@ -15,6 +15,9 @@ from asc_core.data.labels import DEVICES, SAMPLE_RATE, SCENES, TRAIN_DEVICES
 
 MAX_SECONDS = 600.0
 MIN_RATE_HZ = 8_000
+# what decoding may hold in memory, counted before decoding: channels × rate × seconds (float32: 4 bytes each);
+# 60 M samples is 10 min of stereo at 48 kHz (240 MB); an 8-channel 96 kHz file of 10 min would be 461 M (1.8 GB)
+MAX_DECODED_SAMPLES = 60_000_000
 
 
 def read_upload(data: bytes, name: str = "<uploaded audio>") -> Clip:
@@ -23,7 +26,7 @@ def read_upload(data: bytes, name: str = "<uploaded audio>") -> Clip:
     if data is None or len(data) == 0:
         raise AudioError(name, "is empty (0 bytes)")
     if len(data) > MAX_BYTES:
-        raise AudioError(name, f"is {len(data) / 1e6:.0f} MB; the limit is {MAX_BYTES / 1e6:.0f} MB (trim it first)")
+        raise AudioError(name, f"is {len(data) / 1e6:.1f} MB; the limit is {MAX_BYTES / 1e6:.0f} MB (trim it first)")
     import io
 
     import soundfile as sf
@@ -41,6 +44,14 @@ def read_upload(data: bytes, name: str = "<uploaded audio>") -> Clip:
             )
         if info.duration > MAX_SECONDS:
             raise AudioError(name, f"lasts {info.duration / 60:.1f} min; the limit is {MAX_SECONDS / 60:.0f} min")
+        samples = info.channels * info.frames
+        if samples > MAX_DECODED_SAMPLES:
+            raise AudioError(
+                name,
+                f"decodes to {info.channels} channels × {info.samplerate:,} Hz × {info.duration:.0f} s = "
+                f"{samples / 1e6:.0f} M samples; the limit is {MAX_DECODED_SAMPLES / 1e6:.0f} M "
+                "(10 min of stereo at 48 kHz): mix it down or trim it first",
+            )
     clip = decode(data, name=name, warn=False)
     if info is not None and info.samplerate < SAMPLE_RATE:
         clip.notes.append(

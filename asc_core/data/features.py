@@ -18,6 +18,8 @@ import logging
 import os
 import shutil
 import time
+import warnings
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -90,9 +92,9 @@ class _ClipReader:
         fn = self.filenames[i]
         try:
             clip = self.dataset.load(fn, self.config.sample_rate_hz, warn=False)
-            return i, fit_length(clip.samples, self.config.clip_samples), None
+            return i, fit_length(clip.samples, self.config.clip_samples), None, clip.notes
         except AudioError as e:
-            return i, None, e.problem
+            return i, None, e.problem, []
 
 
 def _collate(batch):
@@ -144,10 +146,12 @@ def extract(
         generator=torch.Generator().manual_seed(0),
     )
     done = 0
+    converted: Counter = Counter()  # "2 channels mixed down to mono" → how many clips
     with torch.inference_mode():
         for batch in loader:
-            good = [(i, x) for i, x, err in batch if err is None]
-            for i, x, err in batch:
+            good = [(i, x) for i, x, err, _ in batch if err is None]
+            for i, x, err, notes in batch:
+                converted.update(notes)
                 if err is not None:
                     skipped[filenames[i]] = err
                     log.warning("skipping %s: %s", filenames[i], err)
@@ -159,6 +163,9 @@ def extract(
             done += len(batch)
             if progress:
                 progress(done, len(filenames))
+    if converted:  # the data is not what the front end expects: say so once, with counts
+        what = "; ".join(f"{n} clip{'s' * (n > 1)}: {note}" for note, n in converted.most_common())
+        warnings.warn(f"{dataset.name}: converted while reading — {what}", stacklevel=2)
     kept = [fn for fn, k in zip(filenames, ok) if k]
     fs = FeatureSet(out[ok], kept, skipped, False, 0.0)
     if use_cache:

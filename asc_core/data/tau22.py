@@ -17,7 +17,7 @@ import pandas as pd
 
 from asc_core.data.audio import Clip, decode
 from asc_core.data.errors import AudioError, DatasetError
-from asc_core.data.labels import SAMPLE_RATE
+from asc_core.data.labels import DEVICES, SAMPLE_RATE, SCENES
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,19 @@ def _read_table(path: Path, columns: list[str]) -> pd.DataFrame:
             f"expected tab-separated columns {columns!r}",
         )
     return df[columns]
+
+
+def _check_labels(path: Path, labels: pd.Series, allowed, what: str, files: pd.Series) -> None:
+    """The first row whose label is not one the product knows, named by line, file and label."""
+    unknown = ~labels.isin(allowed)
+    if unknown.any():
+        i = int(unknown.to_numpy().argmax())
+        raise DatasetError(
+            path,
+            f"line {i + 2} ({files.iloc[i]}): unknown {what} {str(labels.iloc[i])[:60]!r}"
+            + (f" (and {int(unknown.sum()) - 1} more rows)" if unknown.sum() > 1 else ""),
+            f"allowed: {', '.join(allowed)}",
+        )
 
 
 def find_split_file(root: Path, name: str) -> Path | None:
@@ -118,6 +131,8 @@ class TAU22Dataset:
                 "device": meta["source_label"],
             }
         )
+        _check_labels(self.meta_path, df["scene"], SCENES, "scene label", df["filename"])
+        _check_labels(self.meta_path, df["device"], DEVICES, "device (source_label)", df["filename"])
         mism = df["scene"] != parts["scene"]
         if mism.any():
             self.problems.append(
@@ -150,6 +165,7 @@ class TAU22Dataset:
                 f"{int(absent.sum())} row(s) absent from meta.csv, e.g. {examples}",
                 "the split file and meta.csv come from different datasets",
             )
+        _check_labels(path, split["scene_label"], SCENES, "scene label", split["filename"])
         rows = index.loc[split["filename"]].to_numpy()
         wrong = df["scene"].to_numpy()[rows] != split["scene_label"].to_numpy()
         if wrong.any():

@@ -24,6 +24,18 @@ from asc_core.data.labels import DEVICES, SCENES
 from asc_core.train.augment import apply_ir, load_irs
 
 
+def die_with_parent(_worker_id: int = 0) -> None:
+    """In a DataLoader worker: the kernel kills it when its parent dies (a SIGKILLed training process would
+    otherwise leave its loader workers, ~500 MB each, blocked on a pipe for tens of minutes). Linux only."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass  # not Linux: the loader's own watchdog ends them when it notices
+
+
 class ClipSet(Dataset):
     """Items: (input, label, device index, clip index, teacher logits or empty, roll shift)."""
 
@@ -204,7 +216,10 @@ class ASCDataModule(LightningDataModule):
         workers = self.num_workers
         if cuda and not workers:
             workers = max(1, min(8, (os.cpu_count() or 2) - 1))
-        return {"num_workers": workers, "pin_memory": cuda}
+        opts = {"num_workers": workers, "pin_memory": cuda}
+        if workers:
+            opts["worker_init_fn"] = die_with_parent
+        return opts
 
     def train_dataloader(self):
         g = torch.Generator().manual_seed(self.seed)

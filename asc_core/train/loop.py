@@ -9,10 +9,34 @@ from pathlib import Path
 
 import lightning as L
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 
 class Cancelled(Exception):
     """The user asked the run to stop; its checkpoint is saved."""
+
+
+class UnsafeCheckpoint(RuntimeError):
+    """A checkpoint holding objects beyond tensors and plain data: refused, never unpickled."""
+
+
+class WeightsOnlyCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint I/O, reading with ``torch.load(weights_only=True)``: a resumed ``last.ckpt`` (the
+    model, optimiser, scheduler and loop states are tensors and plain data) cannot run code when read back, even
+    if someone replaced it on disk. Lightning's own loader unpickles everything."""
+
+    def load_checkpoint(self, path, map_location=None):
+        import pickle
+
+        import torch
+
+        try:
+            return torch.load(path, map_location=map_location or "cpu", weights_only=True)
+        except pickle.UnpicklingError as e:
+            first = str(e).splitlines()[0][:200]
+            raise UnsafeCheckpoint(
+                f"{path}: refused, it holds more than tensors and plain data ({first}); delete it to retrain the stage"
+            ) from None
 
 
 class Reporter:
@@ -135,9 +159,17 @@ def fit(
         deterministic=deterministic,
         check_val_every_n_epoch=validate_every,
         num_sanity_val_steps=0,
-        callbacks=[cb, ModelCheckpoint(dirpath=ckpt_dir, save_last=True, save_top_k=0, every_n_epochs=1)],
+        callbacks=[
+            cb,
+            ModelCheckpoint(
+                dirpath=ckpt_dir, save_last=True, save_top_k=0, every_n_epochs=1, enable_version_counter=False
+            ),
+        ],
+        plugins=[WeightsOnlyCheckpointIO()],
     )
     last = ckpt_dir / "last.ckpt"
+    if not resume:
+        last.unlink(missing_ok=True)  # a stage done again starts afresh (no last-v1.ckpt beside a stale one)
     module.train()  # a pruned network comes back from NNI's speed-up in eval mode
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*LeafSpec.*")

@@ -9,6 +9,8 @@ saw the same views, whatever its front end's hop.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import time
 from pathlib import Path
@@ -21,7 +23,7 @@ from asc_core.data.features import FEATURE_PRESETS
 from asc_core.models import model_features
 from asc_core.train.data import ASCDataModule
 from asc_core.train.evaluate import test_metrics, test_probs
-from asc_core.train.loop import Reporter, fit
+from asc_core.train.loop import Cancelled, Reporter, fit
 from asc_core.train.module import ASCModule
 from asc_core.zoo import init_weights, teacher_key
 
@@ -70,12 +72,40 @@ def ensure_teacher(
 ) -> dict:
     """The zoo entry of this teacher, training it (and storing its logits) if it does not exist yet."""
     key = teacher_key(ds, subset, spec, views)
-    entry = store.get_teacher(key)
-    if entry and entry["status"] == "done" and Path(entry["logits_path"]).exists():
-        entry["reused"] = True
-        return entry
     folder = zoo_dir(store) / key
     folder.mkdir(parents=True, exist_ok=True)
+    with _zoo_lock(folder, reporter, spec.model.name):  # two runs needing it: one trains, the other reuses
+        entry = store.get_teacher(key)
+        if entry and entry["status"] == "done" and Path(entry["logits_path"]).exists():
+            entry["reused"] = True
+            return entry
+        return _train_teacher(ds, subset, spec, views, store, reporter, accelerator, num_workers, key, folder)
+
+
+@contextlib.contextmanager
+def _zoo_lock(folder: Path, reporter: Reporter, name: str):
+    """An exclusive lock on a zoo entry's folder (flock: released by the kernel if the holder dies). Waits,
+    saying so, and stays cancellable."""
+    with open(folder / "lock", "a") as f:
+        waiting = False
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not waiting:
+                    reporter.set_stage(f"waiting for teacher {name}: another run is training it")
+                    waiting = True
+                if reporter.cancel_requested():
+                    raise Cancelled() from None
+                time.sleep(1.0)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _train_teacher(ds, subset, spec, views, store, reporter, accelerator, num_workers, key, folder) -> dict:
     features = model_features(spec.model.name)
     fcfg = FEATURE_PRESETS[features]()
     dm = ASCDataModule(

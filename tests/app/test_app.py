@@ -64,3 +64,24 @@ def test_home_on_missing_dataset_explains(app, tmp_path):
     assert not app.exception
     assert "does not exist" in app.error[0].value
     assert "make app" in app.info[0].value
+
+
+def test_served_to_a_network_the_app_asks_for_the_shared_password(monkeypatch):
+    monkeypatch.setenv("ASC_PASSWORD", "classroom-42")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    assert at.text_input[0].label == "Password" and not at.error
+    at.text_input[0].input("guess").run()
+    at.button[0].click().run()
+    assert "not the password" in at.error[0].value
+    at.text_input[0].input("classroom-42").run()
+    at.button[0].click().run()
+    assert at.session_state["signed_in"] and not at.exception
+
+
+def test_the_app_listens_on_this_computer_only_by_default():
+    import tomllib
+
+    cfg = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert cfg["server"]["address"] == "127.0.0.1"
+    make = (ROOT / "Makefile").read_text()
+    assert "ASC_HOST ?= 127.0.0.1" in make and "--server.address $(ASC_HOST)" in make

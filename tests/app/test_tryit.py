@@ -67,3 +67,17 @@ def test_classify_with_general_and_device_specific_models(tiny_root, tmp_path):
     assert what_b == "device-specific model for device b" and m_b is not general
     _, _, what_s5 = run_model(str(store.root), s["run_id"], "s5")
     assert "never seen in training" in what_s5
+
+
+def test_uploads_are_bounded_by_decoded_samples_not_bytes(tmp_path):
+    path = tmp_path / "8ch.flac"  # 8 channels at 96 kHz for 80 s: 61 M samples, a few kB of FLAC silence
+    with sf.SoundFile(path, "w", 96000, 8, subtype="PCM_16", format="FLAC") as f:
+        block = np.zeros((96000, 8), np.int16)
+        for _ in range(80):
+            f.write(block)
+    data = path.read_bytes()
+    assert len(data) < 5_000_000
+    with pytest.raises(AudioError, match=r"decodes to 8 channels × 96,000 Hz × 80 s = 61 M samples; the limit is 60 M"):
+        read_upload(data, "8ch.flac")
+    with pytest.raises(AudioError, match=r"is 50.0 MB; the limit is 50 MB"):
+        read_upload(b"\0" * 50_000_001, "huge.wav")

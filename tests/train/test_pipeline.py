@@ -182,3 +182,31 @@ def test_deterministic_under_a_seed(tiny_root, tmp_path):
     assert a["status"] == b["status"] == "done"
     pa, pb = store.predictions(a["run_id"]), store.predictions(b["run_id"])
     assert pa["probs"].tolist() == pb["probs"].tolist()
+
+
+def test_two_runs_needing_the_same_untrained_teacher_train_it_once(tiny_root, tmp_path):
+    import threading
+
+    from asc_core.config import parse_config
+    from asc_core.data import open_dataset
+    from asc_core.train.loop import Reporter
+    from asc_core.train.teachers import ensure_teacher
+
+    cfg = parse_config(tiny_config(tiny_root))
+    store, ds = Store(tmp_path / "runs"), open_dataset(tiny_root)
+    entries, errors = [], []
+
+    def need_teacher():
+        try:
+            entries.append(ensure_teacher(ds, cfg.subset, cfg.teachers[0], cfg.kd.views, store, Reporter(), "cpu"))
+        except Exception as e:  # noqa: BLE001 — reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=need_teacher) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    assert not errors
+    assert sorted(e["reused"] for e in entries) == [False, True]  # one trained, the other waited and reused
+    assert entries[0]["logits_path"] == entries[1]["logits_path"]

@@ -216,3 +216,61 @@ def test_presets_validate():
         48,
         125,
     )
+
+
+def test_a_planted_checkpoint_is_refused_not_unpickled(tmp_path):
+    from asc_core.train.loop import UnsafeCheckpoint, WeightsOnlyCheckpointIO
+    from tests.conftest import PlantedPickle
+
+    marker = tmp_path / "pwned"
+    bad = tmp_path / "last.ckpt"
+    torch.save({"state_dict": {}, "x": PlantedPickle(marker)}, bad)
+    with pytest.raises(UnsafeCheckpoint, match="last.ckpt: refused, it holds more than tensors"):
+        WeightsOnlyCheckpointIO().load_checkpoint(bad)
+    assert not marker.exists()
+    good = tmp_path / "good.ckpt"
+    torch.save({"state_dict": {"w": torch.ones(2)}, "epoch": 3, "loops": {"a": [1, 2.0, "x", None]}}, good)
+    assert WeightsOnlyCheckpointIO().load_checkpoint(good)["epoch"] == 3
+
+
+def test_loader_workers_die_with_a_killed_parent(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    from tests.conftest import ROOT
+
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import os, sys, time, torch\n"
+        "from torch.utils.data import DataLoader, Dataset\n"
+        "from asc_core.train.data import die_with_parent\n"
+        "class Slow(Dataset):\n"
+        "    def __len__(self): return 100\n"
+        "    def __getitem__(self, i): time.sleep(60); return i\n"
+        "it = iter(DataLoader(Slow(), num_workers=1, worker_init_fn=die_with_parent))\n"
+        "import psutil; time.sleep(2)\n"
+        "print(*[c.pid for c in psutil.Process().children()], flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, str(script)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
+    workers = [int(p) for p in parent.stdout.readline().split()]
+    assert workers, "the loader started no worker"
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and any(
+        psutil.pid_exists(p) and psutil.Process(p).status() != "zombie" for p in workers
+    ):
+        time.sleep(0.2)
+    assert not any(psutil.pid_exists(p) and psutil.Process(p).status() != "zombie" for p in workers)

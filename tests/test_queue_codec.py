@@ -1,0 +1,54 @@
+"""Queue messages are data: a planted pickle runs nothing, a malformed message is dropped and named."""
+
+import json
+import pickle
+
+import pytest
+
+from asc_core import jobs
+from asc_core.queue_codec import InvalidMessage
+from tests.conftest import PlantedPickle
+
+
+def test_a_planted_pickle_in_the_queue_runs_nothing(tmp_path, caplog):
+    q = jobs.get_queue(f"sqlite:///{tmp_path / 'queue.db'}")
+    marker = tmp_path / "pwned"
+    q.storage.enqueue(pickle.dumps(PlantedPickle(marker)))
+    with pytest.raises(InvalidMessage, match="not JSON"):
+        q.dequeue()
+    assert not marker.exists()
+    assert "dropped a queue message" in caplog.text
+    assert q.pending_count() == 0  # taken off the queue, not retried for ever
+
+
+@pytest.mark.parametrize(
+    ("message", "why"),
+    [
+        ({"task": "other.task", "run_id": "a", "runs": "/r", "resume": False, "id": "1"}, "not an asc_lab.run job"),
+        ({"task": "asc_lab.run", "run_id": "../../etc", "runs": "/r", "resume": False, "id": "1"}, "bad run id"),
+        ({"task": "asc_lab.run", "run_id": "a", "runs": 3, "resume": False, "id": "1"}, "bad run store folder"),
+        ({"task": "asc_lab.run", "run_id": "a", "runs": "/r", "resume": "yes", "id": "1"}, "bad resume flag"),
+        ({"task": "asc_lab.run", "run_id": "a", "runs": "/r" * 5000, "resume": False, "id": "1"}, "not a job message"),
+    ],
+)
+def test_malformed_messages_are_dropped_naming_why(tmp_path, message, why):
+    q = jobs.get_queue(f"sqlite:///{tmp_path / 'queue.db'}")
+    q.storage.enqueue(json.dumps(message).encode())
+    with pytest.raises(InvalidMessage, match=why):
+        q.dequeue()
+
+
+def test_a_job_round_trips_as_json(tmp_path):
+    q = jobs.get_queue(f"sqlite:///{tmp_path / 'queue.db'}")
+    q.task_fn("20260101-000000-abcd", str(tmp_path), True)
+    raw = q.storage.dequeue()
+    assert json.loads(raw)["run_id"] == "20260101-000000-abcd"  # readable data, not a pickle
+    q.storage.enqueue(raw)
+    task = q.dequeue()
+    assert task.args == ("20260101-000000-abcd", str(tmp_path), True)
+
+
+def test_queue_passwords_are_redacted():
+    assert jobs.redact("redis://:s3cret@host:6379/0") == "redis://:***@host:6379/0"
+    assert jobs.redact("redis://user:s3cret@host/0") == "redis://user:***@host/0"
+    assert jobs.redact("sqlite:////tmp/q.db") == "sqlite:////tmp/q.db"
