@@ -20,18 +20,18 @@ if password_required() and not st.session_state.get("signed_in"):
 
 PAGES = {
     "Data": [
-        st.Page("pages/home.py", title="Dataset", icon="🏙️", default=True),
-        st.Page("pages/data.py", title="Explore", icon="🗺️"),
+        st.Page("pages/home.py", title="Dataset", icon=":material/location_city:", default=True),
+        st.Page("pages/data.py", title="Explore", icon=":material/map:"),
     ],
     "Experiments": [
-        st.Page("pages/experiment.py", title="Experiment", icon="🧪"),
-        st.Page("pages/jobs.py", title="Jobs", icon="⏱️"),
-        st.Page("pages/compare.py", title="Compare", icon="📊"),
-        st.Page("pages/listen.py", title="Listen", icon="🎧"),
-        st.Page("pages/models.py", title="Models", icon="🧩"),
-        st.Page("pages/tryit.py", title="Try it", icon="🎙️"),
+        st.Page("pages/experiment.py", title="Experiment", icon=":material/science:"),
+        st.Page("pages/jobs.py", title="Jobs", icon=":material/timer:"),
+        st.Page("pages/compare.py", title="Compare", icon=":material/bar_chart:"),
+        st.Page("pages/listen.py", title="Listen", icon=":material/headphones:"),
+        st.Page("pages/models.py", title="Models", icon=":material/memory:"),
+        st.Page("pages/tryit.py", title="Try it", icon=":material/mic:"),
     ],
-    "Learn": [st.Page("pages/learn.py", title="Learn", icon="🎓")],
+    "Learn": [st.Page("pages/learn.py", title="Learn", icon=":material/school:")],
 }
 
 st.navigation(PAGES).run()

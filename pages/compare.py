@@ -43,21 +43,30 @@ done = view[view["status"] == "done"]
 # ---------------------------------------------------------------- runs table
 st.subheader(f"Runs ({len(view)} of {len(df)})")
 diff_only = st.toggle("Show only the config fields that differ", value=True, key="cmp_diff")
-results = ["macro_acc", "seen_acc", "unseen_acc", "params", "macs", "bytes_fp16", "meets_dcase", "seconds"]
+# the figures people compare first, then what the runs are, then every differing config field
+results = ["macro_acc", "warning", "seen_acc", "unseen_acc", "params", "macs", "bytes_fp16", "meets_dcase", "seconds"]
 cfg_cols = compare.differing_columns(view) if diff_only else compare.config_columns(view)
 table = view[
-    ["run_id", "name", "group", "status", "teachers", "strategy", *cfg_cols, *results, *[f"acc.{d}" for d in DEVICES]]
+    ["name", *results, "status", "teachers", "strategy", "group", "run_id", *cfg_cols, *[f"acc.{d}" for d in DEVICES]]
 ].rename(columns=lambda c: c.removeprefix("cfg."))
+table["macs"] = table["macs"] / 1e6
 st.dataframe(
     table,
     hide_index=True,
     width="stretch",
     column_config={
         "macro_acc": st.column_config.NumberColumn("macro acc (%)", format="%.1f"),
-        "macs": st.column_config.NumberColumn("MACs", format="%d"),
+        "warning": st.column_config.TextColumn("health", help="a model that predicts one scene for nearly every "
+                                               "clip, or is within noise of chance, is not a result"),
+        "seen_acc": st.column_config.NumberColumn("seen devices (%)", format="%.1f"),
+        "unseen_acc": st.column_config.NumberColumn("unseen devices (%)", format="%.1f"),
+        "params": st.column_config.NumberColumn("params", format="%,d"),
+        "macs": st.column_config.NumberColumn("MACs (M)", format="%.2f"),
+        "bytes_fp16": st.column_config.NumberColumn("bytes at fp16", format="%,d"),
+        "seconds": st.column_config.NumberColumn("wall time (s)", format="%.0f"),
         **{f"acc.{d}": st.column_config.NumberColumn(d, format="%.1f") for d in DEVICES},
     },
-)
+)  # fmt: skip
 e1, e2 = st.columns(2)
 e1.download_button(
     "Runs table as CSV", compare.to_csv(table.set_index("run_id")), "runs.csv", "text/csv", key="cmp_csv"

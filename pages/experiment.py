@@ -321,7 +321,7 @@ if configs:
             ids = jobs.launch([c for _, c in configs], store, name, label=preset)
             st.session_state["jobs_focus"] = ids[0]
             st.success(f"Queued {len(ids)} run(s): {', '.join(ids)}. Follow them on the Jobs page.")
-            st.page_link("pages/jobs.py", label="Open Jobs", icon="⏱️")
+            st.page_link("pages/jobs.py", label="Open Jobs", icon=":material/timer:")
     with st.expander("The config as YAML (for `python -m asc_core submit`)"):
         import yaml
 

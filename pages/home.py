@@ -52,13 +52,21 @@ else:
 
 st.subheader("Where next")
 for page, label, icon in (
-    ("pages/data.py", "Explore — distributions, hear the device mismatch, a map of the clips", "🗺️"),
-    ("pages/experiment.py", "Experiment — subset, student, teachers, KD, pruning, budget; launch", "🧪"),
-    ("pages/jobs.py", "Jobs — live progress, curves, cancel / resume", "⏱️"),
-    ("pages/compare.py", "Compare — accuracy vs MACs, data efficiency, per-device confusion, Tables IV and V", "📊"),
-    ("pages/listen.py", "Listen — the clips a model gets wrong", "🎧"),
-    ("pages/models.py", "Models — layers, budgets, folded kernels, pruning trajectories", "🧩"),
-    ("pages/tryit.py", "Try it — classify your own recording", "🎙️"),
-    ("pages/learn.py", "Learn — distillation, re-parameterisation, pruning, hands on", "🎓"),
+    ("pages/data.py", "Explore — distributions, hear the device mismatch, a map of the clips", ":material/map:"),
+    (
+        "pages/experiment.py",
+        "Experiment — subset, student, teachers, KD, pruning, budget; launch",
+        ":material/science:",
+    ),
+    ("pages/jobs.py", "Jobs — live progress, curves, cancel / resume", ":material/timer:"),
+    (
+        "pages/compare.py",
+        "Compare — accuracy vs MACs, data efficiency, per-device confusion, Tables IV and V",
+        ":material/bar_chart:",
+    ),
+    ("pages/listen.py", "Listen — the clips a model gets wrong", ":material/headphones:"),
+    ("pages/models.py", "Models — layers, budgets, folded kernels, pruning trajectories", ":material/memory:"),
+    ("pages/tryit.py", "Try it — classify your own recording", ":material/mic:"),
+    ("pages/learn.py", "Learn — distillation, re-parameterisation, pruning, hands on", ":material/school:"),
 ):
     st.page_link(page, label=label, icon=icon)

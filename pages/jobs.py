@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from asc_core import jobs
+from asc_core import health, jobs
 from asc_core.app.plots import learning_curves_figure
 from asc_core.constants import ACTIVE_STATUSES
 from asc_core.store import Store
@@ -102,6 +102,8 @@ if runs:
             st.caption("No metrics yet.")
         if r["summary"]:
             s = r["summary"]
+            if health.warning(s):
+                st.warning(health.warning(s))
             st.write(
                 f"macro accuracy **{s['macro_accuracy']:.1f} %** "
                 f"(seen {s['seen']:.1f} %, unseen {s['unseen']:.1f} %) · "

@@ -56,7 +56,7 @@ st.caption(
     "loss: their mean runs over the ten classes). The τ² factor keeps the distillation gradients comparable "
     "across temperatures."
 )
-st.page_link("pages/experiment.py", label="Choose teachers, λ and τ on the Experiment page", icon="🧪")
+st.page_link("pages/experiment.py", label="Choose teachers, λ and τ on the Experiment page", icon=":material/science:")
 
 # ---------------------------------------------------------------- 2. re-parameterisation
 st.header("2 · Re-parameterisation: train with branches, deploy one kernel")
@@ -80,7 +80,9 @@ if branches:
     st.success(f"Multi-branch block vs folded kernel, max abs difference on a random input: {fv['error']:.1e}")
 else:
     st.warning("Pick at least one branch.")
-st.page_link("pages/models.py", label="See the folded kernels of a trained run on the Models page", icon="🧩")
+st.page_link(
+    "pages/models.py", label="See the folded kernels of a trained run on the Models page", icon=":material/memory:"
+)
 
 # ---------------------------------------------------------------- 3. pruning
 st.header("3 · Pruning: wide first, then smaller — in one step or several")
@@ -107,4 +109,6 @@ else:
         format_func=lambda i: f"{pr.set_index('run_id').loc[i, 'strategy']} ({i})",
     )
     st.plotly_chart(trajectory_figure(mv.trajectory(by_id[pick]["summary"])), width="stretch", key="learn_traj")
-st.page_link("pages/compare.py", label="Table V on the Compare page: every strategy × subset", icon="📊")
+st.page_link(
+    "pages/compare.py", label="Table V on the Compare page: every strategy × subset", icon=":material/bar_chart:"
+)

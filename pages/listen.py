@@ -4,6 +4,7 @@ true loudness, see its spectrogram and what the student, its teachers and anothe
 import numpy as np
 import streamlit as st
 
+from asc_core import health
 from asc_core.app import compare, listen
 from asc_core.app.plots import confusion_figure, probability_figure
 from asc_core.app.views import clip_view
@@ -23,9 +24,12 @@ run_id = c1.selectbox(
     "Run",
     list(by_id),
     key="listen_run",
-    format_func=lambda i: f"{by_id[i]['name'] or i} ({i}) — {by_id[i]['summary']['macro_accuracy']:.1f} %",
+    format_func=lambda i: f"{by_id[i]['name'] or i} ({i}) — {by_id[i]['summary']['macro_accuracy']:.1f} %"
+    + (" — collapsed" if health.warning(by_id[i]["summary"]) else ""),
 )
 run = by_id[run_id]
+if health.warning(run["summary"]):
+    st.warning(health.warning(run["summary"]))
 models = ["general"] + (["device_specific"] if (run["summary"] or {}).get("device_specific") else [])
 model = c2.selectbox(
     "Model",

@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from asc_core import health
 from asc_core.constants import SUBSETS  # noqa: E402
 from asc_core.data.labels import DEVICES, SCENES, TRAIN_DEVICES
 
@@ -64,6 +65,7 @@ def runs_frame(runs: list[dict]) -> pd.DataFrame:
             "meets_dcase": cx.get("meets_dcase"),
             "seconds": s.get("seconds"),
             "device_specific_acc": (s.get("device_specific") or {}).get("macro_accuracy"),
+            "warning": health.warning(s) or "",
         }
         for d in DEVICES:
             row[f"acc.{d}"] = (s.get("per_device") or {}).get(d)

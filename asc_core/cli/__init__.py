@@ -10,7 +10,7 @@ import argparse
 import logging
 import sys
 
-from asc_core.cli import bench, data, export, models, runs, teachers
+from asc_core.cli import bench, data, export, models, runs, tables, teachers
 from asc_core.data.errors import DatasetError
 
 
@@ -20,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = p.add_subparsers(dest="command", required=True)
-    for group in (data, models, teachers, runs, export, bench):  # one module per command group
+    for group in (data, models, teachers, runs, export, bench, tables):  # one module per command group
         group.register(sub)
     return p
 

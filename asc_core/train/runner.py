@@ -20,6 +20,7 @@ from asc_core.compress.rounds import check_reachable, run_rounds
 from asc_core.config import ExperimentConfig
 from asc_core.data import open_dataset
 from asc_core.data.labels import SCENES, TRAIN_DEVICES
+from asc_core.health import assess
 from asc_core.jobs import record
 from asc_core.paths import default_dataset_root
 from asc_core.store import Store
@@ -162,6 +163,7 @@ def _run(cfg: ExperimentConfig, store: Store, run_id: str, run_dir: Path, report
             for k in ("accuracy", "macro_accuracy", "log_loss", "per_device", "seen", "unseen", "per_class")
         },
         "pruning_rounds": rounds,
+        "health": assess(result),  # a model that predicts one scene for every clip is flagged, not tabled
     }
     # ---- device-specific fine-tuning
     if cfg.device_finetune.enabled:

@@ -1,0 +1,256 @@
+"""The seeds' ablations run through the product itself: Tables II–V and device-specific fine-tuning.
+
+``plan`` lists every run the tables need (one validated ExperimentConfig per table row × subset × seed), named
+``"Table V · single 64→32 (same FT budget)"`` so the tables are read back from the runs by name. The recipe is
+the ``quick`` preset's (Adam, cosine, KD λ 0.3, τ 2, two stored views) with its epochs scaled to the subset —
+``epochs(subset) = max(3, round(12 × 25 / subset))``: 60 at 5 %, 12 at 25 %, 3 at 100 % — so every subset gets
+about the same number of optimisation steps (a 5 % subset at 12 epochs gives too few to leave chance).
+
+``collect`` writes one CSV row per finished run to ``docs/results/<table>.csv`` (config digest, seed, figures,
+per-device and per-class accuracy, wall time, machine), merging with the rows already there, so the work
+resumes on another machine; ``render`` turns the CSVs into ``docs/RESULTS.md`` (mean ± std over seeds, n per
+cell, missing cells marked) with the Compare page's table code (``app.compare._paper_table``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import platform
+from pathlib import Path
+
+import pandas as pd
+
+from asc_core.config import ExperimentConfig, parse_config
+from asc_core.data.labels import DEVICES
+from asc_core.paths import PROJECT_ROOT
+
+RESULTS_DIR = PROJECT_ROOT / "docs" / "results"
+TABLE_SUBSETS = (5, 25, 100)
+TABLES = ("II", "III", "IV", "V", "device")
+
+_TEACHER_OPTIM = {"epochs": 12, "batch_size": 64, "optimizer": "adam", "lr": 0.002, "warmup_epochs": 1}
+_CNN = [{"model": {"name": "cp_resnet", "width": 32}}, {"model": {"name": "cp_mobile", "width": 64}}]
+_TRANSFORMER = [{"model": {"name": "passt_tiny"}, "optim": {**_TEACHER_OPTIM, "lr": 0.001}}]
+_BRANCHES = {  # Table II: Rep-Mobile's training-time branches (the paper's four), KD off
+    "all branches (3×3, 1×1, 3×1, 1×3)": ["3x3", "1x1", "3x1", "1x3"],
+    "without 3×3": ["1x1", "3x1", "1x3"],
+    "without 1×1": ["3x3", "3x1", "1x3"],
+    "without 3×1 + 1×3": ["3x3", "1x1"],
+}
+
+
+def epochs_for(subset: int, at_25: int = 12) -> int:
+    return max(3, round(at_25 * 25 / subset))
+
+
+def _rows(table: str) -> dict[str, dict]:
+    """Row label → config overrides (over the quick preset) for one table."""
+    rep32 = {"student": {"name": "rep_mobile", "width": 32}}
+    if table == "II":
+        rows = {k: {"student": {"name": "rep_mobile", "width": 32, "kwargs": {"branches": b}}, "teachers": []}
+                for k, b in _BRANCHES.items()}  # fmt: skip
+        rows["plain CP-Mobile (no branches)"] = {"student": {"name": "dcase24_baseline", "width": 32}, "teachers": []}
+        return rows
+    if table == "III":  # each teacher trained alone, on its own recipe
+        return {"CP-ResNet (ρ 8, width 32)": {"student": {"name": "cp_resnet", "width": 32}},
+                "CP-Mobile, wide (width 64)": {"student": {"name": "cp_mobile", "width": 64}},
+                "BC-ResNet": {"student": {"name": "bc_resnet"}},
+                "PaSST (tiny), from scratch": {"student": {"name": "passt_tiny"}, "optim": {"lr": 0.001}}}  # fmt: skip
+    if table == "IV":
+        return {"no KD": {**rep32, "teachers": []},
+                "CNN teachers (CP-ResNet + CP-Mobile-64)": {**rep32, "teachers": _CNN},
+                "transformer teacher (PaSST tiny)": {**rep32, "teachers": _TRANSFORMER},
+                "CNN + transformer teachers": {**rep32, "teachers": _CNN + _TRANSFORMER}}  # fmt: skip
+    if table == "V":
+        rows = {f"width {w}, unpruned": {"student": {"name": "rep_mobile", "width": w}} for w in (32, 64, 96)}
+        for label, w, chain in (("single 64→32", 64, [32]), ("single 96→32", 96, [32])):
+            rows[label] = {"student": {"name": "rep_mobile", "width": w}, "pruning": {"mode": "single", "chain": chain}}
+        for label, ft in (
+            ("progressive 96→64→32 (same FT budget)", "half"),
+            ("progressive 96→64→32 (full FT per round)", "full"),
+        ):
+            rows[label] = {"student": {"name": "rep_mobile", "width": 96},
+                           "pruning": {"mode": "progressive", "chain": [64, 32], "ft": ft}}  # fmt: skip
+        return rows
+    if table == "device":  # the DCASE2025 baseline's recipe: every parameter per training device, no MixStyle
+        return {"general model → device-specific fine-tuning": {"device_finetune": {"enabled": True}}}
+    raise ValueError(f"unknown table {table!r}; tables: {', '.join(TABLES)}")
+
+
+def _config(table: str, row: str, over: dict, subset: int, seed: int, dataset: str) -> ExperimentConfig:
+    epochs = epochs_for(subset)
+    raw = {"preset": "quick", "dataset": dataset, "subset": subset, "seed": seed, "name": f"Table {table} · {row}"}
+    raw |= {k: v for k, v in over.items() if k not in ("optim", "pruning", "teachers")}
+    raw["optim"] = {"epochs": epochs, **over.get("optim", {})}
+    teachers = over.get("teachers")
+    if teachers is not None:
+        raw["teachers"] = [{"seed": seed, **t, "optim": {**_TEACHER_OPTIM, **t.get("optim", {}), "epochs": epochs}}
+                           for t in teachers]  # fmt: skip
+    else:  # the quick preset's CP-ResNet, at this subset's epochs and this seed
+        raw["teachers"] = [{"model": {"name": "cp_resnet", "width": 32}, "seed": seed,
+                            "optim": {**_TEACHER_OPTIM, "epochs": epochs}}]  # fmt: skip
+    if table in ("II", "III"):
+        raw["teachers"] = []
+    if "pruning" in over:
+        p = dict(over["pruning"])
+        rounds = len(p["chain"])
+        full = max(1, epochs // 3)  # the quick presets fine-tune for a third of the training epochs per round
+        p["finetune_epochs"] = full if p.pop("ft", "full") == "full" else max(1, full // rounds)
+        raw["pruning"] = {"pruner": "l1", "schedule": "linear", "total_times": 4, "schedule_epochs": 1, **p}
+    return parse_config(raw)
+
+
+def plan(tables=TABLES, subsets=TABLE_SUBSETS, seeds: int = 2, dataset: str | None = None) -> list[dict]:
+    """Every run the tables need: [{table, row, subset, seed, config}], validated."""
+    from asc_core.paths import data_home
+
+    dataset = dataset or str(data_home() / "standard")
+    out = []
+    for table in tables:
+        for row, over in _rows(table).items():
+            for subset in (25,) if table == "device" else subsets:
+                for seed in range(seeds):
+                    cfg = _config(table, row, over, subset, seed, dataset)
+                    out.append({"table": table, "row": row, "subset": subset, "seed": seed, "config": cfg})
+    return out
+
+
+# ---------------------------------------------------------------- results kept in the repository
+_FIELDS = ["table", "row", "subset", "seed", "config_digest", "run_id", "macro_accuracy", "seen", "unseen",
+           "params", "macs", "device_specific_macro_accuracy", "seconds", "machine", "per_device", "per_class",
+           "per_device_specific"]  # fmt: skip
+
+
+def recorded() -> dict[tuple[str, int], dict]:
+    """(config digest, seed) → CSV row, over every committed table CSV."""
+    out = {}
+    for path in sorted(RESULTS_DIR.glob("*.csv")):
+        with open(path, newline="") as f:
+            for row in csv.DictReader(f):
+                out[(row["config_digest"], int(row["seed"]))] = row
+    return out
+
+
+def missing(items: list[dict], store) -> list[dict]:
+    """The planned runs neither in the committed CSVs nor in the store (done, queued or running)."""
+    have = set(recorded())
+    for r in store.list_runs():
+        if r["status"] in ("done", "queued", "running") and r.get("config_hash"):
+            have.add((r["config_hash"], int((r.get("config") or {}).get("seed", 0))))
+    return [i for i in items if (i["config"].digest(), i["seed"]) not in have]
+
+
+def _machine() -> str:
+    import os
+
+    import torch
+
+    if torch.cuda.is_available():
+        return f"{platform.node()} ({torch.cuda.get_device_name(0)})"
+    return f"{platform.node()} (CPU, {os.cpu_count()} cores)"
+
+
+def _markdown(df: pd.DataFrame) -> str:
+    """A pipe table (pandas' own to_markdown needs the tabulate package, for this one use)."""
+    head = ["", *map(str, df.columns)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join([str(i), *map(str, r)]) + " |" for i, r in zip(df.index, df.to_numpy())]
+    return "\n".join(lines)
+
+
+def collect(store, items: list[dict]) -> int:
+    """Finished runs of the plan → rows of docs/results/<table>.csv (merged by digest and seed). Rows written."""
+    by_key = {(i["config"].digest(), i["seed"]): i for i in items}
+    rows = recorded()
+    n, machine = 0, _machine()
+    for r in store.list_runs("done"):
+        key = (r.get("config_hash"), int((r.get("config") or {}).get("seed", 0)))
+        if key not in by_key or key in rows:
+            continue
+        i, s = by_key[key], r["summary"] or {}
+        cx, ds = s.get("complexity") or {}, s.get("device_specific") or {}
+        rows[key] = {"table": i["table"], "row": i["row"], "subset": i["subset"], "seed": i["seed"],
+                     "config_digest": key[0], "run_id": r["run_id"], "macro_accuracy": s.get("macro_accuracy"),
+                     "seen": s.get("seen"), "unseen": s.get("unseen"), "params": cx.get("params"),
+                     "macs": cx.get("macs"),
+                     "device_specific_macro_accuracy": ds.get("macro_accuracy"), "seconds": s.get("seconds"),
+                     "machine": machine, "per_device": json.dumps(s.get("per_device") or {}),
+                     "per_class": json.dumps(s.get("per_class") or {}),
+                     "per_device_specific": json.dumps(ds.get("per_device") or {})}  # fmt: skip
+        n += 1
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    for table in TABLES:
+        mine = sorted(
+            (v for v in rows.values() if v["table"] == table),
+            key=lambda v: (v["row"], int(v["subset"]), int(v["seed"])),
+        )
+        if mine:
+            with open(RESULTS_DIR / f"table_{table}.csv", "w", newline="") as f:
+                w = csv.DictWriter(f, _FIELDS)
+                w.writeheader()
+                w.writerows(mine)
+    return n
+
+
+def results_frame() -> pd.DataFrame:
+    """The committed CSV rows as the Compare page's runs frame columns (name, status, cfg.subset, macro_acc)."""
+    rows = list(recorded().values())
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return pd.DataFrame(columns=["name", "status", "cfg.subset", "macro_acc", "run_id", "table"])
+    df["name"] = "Table " + df["table"] + " · " + df["row"]
+    df["status"] = "done"
+    df["cfg.subset"] = df["subset"].astype(int)
+    df["macro_acc"] = pd.to_numeric(df["macro_accuracy"], errors="coerce")
+    return df
+
+
+def table_cells(df: pd.DataFrame, table: str, items: list[dict] | None = None) -> pd.DataFrame:
+    """Rows × subsets, 'mean ± std (n=k)' or 'missing', by the Compare page's table code; rows in plan order."""
+    from asc_core.app.compare import _paper_table
+
+    _, cells = _paper_table(df, "name", lambda d: d["name"].str.startswith(f"Table {table} · "))
+    order = [f"Table {table} · {r}" for r in _rows(table)]
+    cells = cells.reindex([o for o in order if o in cells.index] + [o for o in order if o not in cells.index])
+    subsets = (25,) if table == "device" else TABLE_SUBSETS
+    cells = cells[[f"{s} %" for s in subsets]].fillna("missing")
+    cells.index = [i.split(" · ", 1)[1] for i in cells.index]
+    return cells
+
+
+def render(path: Path | None = None) -> str:
+    """docs/RESULTS.md from the committed CSVs."""
+    df = results_frame()
+    parts = ["# Results: the seeds' ablations, run by ASC Lab itself",
+             "", "Generated by `python -m asc_core tables render` from `docs/results/*.csv` (one row per finished "
+             "run). Macro accuracy (%) on the test split, mean ± std over seeds (n runs); `missing`: not run yet. "
+             "Epochs scaled to the subset: " + ", ".join(f"{s} % → {epochs_for(s)}" for s in TABLE_SUBSETS) + ".",
+             ""]  # fmt: skip
+    titles = {"II": "Table II — Rep-Mobile branch ablation (width 32, no KD)",
+              "III": "Table III — each teacher alone", "IV": "Table IV — teacher ensembles → Rep-Mobile-32",
+              "V": "Table V — widths and pruning (KD from CP-ResNet)",
+              "device": "Device-specific fine-tuning (25 %)"}  # fmt: skip
+    for table in TABLES:
+        cells = table_cells(df, table)
+        parts += [f"## {titles[table]}", "", _markdown(cells), ""]
+        if table == "device":
+            parts += [_device_table(df), ""]
+    machines = sorted(set(df["machine"])) if "machine" in df else []
+    if machines:
+        secs = pd.to_numeric(df["seconds"], errors="coerce").sum()
+        parts += [f"{len(df)} runs on {', '.join(machines)}; {secs / 3600:.2f} h of training in all.", ""]
+    text = "\n".join(parts)
+    if path:
+        path.write_text(text)
+    return text
+
+
+def _device_table(df: pd.DataFrame) -> str:
+    d = df[df.get("table", pd.Series(dtype=str)) == "device"] if not df.empty else df
+    if d.empty:
+        return "Per device: missing."
+    gen = pd.DataFrame([json.loads(x) for x in d["per_device"]]).mean()
+    spec = pd.DataFrame([json.loads(x) for x in d["per_device_specific"]]).mean()
+    out = pd.DataFrame({"general": gen, "device-specific": spec}).reindex(DEVICES).round(1)
+    return f"Per device, mean over {len(d)} runs:\n\n" + _markdown(out.T)
