@@ -377,6 +377,11 @@ def format_validation_error(e: ValidationError) -> str:
             msg = "unknown key"
         elif err["type"] == "literal_error":
             msg = f"must be one of {err['ctx']['expected']}"
-        got = _short(repr(err.get("input")))
-        lines.append(f"{key}: {msg} (got {got})" if err["type"] != "missing" else f"{key}: required")
+        value = err.get("input")
+        if err["type"] == "missing":
+            lines.append(f"{key}: required")
+        elif isinstance(value, dict):  # a rule over several fields: the message names them, the dict says nothing
+            lines.append(f"{key}: {msg.removeprefix('Value error, ')}")
+        else:
+            lines.append(f"{key}: {msg.removeprefix('Value error, ')} (got {_short(repr(value))})")
     return "invalid config — " + "; ".join(lines)

@@ -106,6 +106,19 @@ def launch(configs, store: Store, group: str | None = None, label: str = "") -> 
     return ids
 
 
+def launch_record(configs, ids: list[str]) -> dict:
+    """What a launch queued (config digests, run ids, when), for ``is_repeat``."""
+    return {"digests": sorted(c.digest() for c in configs), "ids": list(ids), "at": time.time()}
+
+
+def is_repeat(previous: dict | None, configs, window_s: float = 10.0) -> bool:
+    """True when ``configs`` are exactly what ``previous`` launched under ``window_s`` ago: a double click on
+    Launch, which must not queue the same runs twice."""
+    return bool(previous) and previous["digests"] == sorted(c.digest() for c in configs) and (
+        time.time() - previous["at"] < window_s
+    )
+
+
 def submit(cfg, store: Store, group: str = "") -> str:
     """One config: ``launch([cfg])``."""
     return launch([cfg], store, group)[0]

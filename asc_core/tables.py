@@ -122,6 +122,16 @@ _FIELDS = ["table", "row", "subset", "seed", "config_digest", "run_id", "macro_a
            "per_device_specific"]  # fmt: skip
 
 
+def result_key(cfg: ExperimentConfig) -> str:
+    """The digest a result is kept under: the config without the dataset's folder, plus the dataset's name — the
+    same run on another machine (its data elsewhere) is the same result."""
+    import hashlib
+
+    d = cfg.model_dump(mode="json")
+    d["dataset"] = Path(d.get("dataset") or "mini").name
+    return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+
+
 def recorded() -> dict[tuple[str, int], dict]:
     """(config digest, seed) → CSV row, over every committed table CSV."""
     out = {}
@@ -136,9 +146,16 @@ def missing(items: list[dict], store) -> list[dict]:
     """The planned runs neither in the committed CSVs nor in the store (done, queued or running)."""
     have = set(recorded())
     for r in store.list_runs():
-        if r["status"] in ("done", "queued", "running") and r.get("config_hash"):
-            have.add((r["config_hash"], int((r.get("config") or {}).get("seed", 0))))
-    return [i for i in items if (i["config"].digest(), i["seed"]) not in have]
+        if r["status"] in ("done", "queued", "running") and r.get("config"):
+            have.add((_run_key(r), int(r["config"].get("seed", 0))))
+    return [i for i in items if (result_key(i["config"]), i["seed"]) not in have]
+
+
+def _run_key(run: dict) -> str | None:
+    try:
+        return result_key(parse_config(run["config"]))
+    except Exception:  # noqa: BLE001 — a run of an older config schema is simply not one of the tables'
+        return None
 
 
 def _machine() -> str:
@@ -161,11 +178,11 @@ def _markdown(df: pd.DataFrame) -> str:
 
 def collect(store, items: list[dict]) -> int:
     """Finished runs of the plan → rows of docs/results/<table>.csv (merged by digest and seed). Rows written."""
-    by_key = {(i["config"].digest(), i["seed"]): i for i in items}
+    by_key = {(result_key(i["config"]), i["seed"]): i for i in items}
     rows = recorded()
     n, machine = 0, _machine()
     for r in store.list_runs("done"):
-        key = (r.get("config_hash"), int((r.get("config") or {}).get("seed", 0)))
+        key = (_run_key(r), int((r.get("config") or {}).get("seed", 0)))
         if key not in by_key or key in rows:
             continue
         i, s = by_key[key], r["summary"] or {}

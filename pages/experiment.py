@@ -318,7 +318,13 @@ if configs:
                 "(`make app` starts one; or `python -m asc_core worker`)."
             )
         if g2.button(f"Launch {len(configs)} run(s)", type="primary", key="exp_launch"):
-            ids = jobs.launch([c for _, c in configs], store, name, label=preset)
+            chosen = [c for _, c in configs]
+            last = st.session_state.get("exp_last_launch")
+            if jobs.is_repeat(last, chosen):  # a double click: one launch per click, not two
+                ids = last["ids"]
+            else:
+                ids = jobs.launch(chosen, store, name, label=preset)
+                st.session_state["exp_last_launch"] = jobs.launch_record(chosen, ids)
             st.session_state["jobs_focus"] = ids[0]
             st.success(f"Queued {len(ids)} run(s): {', '.join(ids)}. Follow them on the Jobs page.")
             st.page_link("pages/jobs.py", label="Open Jobs", icon=":material/timer:")

@@ -185,3 +185,22 @@ def test_oversized_config_names_and_long_values_are_bounded(tmp_path):
     assert len(str(e.value)) < 400  # the 10 MB name is not echoed
     with pytest.raises(ConfigError, match="width must be a multiple of 8 from 8 to 256"):
         parse_config({"student": {"name": "rep_mobile", "width": 1000}})
+
+
+def test_rule_errors_are_one_sentence_without_the_config_dict():
+    from asc_core.config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError) as e:
+        parse_config({"student": {"name": "rep_mobile", "width": 64}, "pruning": {"mode": "single", "chain": [48, 32]}})
+    assert str(e.value) == (
+        "invalid config — pruning: pruning.mode 'single' needs exactly one target (one width in chain, or a budget), "
+        "got 2"
+    )
+
+
+def test_an_unreadable_upload_is_named_without_object_reprs():
+    from asc_core.app.tryit import read_upload
+
+    with pytest.raises(AudioError) as e:
+        read_upload(b"not audio at all" * 20, "x.wav")
+    assert "BytesIO" not in str(e.value) and str(e.value).startswith("x.wav: not a readable audio file")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 from asc_core.cli._common import _emit
 
@@ -22,11 +23,17 @@ def cmd_tables(a) -> int:
     from asc_core.grid import fmt_duration, plan
     from asc_core.store import Store
 
+    if a.results:
+        tables.RESULTS_DIR = Path(a.results)  # e.g. a trial on a small set, kept out of docs/results
     store = Store(a.runs)
     items = _plan(a)
     todo = tables.missing(items, store)
     if a.action == "plan":
-        est = sum(e["estimate_s"] for e in plan([i["config"] for i in todo], store)) if todo else 0
+        try:
+            est = sum(e["estimate_s"] for e in plan([i["config"] for i in todo], store)) if todo else 0
+        except (ValueError, FileNotFoundError) as e:  # the dataset is not generated yet: no estimate
+            print(f"no estimate: {e}", file=sys.stderr)
+            est = 0
         runs = [{k: i[k] for k in ("table", "row", "subset", "seed")} for i in todo]
         out = {"planned": len(items), "to_run": len(todo), "estimate_s": est, "runs": runs}
         text = "\n".join(
@@ -50,12 +57,17 @@ def cmd_tables(a) -> int:
 
 def _run_workers(store, items, workers: int, budget_s: float) -> None:
     """Workers until every planned run has finished (or the time budget is spent), collecting as runs land."""
+    import os
+    import signal
     import subprocess
 
     from asc_core import tables
 
     cmd = [sys.executable, "-m", "asc_core", "worker", "--concurrency", str(workers), "--runs", str(store.root)]
-    proc = subprocess.Popen(cmd)
+    # its own process group, output to the log: at the end every worker process is signalled and none keeps
+    # this command's stdout open (a worker's child outliving its parent once held a pipeline open for minutes)
+    log = open(store.root / "tables-workers.log", "a")
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=log, stderr=log)
     t0 = time.time()
     try:
         while time.time() - t0 < budget_s:
@@ -66,8 +78,13 @@ def _run_workers(store, items, workers: int, budget_s: float) -> None:
             if not open_runs:
                 break
     finally:
-        proc.send_signal(2)  # SIGINT: running jobs checkpoint and stay resumable
-        proc.wait(300)
+        os.killpg(proc.pid, signal.SIGINT)  # running jobs checkpoint at their next batch and stay resumable
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # a stage without a cancel point: interrupted, resumable
+            proc.wait()
+        log.close()
 
 
 def register(sub) -> None:
@@ -79,6 +96,7 @@ def register(sub) -> None:
     t.add_argument("--dataset", default=None, help="default: the embedded standard set in the data home")
     t.add_argument("--workers", type=int, default=1, help="run: worker processes")
     t.add_argument("--budget-s", type=float, default=10**9, help="run: stop the workers after this many seconds")
+    t.add_argument("--results", default=None, help="CSV folder (default docs/results; RESULTS.md goes beside it)")
     t.add_argument("--runs", default=None)
     t.add_argument("--json", action="store_true")
     t.set_defaults(func=cmd_tables)

@@ -7,6 +7,7 @@ Soft problems (stereo mixed down, another rate resampled) are returned as notes 
 from __future__ import annotations
 
 import io
+import re
 import struct
 import warnings
 from dataclasses import dataclass, field
@@ -89,10 +90,9 @@ def decode(
             declared = f.frames
             sr = f.samplerate
             data = f.read(dtype="float32", always_2d=True)
-    except sf.LibsndfileError as e:
-        raise AudioError(label, f"not a readable audio file ({e})") from None
-    except RuntimeError as e:  # older soundfile raises RuntimeError
-        raise AudioError(label, f"not a readable audio file ({e})") from None
+    except (sf.LibsndfileError, RuntimeError) as e:  # older soundfile raises RuntimeError
+        reason = re.sub(r"Error opening <_io\.BytesIO object at 0x[0-9a-f]+>: ", "", str(e))  # not the object's repr
+        raise AudioError(label, f"not a readable audio file ({reason})") from None
     notes: list[str] = []
     if data.shape[0] == 0:
         raise AudioError(label, "holds no samples")

@@ -214,8 +214,8 @@ class ASCDataModule(LightningDataModule):
         the network)."""
         cuda = torch.cuda.is_available()
         workers = self.num_workers
-        if cuda and not workers:
-            workers = max(1, min(8, (os.cpu_count() or 2) - 1))
+        if cuda and not workers:  # ASC_LOADER_WORKERS: when several runs share one machine's cores
+            workers = int(os.environ.get("ASC_LOADER_WORKERS") or max(1, min(8, (os.cpu_count() or 2) - 1)))
         opts = {"num_workers": workers, "pin_memory": cuda}
         if workers:
             opts["worker_init_fn"] = die_with_parent

@@ -75,6 +75,7 @@ def test_experiment_shows_the_budget_and_queues_a_run(monkeypatch, tiny_root, tm
     assert at.button(key="exp_launch").label == "Launch 4 run(s)"
     at.text_input(key=k + "name").input("widths").run()
     at.button(key="exp_launch").click().run()
+    at.button(key="exp_launch").click().run()  # a double click queues nothing more
     assert not at.exception
     queued = Store(runs).list_runs("queued")
     assert len(queued) == 4 and {r["group_name"] for r in queued} == {"widths"}
