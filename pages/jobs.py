@@ -94,7 +94,10 @@ if runs:
     @st.fragment(run_every=3 if by_id[pick]["status"] == "running" else None)
     def detail():
         r = store.get_run(pick)
-        st.write(f"**{r['status']}** — {jobs.progress_text(r) if r['status'] == 'running' else r['stage'] or ''}")
+        if r["status"] != by_id[pick]["status"]:  # finished (or failed) since the page drew the selector
+            st.rerun()
+        stage = jobs.progress_text(r) if r["status"] == "running" else r["stage"] or ""
+        st.write(f"**{r['status']}**" + (f" — {stage}" if stage and stage != r["status"] else ""))
         m = store.metrics(pick)
         if not m.empty:
             st.plotly_chart(learning_curves_figure(m), width="stretch", key=f"curves_{pick}")

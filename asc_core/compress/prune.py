@@ -148,10 +148,12 @@ def prune_scheduled(
     interval_steps: int = 5,
     lr: float = 1e-3,
     config: list[dict] | None = None,
+    on_step=None,
 ) -> nn.Module:
     """NNI LinearPruner / AGPPruner: the sparsity rises to ``sparsity`` over ``total_times`` updates,
     ``interval_steps`` training steps apart (the model trains with ``train_step`` in between), then speed-up.
-    ``config``: the dependency config traced before (``solve_budget``'s), so the round traces once."""
+    ``config``: the dependency config traced before (``solve_budget``'s), so the round traces once. ``on_step(step,
+    total)`` after each training step: progress, and a cancel point (it may raise)."""
     _quiet_nni()
     import nni
     from nni.compression import TorchEvaluator
@@ -172,6 +174,8 @@ def prune_scheduled(
                 loss.backward()
                 optimizers.step()
                 step += 1
+                if on_step is not None:
+                    on_step(step, max_steps)
                 if step >= max_steps:
                     break
 

@@ -48,6 +48,13 @@ def check_reachable(cfg) -> None:
     solve_budget(model, b.macs, b.bytes, b.precision, cfg.pruning.pruner, deploy=reparameterize_model)
 
 
+def _cancel_point(reporter) -> None:
+    from asc_core.train.loop import Cancelled
+
+    if reporter.cancel_requested():
+        raise Cancelled()
+
+
 def run_rounds(model, cfg, dm, evaluate, finetune, train_step, reporter) -> tuple[torch.nn.Module, list[dict]]:
     """``evaluate(model) -> macro accuracy``; ``finetune(model, round_index) -> None`` (KD, in place);
     ``train_step(batch, model) -> loss`` (the student's training loss, for the schedule's steps; batches of
@@ -67,13 +74,24 @@ def run_rounds(model, cfg, dm, evaluate, finetune, train_step, reporter) -> tupl
         acc_before = evaluate(model)
         width_now = next((r["target_width"] for r in reversed(rounds) if r["target_width"]), cfg.student.width)
         guess = 1 - t["width"] / width_now if t["width"] and width_now else None
+        head = f"pruning round {k + 1}/{len(tlist)}"
+        reporter.set_stage(f"{head}: searching the sparsity for {t['label']}")
         deps = dependency_config(copy.deepcopy(model).cpu().eval(), 0.5)  # traced once per round
         sparsity, _ = solve_budget(
             model, t["macs"], t["bytes"], t["precision"], p.pruner, deploy=reparameterize_model, guess=guess, deps=deps
         )
+        _cancel_point(reporter)
+        reporter.set_stage(f"{head}: {p.schedule} schedule to {100 * sparsity:.0f} % sparsity, then speed-up")
+
+        def on_step(step, total):  # progress inside the schedule, and a cancel point every few steps
+            reporter.update(step / total, step=step)
+            if step % 5 == 0:
+                _cancel_point(reporter)
+
         pruned = prune_scheduled(
-            model, sparsity, train_step, loader, p.pruner, p.schedule, p.total_times, interval, p.finetune_lr, deps
-        )
+            model, sparsity, train_step, loader, p.pruner, p.schedule, p.total_times, interval, p.finetune_lr, deps,
+            on_step=on_step,
+        )  # fmt: skip
         pruned.model_name, pruned.feature_preset = cfg.student.name, cfg.student_features
         acc_pruned = evaluate(pruned)
         reporter.set_stage(f"pruning round {k + 1}/{len(tlist)}: fine-tuning")

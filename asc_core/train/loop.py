@@ -53,7 +53,8 @@ class Reporter:
         if self.echo:
             self.echo(stage)
         if self.store and self.run_id:
-            self.store.update_run(self.run_id, stage=stage, progress=0.0, eta_s=None, **extra)
+            # a new stage starts from nothing: no epoch, step, % or ETA carried over from the last one
+            self.store.update_run(self.run_id, stage=stage, progress=0.0, eta_s=None, epoch=None, step=None, **extra)
 
     def update(
         self,

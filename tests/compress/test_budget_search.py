@@ -59,3 +59,27 @@ def test_small_speedup_input_gives_the_same_pruned_network(monkeypatch):
     assert a.keys() == b.keys()
     for k in a:
         torch.testing.assert_close(a[k], b[k])
+
+
+def test_the_pruning_schedule_reports_steps_and_can_be_cancelled_between_them():
+    from asc_core.compress.prune import prune_scheduled
+    from asc_core.train.loop import Cancelled
+
+    torch.manual_seed(0)
+    model = create_model("dcase24_baseline", width=16)
+    model.model_name = "dcase24_baseline"
+    batches = [(torch.randn(4, 1, 256, 65), torch.randint(0, 10, (4,))) for _ in range(3)]
+
+    def step(batch, m):
+        return torch.nn.functional.cross_entropy(m(batch[0]), batch[1])
+
+    seen = []
+
+    def on_step(s, total):
+        seen.append((s, total))
+        if s == 3:
+            raise Cancelled()
+
+    with pytest.raises(Cancelled):
+        prune_scheduled(model, 0.5, step, batches, total_times=4, interval_steps=2, on_step=on_step)
+    assert seen == [(1, 8), (2, 8), (3, 8)]  # 4 updates × 2 steps; stopped at the third step, not after all
