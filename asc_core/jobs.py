@@ -114,8 +114,10 @@ def launch_record(configs, ids: list[str]) -> dict:
 def is_repeat(previous: dict | None, configs, window_s: float = 10.0) -> bool:
     """True when ``configs`` are exactly what ``previous`` launched under ``window_s`` ago: a double click on
     Launch, which must not queue the same runs twice."""
-    return bool(previous) and previous["digests"] == sorted(c.digest() for c in configs) and (
-        time.time() - previous["at"] < window_s
+    return (
+        bool(previous)
+        and previous["digests"] == sorted(c.digest() for c in configs)
+        and (time.time() - previous["at"] < window_s)
     )
 
 

@@ -5,7 +5,7 @@ import plotly.express as px
 import streamlit as st
 
 from asc_core.app import data_views as dv
-from asc_core.app.views import clip_view
+from asc_core.app.views import clip_view, clip_views_shared
 from asc_core.constants import SUBSETS
 from asc_core.data import open_dataset_cached
 from asc_core.data.errors import DatasetError
@@ -67,9 +67,10 @@ else:
         f"in training). {n_seg} segments in this recording."
     )
     cols = st.columns(3)
-    for i, (_, r) in enumerate(clips.iterrows()):
+    views = clip_views_shared(root, clips["filename"].tolist(), [f"device {d}" for d in clips["device"]])
+    st.caption("One dB colour scale for all devices: a quieter or duller device looks it.")
+    for i, ((_, r), v) in enumerate(zip(clips.iterrows(), views)):
         with cols[i % 3]:
-            v = clip_view(root, r["filename"], title=f"device {r['device']}")
             st.audio(v["wav"], format="audio/wav")
             st.plotly_chart(v["figure"].update_layout(height=220), width="stretch", key=f"data_par_{r['device']}")
 

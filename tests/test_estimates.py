@@ -27,3 +27,13 @@ def test_pruning_rounds_count_their_schedule_and_search():
     assert plain < single < prog
     # a round = schedule (2 epochs) + fine-tuning (3 epochs) + search/speed-up: more than the 4 training epochs
     assert single - plain > plain - 15
+
+
+def test_too_few_optimisation_steps_are_called_out_before_launch():
+    from asc_core.grid import optimisation_steps, steps_warning
+
+    quick = parse_config({"preset": "quick"})
+    assert optimisation_steps(quick, 750) == 144 and steps_warning(quick, 750) is None
+    short = parse_config({"preset": "quick", "optim": {"epochs": 3}})
+    w = steps_warning(short, 750)
+    assert "only 36 optimisation steps (750 clips / batch 64 × 3 epochs)" in w and "at least 10 epochs" in w

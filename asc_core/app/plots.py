@@ -7,11 +7,25 @@ import numpy as np
 from asc_core.constants import MAX_MACS, SAMPLE_RATE, SUBSETS
 
 
-def spectrogram_figure(logmel: np.ndarray, hop_s: float, title: str = "", sample_rate: int = SAMPLE_RATE):
-    """Log-mel spectrogram in dB (10·log10 of mel power) with time in seconds and mel bins on y."""
+def to_db(logmel: np.ndarray) -> np.ndarray:
+    """Natural-log mel power → dB (10·log10)."""
+    return 10 * np.log10(np.exp(np.asarray(logmel, dtype=np.float64)))
+
+
+def shared_db_range(logmels) -> tuple[float, float]:
+    """One colour scale for several spectrograms (devices compared side by side): the loudest bin of all, and
+    the 5th percentile of all bins below it — so a quiet device looks quiet, not rescaled to look like the rest."""
+    dbs = np.concatenate([to_db(m).ravel() for m in logmels])
+    return float(np.percentile(dbs, 5)), float(dbs.max())
+
+
+def spectrogram_figure(logmel: np.ndarray, hop_s: float, title: str = "", sample_rate: int = SAMPLE_RATE, zrange=None):
+    """Log-mel spectrogram in dB (10·log10 of mel power) with time in seconds and mel bins on y; ``zrange``
+    (dB) shares one colour scale between figures."""
     import plotly.graph_objects as go
 
-    power_db = 10 * np.log10(np.exp(np.asarray(logmel, dtype=np.float64)))
+    power_db = to_db(logmel)
+    zmin, zmax = zrange or (float(np.percentile(power_db, 5)), float(power_db.max()))
     t = np.arange(power_db.shape[1]) * hop_s
     fig = go.Figure(
         go.Heatmap(
@@ -19,9 +33,10 @@ def spectrogram_figure(logmel: np.ndarray, hop_s: float, title: str = "", sample
             x=t,
             y=np.arange(power_db.shape[0]),
             colorscale="Magma",
-            zmin=float(np.percentile(power_db, 5)),
-            zmax=float(power_db.max()),
-            colorbar=dict(title="dB"),
+            zmin=zmin,
+            zmax=zmax,
+            colorbar=dict(title="dB", tickformat=".0f"),
+            hovertemplate="%{x:.2f} s · mel bin %{y} · %{z:.1f} dB<extra></extra>",
         )
     )
     fig.update_layout(
@@ -219,8 +234,8 @@ def kernels_figure(grid: dict):
                 zmax=lim,
                 colorscale="RdBu",
                 showscale=i == len(grid),
-                text=np.round(k, 3),
-                texttemplate="%{text}",
+                texttemplate="%{z:.2f}",
+                hovertemplate="%{z:.3f}<extra></extra>",
                 textfont=dict(size=9),
             ),
             row=1,
@@ -251,14 +266,25 @@ def trajectory_figure(df):
     from plotly.subplots import make_subplots
 
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_trace(go.Scatter(x=df["step"], y=df["params"], name="params", mode="lines+markers"))
-    fig.add_trace(go.Scatter(x=df["step"], y=df["MACs"], name="MACs", mode="lines+markers"))
+    fig.add_trace(
+        go.Scatter(
+            x=df["step"],
+            y=df["params"],
+            name="params",
+            mode="lines+markers",
+            hovertemplate="%{y:,.0f} params<extra></extra>",
+        )
+    )
+    fig.add_trace(go.Scatter(x=df["step"], y=df["MACs"], name="MACs", mode="lines+markers",
+                             customdata=df["MACs"] / 1e6,
+                             hovertemplate="%{customdata:.2f} M MACs<extra></extra>"))  # fmt: skip
     fig.add_trace(
         go.Scatter(
             x=df["step"],
             y=df["accuracy"],
             name="macro acc (after fine-tuning)",
             mode="lines+markers",
+            hovertemplate="%{y:.1f} %<extra></extra>",
             line=dict(dash="dot"),
         ),
         secondary_y=True,
@@ -270,6 +296,7 @@ def trajectory_figure(df):
                 y=df["accuracy after pruning"],
                 name="macro acc right after pruning",
                 mode="markers",
+                hovertemplate="%{y:.1f} %<extra></extra>",
                 marker=dict(symbol="x", size=10),
             ),
             secondary_y=True,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from asc_core.app.plots import spectrogram_figure
+from asc_core.app.plots import shared_db_range, spectrogram_figure
 from asc_core.data import open_dataset_cached
 from asc_core.data.audio import to_wav_bytes
 from asc_core.data.features import FeatureConfig, log_mel
@@ -31,11 +31,24 @@ def clip_view(root: str, filename: str, config: FeatureConfig | None = None, tit
     }
 
 
-def samples_spectrogram(samples, title: str = "", config: FeatureConfig | None = None):
-    """The log-mel spectrogram (dB) figure of mono 32 kHz samples."""
+def _logmel(samples, cfg: FeatureConfig):
     import torch
 
-    cfg = config or FeatureConfig()
     with torch.inference_mode():
-        mel = log_mel(cfg)(torch.from_numpy(samples)).numpy()
-    return spectrogram_figure(mel, cfg.hop_length / cfg.sample_rate_hz, title)
+        return log_mel(cfg)(torch.from_numpy(samples)).numpy()
+
+
+def samples_spectrogram(samples, title: str = "", config: FeatureConfig | None = None, zrange=None):
+    """The log-mel spectrogram (dB) figure of mono 32 kHz samples."""
+    cfg = config or FeatureConfig()
+    return spectrogram_figure(_logmel(samples, cfg), cfg.hop_length / cfg.sample_rate_hz, title, zrange=zrange)
+
+
+def clip_views_shared(root: str, filenames: list[str], titles: list[str]) -> list[dict]:
+    """Several clips (the same second from each device) with spectrograms on one shared dB scale."""
+    cfg = FeatureConfig()
+    views = [clip_view(root, fn, title=t) for fn, t in zip(filenames, titles)]
+    zrange = shared_db_range([_logmel(v["samples"], cfg) for v in views])
+    for v, t in zip(views, titles):
+        v["figure"] = samples_spectrogram(v["samples"], t, cfg, zrange)
+    return views

@@ -70,6 +70,8 @@ def test_experiment_shows_the_budget_and_queues_a_run(monkeypatch, tiny_root, tm
     assert {m.label: m.value for m in at.metric}["Parameters"] == "≤ 61,148"
     # a grid: 2 widths × 2 seeds = 4 runs, one group
     at.radio(key=k + "pmode").set_value("none").run()
+    at.text_area(key=k + "grid").input("student.width=32,48").run()  # the verdict is per combination
+    assert any("1 of 2 combinations meet the DCASE budget" in w.value for w in at.warning)
     at.text_area(key=k + "grid").input("student.width=24,32").run()
     at.text_input(key=k + "seeds").input("0,1").run()
     assert at.button(key="exp_launch").label == "Launch 4 run(s)"

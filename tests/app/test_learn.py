@@ -13,3 +13,20 @@ def test_temperature_chart_has_one_labelled_series_per_temperature(tau):
     assert series.ngroups == 2  # two labelled series, also at τ = 1 (they are grouped, never stacked)
     assert np.allclose(series.sum().to_numpy(), 1.0)  # each is a distribution: no bar pair can read above 1
     assert all(name.startswith("τ = ") for name in series.groups)
+
+
+def test_device_spectrograms_share_one_db_scale(tiny_root):
+    from asc_core.app.views import clip_views_shared
+    from asc_core.data import open_dataset
+
+    files = open_dataset(tiny_root).clips["filename"].tolist()[:3]
+    views = clip_views_shared(str(tiny_root), files, ["a", "b", "c"])
+    ranges = {(v["figure"].data[0].zmin, v["figure"].data[0].zmax) for v in views}
+    assert len(ranges) == 1  # one scale, so a quieter device looks quieter
+
+
+def test_kernel_heatmaps_print_two_decimals():
+    from asc_core.app.plots import kernels_figure
+
+    fig = kernels_figure({"3x3": np.full((3, 3), 0.123456789), "1x1": np.zeros((3, 3))})
+    assert fig.data[0].texttemplate == "%{z:.2f}"
