@@ -143,6 +143,7 @@ def bench_train(quick: bool = False) -> dict:
     from asc_core.data import open_dataset
     from asc_core.devtools.bench import _machine
     from asc_core.embedded.synth import generate, is_complete
+    from asc_core.memory import peak_mb, reset_peak
     from asc_core.paths import data_home
 
     preset = "tiny" if quick else "mini"
@@ -161,17 +162,22 @@ def bench_train(quick: bool = False) -> dict:
             rows.append({"network": f"{name}-{width}", "features": "branches one by one",
                          "bare step clips/s": round(bare_step(name, width, steps, grouped="never"), 1)})  # fmt: skip
         for mode in ("cached", "on_the_fly") if name == "dcase24_baseline" else ("cached",):
+            reset_peak()
             loop = loop_step(ds, name, width, mode, steps)
             rates[f"{name}@{width}" + ("" if mode == "cached" else ":on_the_fly")] = round(loop, 1)
             rows.append({"network": f"{name}-{width}", "features": mode, "loop clips/s": round(loop, 1),
-                         "bare step clips/s": round(bare, 1), "loop / bare": round(loop / bare, 2)})  # fmt: skip
+                         "bare step clips/s": round(bare, 1), "loop / bare": round(loop / bare, 2),
+                         "peak RSS (MB)": round(peak_mb())})  # fmt: skip
     presets = {}
     for p in PRESETS[:1] if quick else PRESETS:
         wall, summary = _preset_wall(p, root, quick)
         presets[p] = round(wall, 1)
         acc = summary.get("macro_accuracy", float("nan"))
+        peaks = summary.get("peak_memory_mb") or {}
+        worst = max(peaks, key=peaks.get) if peaks else ""
         rows.append({"network": f"preset {p}", "features": f"end to end on {preset}",
-                     "loop clips/s": f"{wall:.0f} s", "bare step clips/s": f"macro acc {acc:.1f} %"})  # fmt: skip
+                     "loop clips/s": f"{wall:.0f} s", "bare step clips/s": f"macro acc {acc:.1f} %",
+                     "peak RSS (MB)": f"{peaks.get(worst, 0):.0f} ({worst})"})  # fmt: skip
     result = {"bench": "train", "machine": _machine(), "rows": rows, "rates": rates, "presets": presets}
     if not quick:
         results_path().parent.mkdir(parents=True, exist_ok=True)

@@ -47,8 +47,19 @@ class Reporter:
         self.echo = echo
         self._last = 0.0
         self.stage = ""
+        self.peaks: dict[str, float] = {}  # stage → peak resident memory (MB)
+
+    def close_stage(self):
+        """Record the stage that ends: its peak resident memory (and start a new peak)."""
+        from asc_core.memory import peak_mb, reset_peak
+
+        if self.stage:
+            key = self.stage.split(":")[0]  # "pruning round 1/2: fine-tuning" → "pruning round 1/2"
+            self.peaks[key] = round(max(self.peaks.get(key, 0.0), peak_mb()), 1)
+        reset_peak()
 
     def set_stage(self, stage: str, **extra):
+        self.close_stage()
         self.stage = stage
         if self.echo:
             self.echo(stage)

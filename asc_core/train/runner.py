@@ -169,6 +169,8 @@ def _run(cfg: ExperimentConfig, store: Store, run_id: str, run_dir: Path, report
     if cfg.device_finetune.enabled:
         summary["device_specific"] = _device_finetune(student, dm, cfg, store, run_id, run_dir, reporter, result)
     summary["seconds"] = round(time.time() - t_start, 1)
+    reporter.close_stage()
+    summary["peak_memory_mb"] = dict(reporter.peaks)  # per stage: where a memory problem comes from
     return summary
 
 
