@@ -212,6 +212,8 @@ def _heartbeat(store: Store, worker_id: str, stop: threading.Event):
     beats = 0
     while not stop.wait(HEARTBEAT_S):
         beats += 1
+        if _state.get("queue_down") and not _state["run_id"]:
+            continue  # a worker that cannot read its queue is not one that will pick up a job
         try:
             store.worker_heartbeat(worker_id, _state["run_id"])
             if beats % 6 == 0:  # every 30 s: runs whose worker died elsewhere, queued runs in no queue
@@ -254,11 +256,49 @@ def _stop_current_run():
         _state["store"].request_cancel(_state["run_id"])
 
 
+def _worker_class():
+    """huey's worker loop, except when the queue cannot be read: one line when it goes (and when it comes back),
+    retries backing off to a minute, and no heartbeats meanwhile (the worker stops counting as live)."""
+    from huey.consumer import Worker
+
+    from asc_core.queue_codec import InvalidMessage
+
+    class _Worker(Worker):
+        def loop(self, now=None):
+            try:
+                task = self.huey.dequeue()
+            except InvalidMessage:  # named in one line by the codec; dropped
+                return
+            except Exception as e:
+                if not _state.get("queue_down"):
+                    log.warning("the queue cannot be read (%s: %s); retrying, backing off to 60 s",
+                                type(e).__name__, str(e)[:200])  # fmt: skip
+                    _state["queue_down"] = time.time()
+                self.delay = min(max(2 * self.delay, 1.0), 60.0)
+                time.sleep(self.delay)
+                return
+            if _state.pop("queue_down", None):
+                log.warning("the queue is reachable again")
+                self.delay = self.default_delay
+            if task is not None:
+                self.delay = self.default_delay
+                try:
+                    self.huey.execute(task, now)
+                except Exception:
+                    log.exception("unhandled error in task %s", task.id)
+            elif not self.huey.storage.blocking:
+                self.sleep()
+
+    return _Worker
+
+
 def run_worker(runs_root: str | None = None, url: str | None = None) -> int:
     """One worker process executing one job at a time until stopped."""
     from huey.consumer import Consumer
 
     class _Consumer(Consumer):
+        worker_class = _worker_class()
+
         def _set_signal_handlers(self):
             super()._set_signal_handlers()
             for sig in (signal.SIGINT, signal.SIGTERM):
@@ -282,7 +322,11 @@ def run_worker(runs_root: str | None = None, url: str | None = None) -> int:
         log.warning("runs left running by a dead worker, now interrupted: %s", ", ".join(gone))
     worker_id = store.register_worker(redact(url))
     _state["worker_id"] = worker_id
-    requeued = requeue_orphans(store)
+    try:
+        requeued = requeue_orphans(store)
+    except Exception as e:  # the queue is down: the worker's loop says so and retries
+        requeued = []
+        log.debug("orphan sweep skipped: %s", e)
     if requeued:
         log.warning("queued runs that were in no queue, queued again: %s", ", ".join(requeued))
     stop = threading.Event()

@@ -277,3 +277,18 @@ def test_a_queue_that_cannot_take_the_job_is_reported_not_lost(tiny_root, tmp_pa
         jobs.submit(parse_config(cfg_dict(tiny_root, epochs=1)), store)
     (run,) = store.list_runs()
     assert run["status"] == "failed" and "resume it when the queue is reachable" in run["error"]
+
+
+def test_a_worker_whose_queue_is_unreachable_says_so_once_and_stops_counting_as_live(tmp_path):
+    runs = tmp_path / "runs"
+    store = Store(runs)
+    worker = start_worker(runs, queue="redis://127.0.0.1:1/0")  # nothing listens there
+    try:
+        wait_for(lambda: store.live_workers(), timeout=120, what="the worker to register")
+        time.sleep(12)  # two heartbeat periods and several retries
+        (w,) = store.live_workers(max_age_s=3600)
+        assert w["heartbeat"] == w["started_at"]  # no heartbeats while it cannot read its queue
+    finally:
+        stop(worker)
+    err = worker.stderr.read()
+    assert err.count("the queue cannot be read") == 1 and "Traceback" not in err

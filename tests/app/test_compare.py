@@ -102,3 +102,15 @@ def test_confusion_matrix_rows_are_percent():
     m = compare.confusion_matrix(pred)
     assert m[0, 0] == 50 and m[0, 1] == 50 and m[1, 1] == 100 and m[2].sum() == 0
     assert compare.confusion_matrix(pred, "a")[0, 0] == 100
+
+
+def test_table_cells_pool_seeds_only_not_other_fields():
+    runs = [_run(100, 25, 32, 10.0, seed=0), _run(101, 25, 32, 10.0, seed=1)]
+    for r, lam in zip(runs, (0.1, 0.9)):  # two λ values, as a grid over kd.lam makes them
+        r["config"]["kd"]["lam"] = lam
+    seeds = [_run(102, 25, 32, 60.0, seed=0), _run(103, 25, 32, 62.0, seed=1)]  # differ by seed only
+    _, cells = compare.table_v(compare.runs_frame(runs))
+    assert "10.0 ± 0.0 (n=2)" not in cells.to_string()  # never pooled as if seeds
+    assert {"width 32 · teachers: none · kd.lam=0.1", "width 32 · teachers: none · kd.lam=0.9"} <= set(cells.index)
+    _, cells = compare.table_v(compare.runs_frame(seeds))
+    assert cells.loc["width 32 · teachers: none", "25 %"] == "61.0 ± 1.4 (n=2)"
