@@ -4,19 +4,36 @@ paper's Tables IV and V regenerated from the runs that exist, exports."""
 
 import streamlit as st
 
-from asc_core import jobs
+from asc_core import jobs, tables
 from asc_core.app import compare
 from asc_core.app.plots import confusion_figure, data_efficiency_figure, pareto_figure, per_device_figure
 from asc_core.config import ConfigError, parse_config
 from asc_core.data.labels import DEVICES, SCENES
+from asc_core.grid import fmt_duration, plan
 from asc_core.store import Store
 
 st.title("Compare")
 store = Store()
 runs = store.list_runs()
 df = compare.runs_frame(runs)
+
+
+def _committed(table: str) -> None:
+    """The seeds' table as measured and committed with the product (docs/results), marked as such."""
+    res = tables.results_frame()
+    cells = tables.table_cells(res, table)
+    if (cells == "missing").all().all():
+        return
+    machines = ", ".join(sorted(set(res["machine"]))) if "machine" in res else ""
+    st.caption(f"Committed results (docs/results, {len(res)} runs on {machines}) — not runs of this store:")
+    st.dataframe(cells, width="stretch")
+
+
 if df.empty or not (df["status"] == "done").any():
     st.info("No finished runs yet. Launch some from the Experiment page; finished runs appear here.")
+    for t, title in (("IV", "Table IV — teacher ensembles"), ("V", "Table V — widths and pruning")):
+        st.subheader(title)
+        _committed(t)
     st.stop()
 
 # ---------------------------------------------------------------- filters
@@ -129,7 +146,8 @@ def _paper_table(tab, title, means, cells, row_col, key):
     with tab:
         st.caption(title)
         if cells.empty:
-            st.info("No runs fit this table yet.")
+            st.info("No runs of this store fit this table yet.")
+            _committed(key.removeprefix("table_").upper())
             return
         st.dataframe(cells, width="stretch")
         d1, d2, d3 = st.columns(3)
@@ -138,12 +156,27 @@ def _paper_table(tab, title, means, cells, row_col, key):
             "LaTeX", compare.to_latex(means, caption=title), f"{key}.tex", "text/x-tex", key=f"{key}_tex"
         )
         missing = compare.fill_configs(df, runs, row_col, cells)
-        if missing and d3.button(f"Queue {len(missing)} run(s) to fill the missing cells", key=f"{key}_fill"):
+        if missing and d3.button(f"Fill the {len(missing)} missing cell(s)…", key=f"{key}_fill"):
+            st.session_state[f"{key}_confirm"] = True
+        if missing and st.session_state.get(f"{key}_confirm"):
             try:
-                ids = jobs.launch([parse_config(c) for c in missing], store, group=f"fill {key}")
-                st.success(f"Queued {len(ids)} run(s); see Jobs.")
-            except ConfigError as e:
+                configs = [parse_config(c) for c in missing]
+                est = plan(configs, store)
+            except (ConfigError, ValueError) as e:
                 st.error(str(e))
+                return
+            st.dataframe([{"run": c.name or f"{c.student.name} {c.student.width}", "subset": f"{c.subset} %",
+                           "estimate (min)": round(e["estimate_s"] / 60, 1)} for c, e in zip(configs, est)],
+                         hide_index=True)  # fmt: skip
+            total = sum(e["estimate_s"] for e in est)
+            c1, c2 = st.columns(2)
+            if c1.button(f"Queue these {len(configs)} runs (about {fmt_duration(total)})", key=f"{key}_go"):
+                ids = jobs.launch(configs, store, group=f"fill {key}")
+                st.session_state[f"{key}_confirm"] = False
+                st.success(f"Queued {len(ids)} run(s); see Jobs.")
+            if c2.button("Cancel", key=f"{key}_no"):
+                st.session_state[f"{key}_confirm"] = False
+                st.rerun()
 
 
 _paper_table(

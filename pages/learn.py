@@ -4,6 +4,7 @@ single-step vs progressive pruning — each linking to where the app uses it."""
 import plotly.express as px
 import streamlit as st
 
+from asc_core import tables
 from asc_core.app import learn
 from asc_core.app import model_views as mv
 from asc_core.app.plots import kernels_figure, trajectory_figure
@@ -112,3 +113,21 @@ else:
 st.page_link(
     "pages/compare.py", label="Table V on the Compare page: every strategy × subset", icon=":material/bar_chart:"
 )
+
+# ---------------------------------------------------------------- 4. the evidence
+st.header("4 · What the seeds' tables say, measured by this product")
+st.markdown(
+    "The papers' ablations, run through this product's own pipeline on the embedded `standard` set "
+    "(`python -m asc_core tables run`; every run kept in `docs/results/`, the tables in `docs/RESULTS.md`). "
+    "Macro accuracy (%), mean ± std over seeds (n runs); *missing*: not run yet."
+)
+results = tables.results_frame()
+for table, title in (("V", "Table V — widths and pruning"), ("IV", "Table IV — teacher ensembles"),
+                     ("II", "Table II — Rep-Mobile's branches"), ("III", "Table III — teachers alone")):  # fmt: skip
+    cells = tables.table_cells(results, table)
+    if not (cells == "missing").all().all():
+        st.subheader(title)
+        st.dataframe(cells, width="stretch")
+if results.empty:
+    st.info("No committed results yet: `python -m asc_core tables run` fills docs/results/.")
+st.page_link("pages/compare.py", label="Compare your own runs with these tables", icon=":material/bar_chart:")

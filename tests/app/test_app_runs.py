@@ -147,6 +147,9 @@ def test_compare_draws_everything_and_fills_table_v(monkeypatch, filled, tiny_ro
     before = len(Store(filled).list_runs())
     at.button(key="table_v_fill").click().run()
     assert not at.exception
+    assert len(Store(filled).list_runs()) == before  # the first click shows the runs and their estimate only
+    assert at.button(key="table_v_go").label.startswith("Queue these 3 runs (about ")
+    at.button(key="table_v_go").click().run()
     new = [r for r in Store(filled).list_runs() if r["group_name"] == "fill table_v"]
     assert sorted(r["config"]["subset"] for r in new) == [5, 50, 100]  # rep_mobile width 16 had 10 and 25
     assert len(Store(filled).list_runs()) == before + 3
@@ -254,3 +257,7 @@ def test_learn_page_widgets_move_the_numbers(monkeypatch, filled, tiny_root):
     at.multiselect(key="learn_branches").set_value(["1x3", "identity"]).run()
     assert not at.exception and _folding_error(at.success[0].value) <= 1e-4
     assert any("No pruned runs" in i.value for i in at.info)
+    # the committed evidence: Table V's measured rows (docs/results), not runs of this store
+    assert any(h.value == "Table V — widths and pruning" for h in at.subheader)
+    v = next(d.value for d in at.dataframe if "width 96, unpruned" in d.value.index)
+    assert v.loc["width 96, unpruned", "25 %"].endswith("(n=2)")
