@@ -151,6 +151,22 @@ def steps_warning(cfg: ExperimentConfig, train_clips: int) -> str | None:
             f"every clip; use at least {need} epochs, a larger subset or a smaller batch")  # fmt: skip
 
 
+def teacher_warnings(teachers: list[str], passt_init: str) -> list[str]:
+    """Teacher choices this product measured to be weak where they would run (no GPU here): one line each."""
+    import torch
+
+    out = []
+    if torch.cuda.is_available():
+        return out
+    if any(t.startswith("passt") for t in teachers) and not (passt_init == "audioset" and "passt_s" in teachers):
+        out.append("A PaSST trained from scratch on a CPU stays weak: on 25 % of `mini` it reached 18-20 % "
+                   "(the CP-ResNet teacher 49.7 %). Use a CNN teacher here, or the AudioSet PaSST-S "
+                   "on a GPU.")  # fmt: skip
+    if "passt_s" in teachers:
+        out.append("PaSST-S fine-tunes at ~1.5 clips/s on this CPU (`bench teachers`): hours for one subset.")
+    return out
+
+
 def plan(configs: list[ExperimentConfig], store) -> list[dict]:
     """For each config: training clips, teachers already in the zoo, final complexity and an estimate."""
     import torch

@@ -158,6 +158,26 @@ def retry(store: Store, run_id: str) -> str:
     return submit(parse_config(run["config"]), store, run["group_name"] or "")
 
 
+def for_group(store: Store, group: str, action: str) -> dict[str, str]:
+    """``cancel``, ``resume`` or ``retry`` every run of a group it applies to (cancel: queued and running runs;
+    resume and retry: failed, interrupted and cancelled ones). {run id: what happened}."""
+    applies = {"cancel": ("queued", "running"), "resume": ("failed", "interrupted", "cancelled"),
+               "retry": ("failed", "interrupted", "cancelled")}[action]  # fmt: skip
+    runs = [r for r in store.list_runs() if r["group_name"] == group and r["status"] in applies]
+    if not group or not any(r["group_name"] == group for r in store.list_runs()):
+        raise ValueError(f"no group {group!r} in the run store")
+    out = {}
+    for r in runs:
+        if action == "cancel":
+            out[r["run_id"]] = cancel(store, r["run_id"])
+        elif action == "resume":
+            resume(store, r["run_id"])
+            out[r["run_id"]] = "queued"
+        else:
+            out[r["run_id"]] = f"retried as {retry(store, r['run_id'])}"
+    return out
+
+
 def queue_length(store: Store) -> int:
     return get_queue(queue_url(store.root)).pending_count()
 

@@ -17,7 +17,7 @@ from asc_core.config import (
     parse_config,
 )
 from asc_core.constants import MAX_WIDTH, MIN_WIDTH, STUDENT_WIDTHS, WIDTH_STEP
-from asc_core.grid import expand, final_complexity, fmt_duration, parse_grid, plan
+from asc_core.grid import expand, final_complexity, fmt_duration, parse_grid, plan, teacher_warnings
 from asc_core.models import list_models, model_doc
 from asc_core.paths import default_dataset_root
 from asc_core.store import Store
@@ -103,10 +103,19 @@ t_init = t4.selectbox(
     help="scratch: random weights; audioset: the PaSST author's AudioSet release, fine-tuned on the subset "
     "(fetched once with `python -m asc_core teachers download passt_s_audioset`)",
 )
+for w in teacher_warnings(teachers, t_init):
+    st.warning(w)
 kd1, kd2, kd3 = st.columns(3)
-lam = kd1.slider("KD λ (weight of the label loss)", 0.0, 1.0, float(base["kd"]["lam"]), 0.01, key=k + "lam")
-tau = kd2.slider("Temperature τ", 0.1, 10.0, float(base["kd"]["tau"]), 0.1, key=k + "tau")
-views = kd3.number_input("Stored teacher views per clip", 1, 8, base["kd"]["views"], key=k + "views")
+lam = kd1.slider("KD λ (weight of the label loss)", 0.0, 1.0, float(base["kd"]["lam"]), 0.01, key=k + "lam",
+                 help="loss = λ · cross-entropy with the labels + (1 − λ) · distillation loss; λ = 1 ignores the "
+                 "teachers, small λ follows them")  # fmt: skip
+tau = kd2.slider("Temperature τ", 0.1, 10.0, float(base["kd"]["tau"]), 0.1, key=k + "tau",
+                 help="softens the teachers' and the student's probabilities before they are compared: a higher τ "
+                 "shows the student which wrong scenes the teacher found plausible (see Learn)")  # fmt: skip
+views = kd3.number_input("Stored teacher views per clip", 1, 8, base["kd"]["views"], key=k + "views",
+                          help="the teachers' logits are computed once and stored for this many time-rolled "
+                          "copies of each clip; training picks one copy per step, so no teacher runs during "
+                          "training")  # fmt: skip
 
 # ---------------------------------------------------------------- training, pruning, devices
 st.subheader("Training")
@@ -168,10 +177,17 @@ b_prec = p3.selectbox(
     disabled=mode == "none" or target_kind != "budget",
 )
 pruners = choices(Pruning, "pruner")
-pruner = p4.selectbox("Pruner", pruners, index=pruners.index(p["pruner"]), key=k + "pruner", disabled=mode == "none")
+pruner = p4.selectbox("Pruner", pruners, index=pruners.index(p["pruner"]), key=k + "pruner", disabled=mode == "none",
+                      help="which channels go: those whose filters have the smallest L1 (or L2) norm")  # fmt: skip
 schedules = choices(Pruning, "schedule")
 schedule = p4.selectbox(
-    "Schedule", schedules, index=schedules.index(p["schedule"]), key=k + "schedule", disabled=mode == "none"
+    "Schedule",
+    schedules,
+    index=schedules.index(p["schedule"]),
+    key=k + "schedule",
+    disabled=mode == "none",
+    help="how the sparsity rises to its target while the student keeps training: linear steps, AGP (fast first, "
+    "then slower), or all at once (one_shot)",
 )
 sched_epochs = p4.number_input(
     "Schedule length (epochs)",

@@ -50,6 +50,11 @@ def live():
             if b.button("Cancel", key=f"cancel_{r['run_id']}"):
                 jobs.cancel(store, r["run_id"])
                 st.rerun(scope="fragment")
+    for g in sorted({r["group_name"] for r in running + queued if r["group_name"]}):
+        n = sum(r["group_name"] == g for r in running + queued)
+        if st.button(f"Cancel group “{g}” ({n} run(s))", key=f"cancel_group_{g}"):
+            jobs.for_group(store, g, "cancel")
+            st.rerun(scope="fragment")
     if not running and not queued:
         st.info("Nothing is running. Launch runs from the Experiment page or with `python -m asc_core submit`.")
     if active and not running and not queued:
@@ -62,6 +67,16 @@ live()
 attention = [r for r in reversed(runs) if r["status"] in ("failed", "interrupted", "cancelled")][:30]
 if attention:
     st.subheader("Failed, interrupted and cancelled")
+    for g in sorted({r["group_name"] for r in attention if r["group_name"]}):
+        n = sum(r["group_name"] == g for r in attention)
+        g1, g2, g3 = st.columns([3, 1, 1])
+        g1.write(f"Group “{g}”: {n} run(s) to resume or retry")
+        if g2.button("Resume group", key=f"resume_group_{g}"):
+            jobs.for_group(store, g, "resume")
+            st.rerun()
+        if g3.button("Retry group", key=f"retry_group_{g}"):
+            jobs.for_group(store, g, "retry")
+            st.rerun()
     for r in attention:
         with st.expander(f"{r['status']}: {r['name'] or r['run_id']} ({r['run_id']}) — {r['error'] or ''}"):
             if r["traceback"]:

@@ -37,3 +37,13 @@ def test_too_few_optimisation_steps_are_called_out_before_launch():
     short = parse_config({"preset": "quick", "optim": {"epochs": 3}})
     w = steps_warning(short, 750)
     assert "only 36 optimisation steps (750 clips / batch 64 × 3 epochs)" in w and "at least 10 epochs" in w
+
+
+def test_weak_teacher_choices_are_named_on_a_cpu():
+    from asc_core.grid import teacher_warnings
+
+    assert any(
+        "PaSST trained from scratch on a CPU stays weak" in w for w in teacher_warnings(["passt_tiny"], "scratch")
+    )
+    assert not teacher_warnings(["cp_resnet"], "scratch")
+    assert any("1.5 clips/s" in w for w in teacher_warnings(["passt_s"], "audioset"))

@@ -52,3 +52,19 @@ def test_queue_passwords_are_redacted():
     assert jobs.redact("redis://:s3cret@host:6379/0") == "redis://:***@host:6379/0"
     assert jobs.redact("redis://user:s3cret@host/0") == "redis://user:***@host/0"
     assert jobs.redact("sqlite:////tmp/q.db") == "sqlite:////tmp/q.db"
+
+
+def test_a_whole_group_is_cancelled_and_resumed(tmp_path, monkeypatch):
+    from asc_core.config import parse_config
+    from asc_core.store import Store
+
+    monkeypatch.setenv("ASC_QUEUE", f"sqlite:///{tmp_path / 'queue.db'}")
+    store = Store(tmp_path / "runs")
+    cfgs = [parse_config({"preset": "quick", "seed": s}) for s in range(3)]
+    ids = jobs.launch(cfgs, store, group="seeds")
+    other = jobs.submit(parse_config({"preset": "quick", "seed": 9}), store, group="other")
+    assert jobs.for_group(store, "seeds", "cancel") == dict.fromkeys(ids, "cancelled")
+    assert store.get_run(other)["status"] == "queued"
+    assert jobs.for_group(store, "seeds", "resume") == dict.fromkeys(ids, "queued")
+    with pytest.raises(ValueError, match="no group 'nope'"):
+        jobs.for_group(store, "nope", "cancel")

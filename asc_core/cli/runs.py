@@ -66,6 +66,13 @@ def cmd_runs_control(a) -> int:
 
     store = Store(a.runs)
     store.mark_interrupted()
+    if a.group:  # every run of a group the action applies to
+        done = jobs.for_group(store, a.group, a.runs_command)
+        text = "\n".join(f"{k}: {v}" for k, v in done.items()) or f"nothing in group {a.group!r} to {a.runs_command}"
+        _emit({"group": a.group, "runs": done}, a.json, text)
+        return 0
+    if not a.run:
+        raise ValueError(f"runs {a.runs_command}: give a run id or --group NAME")
     if a.runs_command == "cancel":
         state = jobs.cancel(store, a.run)
         _emit({"run_id": a.run, "status": state}, a.json, f"{a.run}: {state}")
@@ -165,7 +172,8 @@ def register(sub) -> None:
         ("retry", "queue a fresh run with the same config"),
     ):
         rc = r.add_parser(name, help=helptext)
-        rc.add_argument("run")
+        rc.add_argument("run", nargs="?", default="")
+        rc.add_argument("--group", default="", help="every run of this group it applies to")
         rc.add_argument("--runs", default=None)
         rc.add_argument("--json", action="store_true")
         rc.set_defaults(func=cmd_runs_control)
