@@ -6,7 +6,13 @@ import streamlit as st
 
 from asc_core import jobs, tables
 from asc_core.app import compare
-from asc_core.app.plots import confusion_figure, data_efficiency_figure, pareto_figure, per_device_figure
+from asc_core.app.plots import (
+    confusion_figure,
+    data_efficiency_figure,
+    overlaid_curves_figure,
+    pareto_figure,
+    per_device_figure,
+)
 from asc_core.config import ConfigError, parse_config
 from asc_core.data.labels import DEVICES, SCENES
 from asc_core.grid import fmt_duration, plan
@@ -95,9 +101,19 @@ if (stats["runs"] > 1).any():
 
 if done.empty:
     st.stop()
-tab_pareto, tab_eff, tab_dev, tab_conf, tab_iv, tab_v = st.tabs(
-    ["Accuracy vs MACs", "Data efficiency", "Per device", "Confusion", "Table IV (teachers)", "Table V (pruning)"]
-)
+tab_pareto, tab_eff, tab_dev, tab_conf, tab_curves, tab_iv, tab_v = st.tabs(
+    ["Accuracy vs MACs", "Data efficiency", "Per device", "Confusion", "Learning curves", "Table IV (teachers)",
+     "Table V (pruning)"]
+)  # fmt: skip
+
+with tab_curves:
+    labels = {r: f"{n or r} ({r})" for r, n in zip(done["run_id"], done["name"])}
+    picked = st.multiselect("Runs (up to 8)", list(labels), default=list(labels)[-3:], max_selections=8,
+                            format_func=labels.get, key="cmp_curves")  # fmt: skip
+    metric = st.radio("Curve", ["val_acc", "train_loss"], horizontal=True, key="cmp_curve_key",
+                      format_func={"val_acc": "validation accuracy", "train_loss": "training loss"}.get)  # fmt: skip
+    st.plotly_chart(overlaid_curves_figure({labels[r]: store.metrics(r) for r in picked}, metric), width="stretch",
+                    key="cmp_curves_fig")  # fmt: skip
 
 with tab_pareto:
     pts = done.dropna(subset=["macs", "macro_acc"])

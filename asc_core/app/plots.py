@@ -202,6 +202,28 @@ def learning_curves_figure(metrics):
     return fig
 
 
+def overlaid_curves_figure(curves: dict, key: str = "val_acc"):
+    """One metric (validation accuracy by default) of several runs over epochs, one colour per run, so runs
+    are compared in one picture. ``curves``: {run label: metrics in long format}."""
+    import plotly.express as px
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    colours = px.colors.qualitative.D3
+    for i, (label, m) in enumerate(curves.items()):
+        g = m[(m["key"] == key) & m["stage"].str.contains("student")].sort_values("epoch") if not m.empty else m
+        if g.empty:
+            continue
+        y = g["value"] * (100 if "acc" in key and g["value"].max() <= 1.0 else 1)
+        fig.add_trace(go.Scatter(x=g["epoch"] + 1, y=y, mode="lines+markers", name=label,
+                                 line=dict(color=colours[i % len(colours)]),
+                                 hovertemplate="epoch %{x} · %{y:.1f}<extra>" + label + "</extra>"))  # fmt: skip
+    title = {"val_acc": "validation accuracy (%)", "train_loss": "training loss", "val_loss": "validation loss"}
+    fig.update_layout(height=360, yaxis_title=title.get(key, key), xaxis_title="epoch",
+                      margin=dict(l=50, r=10, t=30, b=40), legend=dict(orientation="h", y=-0.25))  # fmt: skip
+    return fig
+
+
 def probability_figure(long, true_scene: str | None = None):
     """Grouped horizontal bars: each model's class probabilities for one clip; the true scene marked."""
     import plotly.express as px

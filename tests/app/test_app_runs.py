@@ -137,7 +137,7 @@ def test_jobs_shows_queue_failures_and_curves(monkeypatch, filled, tiny_root):
 def test_compare_draws_everything_and_fills_table_v(monkeypatch, filled, tiny_root):
     at = _app(monkeypatch, filled, tiny_root, "pages/compare.py")
     assert at.dataframe, "the runs table"
-    assert len(at.get("plotly_chart")) >= 5  # Pareto, data efficiency, per device, confusion A, B, A−B
+    assert len(at.get("plotly_chart")) >= 6  # Pareto, data efficiency, per device, confusion A, B, A−B, curves
     assert [t.label for t in at.tabs][-1] == "Table V (pruning)"
     runs_table = at.dataframe[0].value
     assert len(runs_table) == 3 and "subset" in runs_table.columns  # diff-only keeps the differing fields

@@ -30,3 +30,17 @@ def test_kernel_heatmaps_print_two_decimals():
 
     fig = kernels_figure({"3x3": np.full((3, 3), 0.123456789), "1x1": np.zeros((3, 3))})
     assert fig.data[0].texttemplate == "%{z:.2f}"
+
+
+def test_learning_curves_of_several_runs_get_one_colour_each():
+    import pandas as pd
+
+    from asc_core.app.plots import overlaid_curves_figure
+
+    def curve(acc):
+        return pd.DataFrame({"stage": "student training", "epoch": [0, 1], "step": [1, 2], "key": "val_acc",
+                             "value": acc, "ts": [0, 1]})  # fmt: skip
+
+    fig = overlaid_curves_figure({"run A": curve([0.2, 0.4]), "run B": curve([0.3, 0.5])})
+    assert [t.name for t in fig.data] == ["run A", "run B"]
+    assert fig.data[0].line.color != fig.data[1].line.color and list(fig.data[1].y) == [30.0, 50.0]
