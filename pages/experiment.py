@@ -350,7 +350,12 @@ if configs:
                 "No worker is running: runs wait in the queue until one starts "
                 "(`make app` starts one; or `python -m asc_core worker`)."
             )
-        if g2.button(f"Launch {len(configs)} run(s)", type="primary", key="exp_launch"):
+        # the same button in the sidebar, reachable without scrolling down the whole form
+        side = st.sidebar.button(f"Launch {len(configs)} run(s)", type="primary", key="exp_launch_side",
+                                 help=f"about {fmt_duration(total)} on this machine")  # fmt: skip
+        st.sidebar.caption(f"{len(configs)} run(s) · about {fmt_duration(total)} · "
+                           f"{sum(f['meets_dcase'] for f in fcs)} of {len(fcs)} within the DCASE budget")  # fmt: skip
+        if g2.button(f"Launch {len(configs)} run(s)", type="primary", key="exp_launch") or side:
             chosen = [c for _, c in configs]
             last = st.session_state.get("exp_last_launch")
             if jobs.is_repeat(last, chosen):  # a double click: one launch per click, not two

@@ -75,6 +75,7 @@ def test_experiment_shows_the_budget_and_queues_a_run(monkeypatch, tiny_root, tm
     at.text_area(key=k + "grid").input("student.width=24,32").run()
     at.text_input(key=k + "seeds").input("0,1").run()
     assert at.button(key="exp_launch").label == "Launch 4 run(s)"
+    assert at.sidebar.button(key="exp_launch_side").label == "Launch 4 run(s)"  # reachable without scrolling
     at.text_input(key=k + "name").input("widths").run()
     at.button(key="exp_launch").click().run()
     at.button(key="exp_launch").click().run()  # a double click queues nothing more
