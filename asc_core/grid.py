@@ -106,6 +106,43 @@ def _clips_per_s(cfg: ExperimentConfig, runs: list[dict], device: str) -> float:
     return table.get(name, table["other"]) * (32 / width) ** 2
 
 
+def stage_plan(
+    cfg: ExperimentConfig,
+    train_clips: int,
+    runs: list[dict] | None = None,
+    teachers_ready: int = 0,
+    device: str = "cpu",
+) -> dict[str, float]:
+    """Estimated seconds per stage, in the order a run goes through them, keyed as the run names its stages
+    ('teacher 1/2', 'student training', 'pruning round 1/2', 'device fine-tuning 3/6', 'evaluation'): the duration
+    estimate and the weights of a running run's whole progress."""
+    rate = _clips_per_s(cfg, runs or [], device)
+    plan: dict[str, float] = {}
+    n_t = len(cfg.teachers)
+    for i, spec in enumerate(cfg.teachers):
+        trained = i >= teachers_ready  # teachers in the zoo are reused: seconds
+        plan[f"teacher {i + 1}/{n_t}"] = train_clips * spec.optim.epochs / (rate * 0.5) if trained else 2.0
+    plan["features"] = 5.0
+    if cfg.teachers:
+        plan["teacher logits"] = 3.0
+    plan["student training"] = train_clips * cfg.optim.epochs / rate
+    if cfg.pruning.mode != "none":
+        p = cfg.pruning
+        n_rounds = len(p.chain) + (p.budget is not None)
+        epochs = (p.schedule_epochs if p.schedule != "one_shot" else 0) + p.finetune_epochs
+        for k in range(n_rounds):
+            plan[f"pruning round {k + 1}/{n_rounds}"] = train_clips * epochs / rate + _PRUNE_ROUND_S[device]
+    plan["evaluation"] = 7.0
+    if cfg.device_finetune.enabled:
+        from asc_core.data.labels import TRAIN_DEVICES
+
+        for i, d in enumerate(TRAIN_DEVICES):
+            plan[f"device fine-tuning {i + 1}/{len(TRAIN_DEVICES)}"] = (
+                train_clips * cfg.device_finetune.epochs / rate / len(TRAIN_DEVICES)
+            )
+    return plan
+
+
 def estimate_seconds(
     cfg: ExperimentConfig,
     train_clips: int,
@@ -113,21 +150,9 @@ def estimate_seconds(
     teachers_ready: int = 0,
     device: str = "cpu",
 ) -> float:
-    """Rough duration: student epochs + teachers not yet in the zoo + pruning rounds (the schedule's epochs,
-    fine-tuning, search and speed-up) + device fine-tuning + evaluation."""
-    runs = runs or []
-    rate = _clips_per_s(cfg, runs, device)
-    seconds = train_clips * cfg.optim.epochs / rate
-    for spec in cfg.teachers[teachers_ready:]:
-        seconds += train_clips * spec.optim.epochs / (rate * 0.5)  # teachers are larger CNNs
-    if cfg.pruning.mode != "none":
-        p = cfg.pruning
-        n_rounds = len(p.chain) + (p.budget is not None)
-        epochs = (p.schedule_epochs if p.schedule != "one_shot" else 0) + p.finetune_epochs
-        seconds += n_rounds * (train_clips * epochs / rate + _PRUNE_ROUND_S[device])
-    if cfg.device_finetune.enabled:
-        seconds += train_clips * cfg.device_finetune.epochs / rate
-    return math.ceil(seconds + 15)  # data, logits, evaluation
+    """Rough duration: the sum of ``stage_plan`` (student epochs, teachers not yet in the zoo, pruning rounds with
+    their schedule, fine-tuning, search and speed-up, device fine-tuning, data and evaluation)."""
+    return math.ceil(sum(stage_plan(cfg, train_clips, runs, teachers_ready, device).values()))
 
 
 # Optimisation steps a student needs to leave chance, from this product's own runs on `mini`: the quick preset

@@ -423,3 +423,14 @@ def progress_text(run: dict) -> str:
         m, s = divmod(int(run["eta_s"]), 60)
         parts.append(f"ETA {m} min {s:02d} s" if m else f"ETA {s} s")
     return " · ".join(parts)
+
+
+def run_progress_text(run: dict) -> str:
+    """'whole run 45 % · about 3 min 10 s left' (stages weighted by their estimated cost), or ''."""
+    if run.get("run_progress") is None:
+        return ""
+    text = f"whole run {100 * run['run_progress']:.0f} %"
+    if run.get("run_eta_s") is not None:
+        m, s = divmod(int(run["run_eta_s"]), 60)
+        text += f" · about {m} min {s:02d} s left" if m else f" · about {s} s left"
+    return text

@@ -52,6 +52,11 @@ MIGRATIONS = [
     """
     ALTER TABLE runs ADD COLUMN worker_id TEXT;
     """,
+    # v4: the whole run's progress and ETA (stages weighted by their estimated cost), beside the stage's
+    """
+    ALTER TABLE runs ADD COLUMN run_progress REAL;
+    ALTER TABLE runs ADD COLUMN run_eta_s REAL;
+    """,
 ]
 
 # a worker whose heartbeat is older than this is gone (it writes one every 5 s)

@@ -36,6 +36,8 @@ def live():
                 f"**{r['name'] or r['run_id']}** `{r['run_id']}` "
                 f"{('· group ' + r['group_name']) if r['group_name'] else ''}"
             )
+            if r.get("run_progress") is not None:  # the whole run, then the stage it is in
+                a.progress(min(1.0, r["run_progress"]), text=jobs.run_progress_text(r))
             a.progress(min(1.0, r["progress"] or 0.0), text=jobs.progress_text(r))
             if r["cancel_requested"]:
                 b.caption("stopping at the next batch…")

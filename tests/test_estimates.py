@@ -12,9 +12,9 @@ def test_estimate_uses_this_machines_bench_figures(tmp_path, monkeypatch):
     default = estimate_seconds(cfg, 1000)
     (tmp_path / "bench").mkdir()
     (tmp_path / "bench" / "train.json").write_text(json.dumps({"device": "cpu", "rates": {"rep_mobile@32": 200.0}}))
-    # 1000 clips × 10 epochs at 200 clips/s × (32/64)² = 200 s, plus 15 s for data and evaluation
-    assert estimate_seconds(cfg, 1000) == 215
-    assert default != 215
+    # 1000 clips × 10 epochs at 200 clips/s × (32/64)² = 200 s, plus 12 s for features and evaluation
+    assert estimate_seconds(cfg, 1000) == 212
+    assert default != 212
     (tmp_path / "bench" / "train.json").write_text(json.dumps({"device": "cuda", "rates": {"rep_mobile@32": 9e9}}))
     assert estimate_seconds(cfg, 1000) == default  # another device's figures are not this one's
 

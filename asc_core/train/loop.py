@@ -48,6 +48,24 @@ class Reporter:
         self._last = 0.0
         self.stage = ""
         self.peaks: dict[str, float] = {}  # stage → peak resident memory (MB)
+        self.plan: dict[str, float] = {}  # stage key → estimated seconds (grid.stage_plan), for the whole run
+        self.t0 = time.time()
+
+    def set_plan(self, plan: dict[str, float]):
+        self.plan, self.t0 = dict(plan), time.time()
+
+    def run_progress(self, stage_progress: float) -> tuple[float | None, float | None]:
+        """(the whole run's fraction done, seconds left): stages before this one count in full, this one by its
+        progress; the ETA scales the remaining estimate by how fast the finished part went against its own."""
+        key = self.stage.split(":")[0]
+        if not self.plan or key not in self.plan:
+            return None, None
+        keys = list(self.plan)
+        done = sum(self.plan[k] for k in keys[: keys.index(key)]) + self.plan[key] * min(1.0, stage_progress)
+        total = sum(self.plan.values()) or 1.0
+        elapsed = time.time() - self.t0
+        speed = elapsed / done if done > 1.0 else 1.0  # actual seconds per estimated second so far
+        return done / total, max(0.0, (total - done) * speed)
 
     def close_stage(self):
         """Record the stage that ends: its peak resident memory (and start a new peak)."""
@@ -65,7 +83,10 @@ class Reporter:
             self.echo(stage)
         if self.store and self.run_id:
             # a new stage starts from nothing: no epoch, step, % or ETA carried over from the last one
-            self.store.update_run(self.run_id, stage=stage, progress=0.0, eta_s=None, epoch=None, step=None, **extra)
+            run_p, run_eta = self.run_progress(0.0)
+            self.store.update_run(self.run_id, stage=stage, progress=0.0, eta_s=None, epoch=None, step=None,
+                                  **({"run_progress": run_p, "run_eta_s": run_eta} if run_p is not None else {}),
+                                  **extra)  # fmt: skip
 
     def update(
         self,
@@ -80,7 +101,9 @@ class Reporter:
             return
         self._last = now
         if self.store and self.run_id:
-            self.store.update_run(self.run_id, progress=float(progress), epoch=epoch, step=step, eta_s=eta_s)
+            run_p, run_eta = self.run_progress(float(progress))
+            self.store.update_run(self.run_id, progress=float(progress), epoch=epoch, step=step, eta_s=eta_s,
+                                  run_progress=run_p, run_eta_s=run_eta)  # fmt: skip
 
     def metrics(self, epoch: int, step: int, values: dict):
         if self.store and self.run_id and values:

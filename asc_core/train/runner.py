@@ -73,10 +73,25 @@ def run_experiment(
         return {"run_id": run_id, "status": "failed", "error": f"{type(e).__name__}: {e}"}
 
 
+def _stage_plan(cfg: ExperimentConfig, ds, store: Store) -> dict[str, float]:
+    import torch
+
+    from asc_core.grid import stage_plan
+    from asc_core.zoo import teacher_key
+
+    ready = 0
+    for spec in cfg.teachers:
+        entry = store.get_teacher(teacher_key(ds, cfg.subset, spec, cfg.kd.views))
+        ready += bool(entry and entry.get("status") == "done")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    return stage_plan(cfg, len(ds.subset(cfg.subset)), store.list_runs("done"), ready, device)
+
+
 def _run(cfg: ExperimentConfig, store: Store, run_id: str, run_dir: Path, reporter: Reporter, resume: bool) -> dict:
     t_start = time.time()
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     ds = open_dataset(cfg.dataset or default_dataset_root())
+    reporter.set_plan(_stage_plan(cfg, ds, store))  # the whole run's progress weighs its stages by their cost
     if cfg.student.init_from:
         _initial_student(cfg, store)  # a wrong run id fails before any training
     check_teacher_weights(cfg.teachers)  # missing pretrained weights fail before any training

@@ -274,3 +274,15 @@ def test_loader_workers_die_with_a_killed_parent(tmp_path):
     ):
         time.sleep(0.2)
     assert not any(psutil.pid_exists(p) and psutil.Process(p).status() != "zombie" for p in workers)
+
+
+def test_whole_run_progress_weighs_stages_by_their_cost():
+    from asc_core.train.loop import Reporter
+
+    r = Reporter()
+    r.set_plan({"teacher 1/1": 10.0, "student training": 30.0, "evaluation": 10.0})
+    r.stage = "student training"
+    frac, eta = r.run_progress(0.5)
+    assert frac == pytest.approx(25 / 50) and eta is not None and eta >= 0
+    r.stage = "pruning round 9/9: search"  # a stage the plan does not know: no whole-run figure, not a wrong one
+    assert r.run_progress(0.5) == (None, None)
