@@ -56,7 +56,8 @@ def run_experiment(
     run_dir = store.run_dir(run_id)
     try:
         summary = _run(cfg, store, run_id, run_dir, reporter, resume)
-        store.update_run(run_id, status="done", summary=summary, finished_at=time.time(), stage="done", progress=1.0)
+        store.update_run(run_id, status="done", summary=summary, finished_at=time.time(), stage="done", progress=1.0,
+                         run_progress=1.0, run_eta_s=0.0)  # fmt: skip
         return summary
     except Cancelled:
         store.update_run(run_id, status="cancelled", finished_at=time.time(), error="cancelled by the user")

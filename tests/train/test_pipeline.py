@@ -28,7 +28,7 @@ def test_experiment_records_everything_and_reuses_its_teacher(tiny_root, tmp_pat
     assert s1["complexity"]["params"] > 0 and s1["teachers_reused"] == [False]
     run = store.get_run(s1["run_id"])
     assert run["status"] == "done" and run["code_version"] and run["host"]
-    assert 0.5 <= run["run_progress"] <= 1.0  # the whole run's progress was reported (evaluation is its last stage)
+    assert run["run_progress"] == 1.0 and run["run_eta_s"] == 0.0  # the whole run's progress, to its end
     assert set(s1["peak_memory_mb"]) >= {"teacher 1/1", "student training", "evaluation"}
     assert s1["health"]["collapsed"] in (True, False) and "top_share" in s1["health"]
     preds = store.predictions(s1["run_id"])
