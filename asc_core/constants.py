@@ -42,3 +42,8 @@ def check_width(width) -> int:
             f"(e.g. {', '.join(map(str, STUDENT_WIDTHS))}), got {width!r}"
         )
     return width
+
+
+class Cancelled(Exception):
+    """The user asked the run to stop (at a cancel point: a batch, a pruning step); its checkpoint is saved. Here,
+    below every package, so training and pruning raise the same one."""

@@ -78,7 +78,7 @@ def expand(
 def _clips_per_s(cfg: ExperimentConfig, runs: list[dict], device: str) -> float:
     """Median measured throughput of finished runs of the same student and width; else this machine's last
     `bench train` (the same network, scaled by width² from the nearest width measured); else the defaults."""
-    from asc_core.devtools.bench_train import measured_rates
+    from asc_core.speeds import measured_rates
 
     name, width = cfg.student.name, cfg.student.width or 32
     rates = []

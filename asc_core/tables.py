@@ -225,9 +225,9 @@ def results_frame() -> pd.DataFrame:
 
 def table_cells(df: pd.DataFrame, table: str, items: list[dict] | None = None) -> pd.DataFrame:
     """Rows × subsets, 'mean ± std (n=k)' or 'missing', by the Compare page's table code; rows in plan order."""
-    from asc_core.app.compare import _paper_table
+    from asc_core.aggregate import paper_table
 
-    _, cells = _paper_table(df, "name", lambda d: d["name"].str.startswith(f"Table {table} · "))
+    _, cells = paper_table(df, "name", lambda d: d["name"].str.startswith(f"Table {table} · "))
     order = [f"Table {table} · {r}" for r in _rows(table)]
     cells = cells.reindex([o for o in order if o in cells.index] + [o for o in order if o not in cells.index])
     subsets = (25,) if table == "device" else TABLE_SUBSETS

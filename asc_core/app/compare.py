@@ -11,11 +11,8 @@ import numpy as np
 import pandas as pd
 
 from asc_core import health
-from asc_core.constants import SUBSETS  # noqa: E402
+from asc_core.aggregate import config_columns, paper_table  # noqa: F401  (config_columns: the page's, too)
 from asc_core.data.labels import DEVICES, SCENES, TRAIN_DEVICES
-
-# Config columns that are bookkeeping, not experimental factors.
-_NOT_FACTORS = {"name", "dataset", "accelerator", "devices", "num_workers"}
 
 
 def teachers_label(config: dict) -> str:
@@ -76,10 +73,6 @@ def runs_frame(runs: list[dict]) -> pd.DataFrame:
             columns=["run_id", "name", "group", "status", "teachers", "strategy", "macro_acc", "params", "macs"]
         )
     return df
-
-
-def config_columns(df: pd.DataFrame) -> list[str]:
-    return [c for c in df.columns if c.startswith("cfg.") and c[4:] not in _NOT_FACTORS]
 
 
 def differing_columns(df: pd.DataFrame) -> list[str]:
@@ -145,65 +138,15 @@ def data_efficiency(df: pd.DataFrame) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------- Tables IV and V
-def _paper_table(df: pd.DataFrame, row_col: str, where) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(means, cells): rows × subsets of mean macro accuracy; ``cells`` holds 'mean ± std (n)' or 'missing'."""
-    done = df[(df["status"] == "done") & df["macro_acc"].notna()]
-    done = done[where(done)] if not done.empty else done
-    if not done.empty:
-        done = done.assign(**{row_col: _split_rows(done, row_col)})
-    rows = sorted(done[row_col].unique()) if not done.empty else []
-    means = pd.DataFrame(index=rows, columns=list(SUBSETS), dtype=float)
-    cells = pd.DataFrame(index=rows, columns=list(SUBSETS), dtype=object)
-    for r in rows:
-        for s in SUBSETS:
-            v = done[(done[row_col] == r) & (done["cfg.subset"] == s)]["macro_acc"]
-            if v.empty:
-                cells.loc[r, s] = "missing"
-                continue
-            means.loc[r, s] = v.mean()
-            cells.loc[r, s] = f"{v.mean():.1f}" + (f" ± {v.std(ddof=1):.1f} (n={len(v)})" if len(v) > 1 else "")
-    cells.columns = [f"{s} %" for s in SUBSETS]
-    means.columns = cells.columns
-    return means, cells
-
-
-def _seedless(specs: str) -> str:
-    """Teacher specs without their seeds (a run's teachers follow its seed: that is a seed, not a factor)."""
-    try:
-        return json.dumps([{k: v for k, v in t.items() if k != "seed"} for t in json.loads(specs)], sort_keys=True)
-    except (TypeError, ValueError):
-        return str(specs)
-
-
-def _split_rows(done: pd.DataFrame, row_col: str) -> pd.Series:
-    """A cell pools seeds only: runs with the same row label and subset that differ in another config field
-    (λ, τ, the learning rate, ...) get that field in their label, so they are never averaged as if seeds."""
-    cols = [c for c in config_columns(done) if c[4:] not in ("seed", "subset")]
-    if not cols:
-        return done[row_col]
-    norm = done[cols].astype(str).copy()
-    if "cfg.teacher_specs" in norm:
-        norm["cfg.teacher_specs"] = norm["cfg.teacher_specs"].map(_seedless)
-    key = norm.agg(" | ".join, axis=1)
-    labels = done[row_col].copy()
-    for (_, _), g in done.groupby([row_col, "cfg.subset"]):
-        if key[g.index].nunique() < 2:
-            continue
-        differ = [c for c in cols if norm.loc[g.index, c].nunique() > 1]
-        for i in g.index:
-            labels[i] = f"{done.at[i, row_col]} · " + ", ".join(f"{c[4:]}={norm.at[i, c]}" for c in differ)
-    return labels
-
-
 def table_iv(df: pd.DataFrame):
     """Teacher ensembles (→ student and width) × subsets, unpruned students: the Rep-Mobile paper's Table IV."""
-    return _paper_table(df, "ensemble", lambda d: d["strategy"].str.startswith(("width", "unpruned")))
+    return paper_table(df, "ensemble", lambda d: d["strategy"].str.startswith(("width", "unpruned")))
 
 
 def table_v(df: pd.DataFrame):
     """Pruning strategies (with their teachers) × subsets — widths without pruning, single-step,
     progressive — for Rep-Mobile students: the Rep-Mobile paper's Table V."""
-    return _paper_table(df, "strategy_row", lambda d: d["cfg.student.name"] == "rep_mobile")
+    return paper_table(df, "strategy_row", lambda d: d["cfg.student.name"] == "rep_mobile")
 
 
 def fill_configs(df: pd.DataFrame, runs: list[dict], row_col: str, cells: pd.DataFrame) -> list[dict]:

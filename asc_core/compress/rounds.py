@@ -49,7 +49,7 @@ def check_reachable(cfg) -> None:
 
 
 def _cancel_point(reporter) -> None:
-    from asc_core.train.loop import Cancelled
+    from asc_core.constants import Cancelled
 
     if reporter.cancel_requested():
         raise Cancelled()

@@ -14,22 +14,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from asc_core.speeds import results_path
+
 NETWORKS = [("dcase24_baseline", 32), ("rep_mobile", 32), ("rep_mobile", 96)]
 PRESETS = ("quick", "quick-single", "quick-progressive")
-
-
-def results_path() -> Path:
-    from asc_core.paths import data_home
-
-    return data_home() / "bench" / "train.json"
-
-
-def measured_rates() -> dict:
-    """The last `bench train` of this machine: {"rates": {"model@width": loop clips/s}, "presets": {...}}."""
-    try:
-        return json.loads(results_path().read_text())
-    except (OSError, ValueError):
-        return {}
 
 
 def _device() -> str:

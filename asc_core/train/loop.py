@@ -11,9 +11,7 @@ import lightning as L
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-
-class Cancelled(Exception):
-    """The user asked the run to stop; its checkpoint is saved."""
+from asc_core.constants import Cancelled  # noqa: F401  (raised here; importers take it from here too)
 
 
 class UnsafeCheckpoint(RuntimeError):

@@ -184,7 +184,7 @@ def test_bad_config_names_the_key(tmp_path):
         parse_config({"optim": {"lrate": 0.1}})
     with pytest.raises(ConfigError, match=r"subset: must be one of 5, 10, 25, 50 or 100 \(got 30\)"):
         parse_config({"subset": 30})
-    with pytest.raises(ConfigError, match=r"student.name: Value error, unknown model 'resnet'; allowed: .*rep_mobile"):
+    with pytest.raises(ConfigError, match=r"student.name: unknown model 'resnet'; allowed: .*rep_mobile"):
         parse_config({"student": {"name": "resnet"}})
     with pytest.raises(ConfigError, match="dir_p > 0 needs feature_mode: on_the_fly"):
         parse_config({"augment": {"dir_p": 0.5}})
