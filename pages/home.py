@@ -3,10 +3,12 @@
 import pandas as pd
 import streamlit as st
 
+from asc_core import demo
 from asc_core.app.views import clip_preview
 from asc_core.data.check import check_dataset
 from asc_core.data.labels import DEVICES, SCENES
 from asc_core.paths import default_dataset_root
+from asc_core.store import Store
 
 st.title("ASC Lab")
 st.caption("Data-efficient, low-complexity acoustic scene classification: subsets, teachers, pruning, devices.")
@@ -26,6 +28,16 @@ if not report["clips"]:
         "Create the embedded dataset with `make app` or `python -m asc_core data synth --preset mini --out data/mini`."
     )
     st.stop()
+
+store = Store()
+if demo.bundle_available() and not store.list_runs("done"):
+    d1, d2 = st.columns([3, 1])
+    d1.info("No finished runs yet. Load three finished demo runs (made by this product on the `mini` set: the "
+            "baseline, distillation from CP-ResNet, pruning 64 → 32) to explore Compare, Listen and Models "
+            "now.")  # fmt: skip
+    if d2.button("Load the demo runs", key="home_demo"):
+        added = demo.load_bundle(store)
+        st.success(f"Loaded {len(added)} finished run(s) into the store: see Compare, Listen and Models.")
 
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Clips", f"{report['clips']:,}")

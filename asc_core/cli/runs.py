@@ -60,6 +60,15 @@ def cmd_worker(a) -> int:
     return jobs.run_workers(n, a.runs, a.queue)
 
 
+def cmd_load_demo(a) -> int:
+    from asc_core import demo
+    from asc_core.store import Store
+
+    added = demo.load_bundle(Store(a.runs))
+    _emit({"added": added}, a.json, f"{len(added)} demo run(s) added" + (f": {', '.join(added)}" if added else ""))
+    return 0
+
+
 def cmd_runs_control(a) -> int:
     from asc_core import jobs
     from asc_core.store import Store
@@ -165,6 +174,11 @@ def register(sub) -> None:
     rs.add_argument("--runs", default=None)
     rs.add_argument("--json", action="store_true")
     rs.set_defaults(func=cmd_runs)
+
+    ld = r.add_parser("load-demo", help="copy the shipped demo runs (assets/demo_runs) into the run store")
+    ld.add_argument("--runs", default=None)
+    ld.add_argument("--json", action="store_true")
+    ld.set_defaults(func=cmd_load_demo)
 
     for name, helptext in (
         ("cancel", "stop a queued or running run (a running one saves its checkpoint)"),
