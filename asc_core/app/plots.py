@@ -288,41 +288,18 @@ def trajectory_figure(df):
     from plotly.subplots import make_subplots
 
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_trace(
-        go.Scatter(
-            x=df["step"],
-            y=df["params"],
-            name="params",
-            mode="lines+markers",
-            hovertemplate="%{y:,.0f} params<extra></extra>",
-        )
-    )
-    fig.add_trace(go.Scatter(x=df["step"], y=df["MACs"], name="MACs", mode="lines+markers",
-                             customdata=df["MACs"] / 1e6,
-                             hovertemplate="%{customdata:.2f} M MACs<extra></extra>"))  # fmt: skip
-    fig.add_trace(
-        go.Scatter(
-            x=df["step"],
-            y=df["accuracy"],
-            name="macro acc (after fine-tuning)",
-            mode="lines+markers",
-            hovertemplate="%{y:.1f} %<extra></extra>",
-            line=dict(dash="dot"),
-        ),
-        secondary_y=True,
-    )
-    if "accuracy after pruning" in df:
-        fig.add_trace(
-            go.Scatter(
-                x=df["step"],
-                y=df["accuracy after pruning"],
-                name="macro acc right after pruning",
-                mode="markers",
-                hovertemplate="%{y:.1f} %<extra></extra>",
-                marker=dict(symbol="x", size=10),
-            ),
-            secondary_y=True,
-        )
+    traces = [  # (column, name, hover, shown as, right axis)
+        ("params", "params", "%{y:,.0f} params", {"mode": "lines+markers"}, False),
+        ("MACs", "MACs", "%{customdata:.2f} M MACs", {"mode": "lines+markers", "customdata": df["MACs"] / 1e6}, False),
+        ("accuracy", "macro acc (after fine-tuning)", "%{y:.1f} %", {"mode": "lines+markers", "line": {"dash": "dot"}},
+         True),
+        ("accuracy after pruning", "macro acc right after pruning", "%{y:.1f} %",
+         {"mode": "markers", "marker": {"symbol": "x", "size": 10}}, True),
+    ]  # fmt: skip
+    for col, name, hover, style, right in traces:
+        if col in df:
+            fig.add_trace(go.Scatter(x=df["step"], y=df[col], name=name, hovertemplate=hover + "<extra></extra>",
+                                     **style), secondary_y=right)  # fmt: skip
     fig.update_yaxes(type="log", title_text="count", secondary_y=False)
     fig.update_yaxes(title_text="macro accuracy (%)", secondary_y=True, range=[0, 100])
     fig.update_layout(height=380, margin=dict(l=50, r=50, t=30, b=40))
