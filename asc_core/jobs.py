@@ -73,8 +73,8 @@ def redact(url: str) -> str:
     return re.sub(r"(//[^/@:]*:)[^/@]*@", r"\1***@", url)
 
 
-def _enqueue(store: Store, run_id: str, resume: bool = False):
-    get_queue(queue_url(store.root)).task_fn(run_id, str(store.root.resolve()), resume)
+def _enqueue(store: Store, run_id: str, resume: bool = False, url: str | None = None):
+    get_queue(url or queue_url(store.root)).task_fn(run_id, str(store.root.resolve()), resume)
 
 
 # ---------------------------------------------------------------- what the app and the CLI call
@@ -232,23 +232,24 @@ def _heartbeat(store: Store, worker_id: str, stop: threading.Event):
     beats = 0
     while not stop.wait(HEARTBEAT_S):
         beats += 1
-        if _state.get("queue_down") and not _state["run_id"]:
+        huey = get_queue(_state["queue_url"]) if _state.get("queue_url") else None
+        if huey is not None and not _queue_reachable(huey) and not _state["run_id"]:
             continue  # a worker that cannot read its queue is not one that will pick up a job
         try:
             store.worker_heartbeat(worker_id, _state["run_id"])
             if beats % 6 == 0:  # every 30 s: runs whose worker died elsewhere, queued runs in no queue
                 store.mark_interrupted()
-                requeue_orphans(store)
+                requeue_orphans(store, url=_state.get("queue_url"))
         except Exception as e:  # a busy database or an unreachable queue must not kill the worker
             log.warning("heartbeat: %s: %s", type(e).__name__, e)
 
 
-def queued_run_ids(store: Store) -> set[str]:
+def queued_run_ids(store: Store, url: str | None = None) -> set[str]:
     """The run ids of the messages waiting in the queue (messages that are not jobs are ignored here)."""
     from asc_core.queue_codec import InvalidMessage, parse_message
 
     ids = set()
-    for raw in get_queue(queue_url(store.root)).storage.enqueued_items():
+    for raw in get_queue(url or queue_url(store.root)).storage.enqueued_items():
         try:
             ids.add(parse_message(raw).args[0])
         except InvalidMessage:
@@ -256,16 +257,16 @@ def queued_run_ids(store: Store) -> set[str]:
     return ids
 
 
-def requeue_orphans(store: Store, grace_s: float = 30.0) -> list[str]:
+def requeue_orphans(store: Store, grace_s: float = 30.0, url: str | None = None) -> list[str]:
     """Queued runs that are in no queue message (their worker died between taking the message and claiming the
     run, or enqueueing failed) are queued again. A duplicate message is harmless: only one worker claims a run."""
-    pending = queued_run_ids(store)
+    pending = queued_run_ids(store, url)
     now = time.time()
     orphans = [r["run_id"] for r in store.list_runs("queued")
                if r["run_id"] not in pending and now - (r["updated_at"] or 0) > grace_s]  # fmt: skip
     for run_id in orphans:
         store.update_run(run_id, stage="queued again (its queue message was lost)")
-        _enqueue(store, run_id, resume=bool(store.get_run(run_id)["started_at"]))
+        _enqueue(store, run_id, resume=bool(store.get_run(run_id)["started_at"]), url=url)
     return orphans
 
 
@@ -276,30 +277,46 @@ def _stop_current_run():
         _state["store"].request_cancel(_state["run_id"])
 
 
-def _worker_class():
-    """huey's worker loop, except when the queue cannot be read: one line when it goes (and when it comes back),
-    retries backing off to a minute, and no heartbeats meanwhile (the worker stops counting as live)."""
-    from huey.consumer import Worker
+def _mark_queue_down(e: Exception) -> None:
+    if not _state.get("queue_down"):
+        log.warning("the queue cannot be read (%s: %s); retrying, backing off to 60 s", type(e).__name__, str(e)[:200])
+        _state["queue_down"] = time.time()
+
+
+def _queue_reachable(huey) -> bool:
+    """A cheap look at the queue (Redis: PING); says once when it goes and when it comes back."""
+    try:
+        ping = getattr(getattr(huey.storage, "conn", None), "ping", None)
+        ping() if callable(ping) else huey.storage.enqueued_items(1)
+    except Exception as e:  # noqa: BLE001 — any failure to reach the queue is the same news
+        _mark_queue_down(e)
+        return False
+    if _state.pop("queue_down", None):
+        log.warning("the queue is reachable again")
+    return True
+
+
+def _consumer_parts():
+    """huey's worker and scheduler loops, quiet about an unreachable queue: one line when it goes (and when it
+    comes back, from the heartbeat's look), retries backing off, no heartbeats meanwhile (not counted as live).
+    huey's own loops log a traceback every second, and its Redis storage answers "no job" when Redis is down."""
+    from huey.consumer import Scheduler, Worker
 
     from asc_core.queue_codec import InvalidMessage
 
     class _Worker(Worker):
         def loop(self, now=None):
+            if _state.get("queue_down"):
+                self.delay = min(max(2 * self.delay, 1.0), 60.0)
+                time.sleep(min(self.delay, HEARTBEAT_S))  # the heartbeat notices the queue's return
+                return
             try:
                 task = self.huey.dequeue()
             except InvalidMessage:  # named in one line by the codec; dropped
                 return
             except Exception as e:
-                if not _state.get("queue_down"):
-                    log.warning("the queue cannot be read (%s: %s); retrying, backing off to 60 s",
-                                type(e).__name__, str(e)[:200])  # fmt: skip
-                    _state["queue_down"] = time.time()
-                self.delay = min(max(2 * self.delay, 1.0), 60.0)
-                time.sleep(self.delay)
+                _mark_queue_down(e)
                 return
-            if _state.pop("queue_down", None):
-                log.warning("the queue is reachable again")
-                self.delay = self.default_delay
             if task is not None:
                 self.delay = self.default_delay
                 try:
@@ -309,7 +326,18 @@ def _worker_class():
             elif not self.huey.storage.blocking:
                 self.sleep()
 
-    return _Worker
+    class _Scheduler(Scheduler):  # jobs are never scheduled for later: only a quiet look each interval
+        def loop(self, now=None):
+            time.sleep(self.interval)
+            if _state.get("queue_down"):
+                return
+            try:
+                for task in self.huey.read_schedule(now):
+                    self.huey.enqueue(task)
+            except Exception as e:
+                _mark_queue_down(e)
+
+    return _Worker, _Scheduler
 
 
 def run_worker(runs_root: str | None = None, url: str | None = None) -> int:
@@ -317,7 +345,7 @@ def run_worker(runs_root: str | None = None, url: str | None = None) -> int:
     from huey.consumer import Consumer
 
     class _Consumer(Consumer):
-        worker_class = _worker_class()
+        worker_class, scheduler_class = _consumer_parts()
 
         def _set_signal_handlers(self):
             super()._set_signal_handlers()
@@ -341,12 +369,12 @@ def run_worker(runs_root: str | None = None, url: str | None = None) -> int:
     if gone:
         log.warning("runs left running by a dead worker, now interrupted: %s", ", ".join(gone))
     worker_id = store.register_worker(redact(url))
-    _state["worker_id"] = worker_id
-    try:
-        requeued = requeue_orphans(store)
-    except Exception as e:  # the queue is down: the worker's loop says so and retries
+    _state.update(worker_id=worker_id, queue_url=url)
+    try:  # also the first look at the queue: unreachable, the worker does not heartbeat as live
+        requeued = requeue_orphans(store, url=url)
+    except Exception as e:  # the queue is down from the start: say so once; the worker's loop retries
         requeued = []
-        log.debug("orphan sweep skipped: %s", e)
+        _mark_queue_down(e)
     if requeued:
         log.warning("queued runs that were in no queue, queued again: %s", ", ".join(requeued))
     stop = threading.Event()

@@ -195,7 +195,12 @@ def fit(
         callbacks=[
             cb,
             ModelCheckpoint(
-                dirpath=ckpt_dir, save_last=True, save_top_k=0, every_n_epochs=1, enable_version_counter=False
+                dirpath=ckpt_dir,
+                save_last=True,
+                save_top_k=0,
+                every_n_epochs=1,
+                enable_version_counter=False,
+                save_on_train_epoch_end=True,  # every epoch, whether or not it validates: a killed run resumes
             ),
         ],
         plugins=[WeightsOnlyCheckpointIO()],

@@ -169,7 +169,7 @@ def test_the_app_in_a_browser(browser, served, tiny_root, tmp_path):
         box.fill(value)
         box.press("Enter")
         page.wait_for_timeout(800)
-    page.get_by_role("button", name="Launch 1 run(s)").click()
+    page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Launch 1 run(s)").click()
     page.get_by_text("Queued 1 run(s)").wait_for(timeout=60_000)
     page.screenshot(path=str(SHOTS / "experiment.png"), full_page=True)
     run_id = store.list_runs()[0]["run_id"]
