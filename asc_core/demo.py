@@ -51,9 +51,11 @@ def _strip(store, ids: list[str]) -> None:
         for d in (store.root / run_id).iterdir():
             if d.is_dir():
                 shutil.rmtree(d)
-    for extra in ("zoo", "queue.db"):
-        p = store.root / extra
-        shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+    from asc_core.train.teachers import zoo_dir
+
+    shutil.rmtree(zoo_dir(store), ignore_errors=True)  # teachers' checkpoints and logits: not what pages read
+    for extra in ("queue.db", "queue.db-wal", "queue.db-shm"):
+        (store.root / extra).unlink(missing_ok=True)
     with store.tx() as con:
         con.execute("DELETE FROM teachers")
         con.execute("DELETE FROM workers")

@@ -131,7 +131,20 @@ if runs:
                 f"{s.get('seconds', 0):.0f} s"
             )
             if s.get("pruning_rounds"):
-                st.dataframe(pd.DataFrame(s["pruning_rounds"]).drop(columns=["channels"]), hide_index=True)
+                pr = pd.DataFrame(s["pruning_rounds"])
+                cols = ["round", "target", "sparsity", "params", "macs", "accuracy_before", "accuracy_after_pruning",
+                        "accuracy_after_finetune", "meets_target"]  # fmt: skip
+                st.dataframe(
+                    pr[[c for c in cols if c in pr]].assign(macs=pr["macs"] / 1e6),
+                    hide_index=True,
+                    column_config={
+                        "sparsity": st.column_config.NumberColumn(format="percent"),
+                        "params": st.column_config.NumberColumn(format="%,d"),
+                        "macs": st.column_config.NumberColumn("MACs (M)", format="%.2f"),
+                        **{c: st.column_config.NumberColumn(c.replace("_", " ") + " (%)", format="%.1f")
+                           for c in cols if c.startswith("accuracy")},
+                    },
+                )  # fmt: skip
         log = jobs.log_tail(store, pick)
         with st.expander("Log", expanded=r["status"] in ("failed",)):
             st.code(log or "(no log: runs started with `train` print theirs to the terminal)", language="text")

@@ -76,7 +76,18 @@ if summary and summary.get("pruning_rounds"):
     st.subheader("Pruning trajectory")
     traj = mv.trajectory(summary)
     st.plotly_chart(trajectory_figure(traj), width="stretch", key="models_traj")
-    st.dataframe(traj, hide_index=True, width="stretch")
+    st.dataframe(
+        traj.assign(MACs=traj["MACs"] / 1e6),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "params": st.column_config.NumberColumn("params", format="%,d"),
+            "MACs": st.column_config.NumberColumn("MACs (M)", format="%.2f"),
+            "accuracy": st.column_config.NumberColumn("macro acc after fine-tuning (%)", format="%.1f"),
+            "accuracy after pruning": st.column_config.NumberColumn("macro acc right after pruning (%)", format="%.1f"),
+            "sparsity": st.column_config.NumberColumn("sparsity", format="percent"),
+        },
+    )
     ch = mv.channels_frame(summary)
     if not ch.empty:
         import plotly.express as px

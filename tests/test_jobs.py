@@ -121,7 +121,7 @@ def test_cancel_kill_interrupt_resume(tiny_root, tmp_path):
         assert jobs.cancel(store, a) == "cancelling"
         wait_for(lambda: store.get_run(a)["status"] == "cancelled", what="the cooperative cancel")
         assert (runs / a / "ckpt" / "last.ckpt").exists()
-        b = jobs.submit(parse_config(cfg_dict(tiny_root, epochs=80, slow=True, seed=1)), store)
+        b = jobs.submit(parse_config(cfg_dict(tiny_root, epochs=40, slow=True, seed=1)), store)
         wait_for(
             lambda: (store.get_run(b)["epoch"] or 0) >= 2 and (runs / b / "ckpt" / "last.ckpt").exists(),
             what="the second job to checkpoint",
@@ -141,7 +141,7 @@ def test_cancel_kill_interrupt_resume(tiny_root, tmp_path):
         stop(worker)
     m = store.metrics(b)
     epochs = sorted(m[m["key"] == "train_loss"]["epoch"].unique())
-    assert epochs == list(range(80)) and epoch_at_kill >= 2
+    assert epochs == list(range(40)) and epoch_at_kill >= 2
     assert "resuming" in (runs / b / "log.txt").read_text()
     assert store.get_run(a)["status"] == "cancelled"
     new = jobs.retry(store, a)
