@@ -69,6 +69,7 @@ def _strip(store, ids: list[str]) -> None:
     con = sqlite3.connect(store.db_path)
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.execute("VACUUM")
+    con.execute("PRAGMA journal_mode=DELETE")  # one file to ship: no -wal/-shm beside it
     con.close()
 
 
