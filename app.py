@@ -3,6 +3,7 @@
 import streamlit as st
 
 from asc_core.access import password_ok, password_required
+from asc_core.store_backends import StoreUnreachable
 
 st.set_page_config(page_title="ASC Lab", page_icon=":material/headphones:", layout="wide")
 
@@ -34,4 +35,7 @@ PAGES = {
     "Learn": [st.Page("pages/learn.py", title="Learn", icon=":material/school:")],
 }
 
-st.navigation(PAGES).run()
+try:
+    st.navigation(PAGES).run()
+except StoreUnreachable as e:  # a PostgreSQL store that is down: say which and why, not a traceback
+    st.error(f"{e}. Start the database server or fix ASC_STORE, then reload this page.", icon=":material/database:")

@@ -16,6 +16,8 @@ import sqlite3
 from pathlib import Path
 
 from asc_core.paths import ASSETS
+from asc_core.store import KEYS
+from asc_core.store_backends import upsert
 
 BUNDLE = ASSETS / "demo_runs"
 PRESETS = ("demo", "quick", "quick-single")
@@ -32,7 +34,7 @@ def make_bundle(out: Path = BUNDLE, presets=PRESETS, echo=print, **over) -> list
 
     out = Path(out)
     shutil.rmtree(out, ignore_errors=True)
-    store = Store(out)
+    store = Store(out, url="")  # a bundle is one SQLite file, whatever store this machine uses
     ids = []
     for p in presets:
         echo(f"running the {p} preset …")
@@ -59,13 +61,13 @@ def _strip(store, ids: list[str]) -> None:
     with store.tx() as con:
         con.execute("DELETE FROM teachers")
         con.execute("DELETE FROM workers")
-        for run_id, kind, path in con.execute("SELECT run_id, kind, path FROM artifacts").fetchall():
-            p = Path(path)
+        for a in con.execute("SELECT run_id, kind, path FROM artifacts").fetchall():
+            p = store.root / a["path"]
             if not p.exists():
-                con.execute("DELETE FROM artifacts WHERE run_id=? AND kind=?", (run_id, kind))
+                con.execute("DELETE FROM artifacts WHERE run_id=? AND kind=?", (a["run_id"], a["kind"]))
             else:
                 con.execute("UPDATE artifacts SET path=? WHERE run_id=? AND kind=?",
-                            (str(p.relative_to(store.root)), run_id, kind))  # fmt: skip
+                            (str(p.relative_to(store.root)), a["run_id"], a["kind"]))  # fmt: skip
     con = sqlite3.connect(store.db_path)
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.execute("VACUUM")
@@ -90,7 +92,7 @@ def load_bundle(store, bundle: Path = BUNDLE) -> list[str]:
         added = []
         with store.tx() as con:
             # only the destination's own column names ever reach the SQL text (a bundle is data, never code)
-            known = {t: {r[1] for r in con.execute(f"PRAGMA table_info({t})")} for t in ("runs", *_TABLES)}
+            known = {t: store.db.columns(con, t) for t in ("runs", *_TABLES)}
             cols = known["runs"]
             for r in runs:
                 if not _RUN_ID.fullmatch(str(r["run_id"])):
@@ -107,11 +109,8 @@ def load_bundle(store, bundle: Path = BUNDLE) -> list[str]:
                             path = (store.root / x["path"]).resolve()
                             if not path.is_relative_to((store.root / r["run_id"]).resolve()):
                                 raise ValueError(f"demo bundle {bundle}: artifact outside its run: {x['path']!r}")
-                            x["path"] = str(path)
-                        marks = ", ".join("?" * len(x))
-                        con.execute(
-                            f"INSERT OR REPLACE INTO {table}({', '.join(x)}) VALUES ({marks})", list(x.values())
-                        )
+                            x["path"] = str(path.relative_to(store.root.resolve()))
+                        con.execute(upsert(table, tuple(x), KEYS[table]), list(x.values()))
                 added.append(r["run_id"])
         for run_id in added:
             shutil.copytree(Path(bundle) / run_id, store.root / run_id, dirs_exist_ok=True)

@@ -2,7 +2,9 @@
 
 The queue lives beside the run store by default (``sqlite:///<runs>/queue.db``, huey's SqliteHuey);
 ``ASC_QUEUE=redis://host:6379/0`` (or ``--queue``) switches to huey's RedisHuey so workers on several
-machines share one queue (they must also see the same run store folder, ``ASC_RUNS``).
+machines share one queue. Their records then belong in one PostgreSQL store (``ASC_STORE=postgresql://…``) and
+their files under one artifact root every worker reaches (``ASC_RUNS``, mounted anywhere: a worker with a
+PostgreSQL store uses its own root, not the path the submitting machine wrote into the message).
 
 A job is a run id: ``submit`` records the run as ``queued`` in the store, then enqueues it. The worker
 re-reads the run's config from the store, so the store is the one source of truth; the queue only says
@@ -17,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -28,6 +29,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from asc_core.store import Store, runs_home
+from asc_core.store_backends import redact
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +68,6 @@ def get_queue(url: str):
         raise ValueError(f"queue URL must start with sqlite:/// or redis://, got {redact(url)!r}")
     huey.task_fn = huey.task(name=TASK_NAME, context=False)(execute)
     return huey
-
-
-def redact(url: str) -> str:
-    """A queue URL without its password (``redis://:secret@host`` → ``redis://:***@host``), for logs and tables."""
-    return re.sub(r"(//[^/@:]*:)[^/@]*@", r"\1***@", url)
 
 
 def _enqueue(store: Store, run_id: str, resume: bool = False, url: str | None = None):
@@ -193,7 +190,7 @@ def execute(run_id: str, runs_root: str, resume: bool = False) -> str:
     from asc_core.config import parse_config
     from asc_core.train.runner import run_experiment
 
-    store = Store(runs_root)
+    store = Store(_state.get("shared_root") or runs_root)
     _test_kill_at("dequeued")
     worker_id = _state.get("worker_id") or f"{socket.gethostname()}-{os.getpid()}"
     if not store.claim_run(run_id, worker_id):  # cancelled while queued, or claimed by another worker
@@ -365,6 +362,8 @@ def run_worker(runs_root: str | None = None, url: str | None = None) -> int:
     store = Store(runs_root)
     url = url or queue_url(store.root)
     huey = get_queue(url)
+    if store.db.kind != "sqlite":  # records shared by machines: files under this machine's view of the root
+        _state["shared_root"] = str(store.root)
     gone = store.mark_interrupted()
     if gone:
         log.warning("runs left running by a dead worker, now interrupted: %s", ", ".join(gone))
@@ -379,7 +378,7 @@ def run_worker(runs_root: str | None = None, url: str | None = None) -> int:
         log.warning("queued runs that were in no queue, queued again: %s", ", ".join(requeued))
     stop = threading.Event()
     threading.Thread(target=_heartbeat, args=(store, worker_id, stop), daemon=True).start()
-    print(f"ASC Lab worker {worker_id} on {socket.gethostname()}: queue {redact(url)}, run store {store.root}",
+    print(f"ASC Lab worker {worker_id} on {socket.gethostname()}: queue {redact(url)}, run store {store.describe()}",
           file=sys.stderr)  # fmt: skip
     try:
         _Consumer(

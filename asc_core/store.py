@@ -1,4 +1,7 @@
-"""The run store: one SQLite database (WAL, busy timeout, versioned schema) plus a folder per run.
+"""The run store: a database (SQLite by default; PostgreSQL with ``ASC_STORE=postgresql://…`` for workers on several
+machines — ``store_backends``) with a versioned schema, plus a folder per run under the artifact root (``ASC_RUNS``),
+which every worker must reach. Artifact and teacher paths under that root are recorded relative to it, so machines
+may mount it at different places.
 
 Tables: runs (config, status, timestamps, code version, host, pid, stage/progress, error and
 traceback, summary), metrics (long format per stage/epoch/step), predictions (per clip), artifacts
@@ -13,14 +16,13 @@ import json
 import os
 import secrets
 import socket
-import sqlite3
 import subprocess
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 from asc_core.constants import RUN_STATUSES as STATUSES  # noqa: E402
 from asc_core.paths import PROJECT_ROOT
+from asc_core.store_backends import open_database, upsert
 
 MIGRATIONS = [
     # v1
@@ -58,6 +60,18 @@ MIGRATIONS = [
     ALTER TABLE runs ADD COLUMN run_eta_s REAL;
     """,
 ]
+
+# each table's primary key (upserts, and copying rows between stores)
+KEYS = {
+    "runs": ("run_id",),
+    "metrics": ("run_id", "stage", "step", "key"),
+    "predictions": ("run_id", "model", "filename"),
+    "artifacts": ("run_id", "kind"),
+    "teachers": ("key",),
+    "problems": ("run_id", "filename"),
+    "workers": ("worker_id",),
+}
+_WORKER_COLS = ("worker_id", "host", "pid", "queue", "started_at", "heartbeat", "run_id")
 
 # a worker whose heartbeat is older than this is gone (it writes one every 5 s)
 WORKER_GONE_S = 30.0
@@ -103,35 +117,27 @@ class RunNotFound(KeyError):
 
 
 class Store:
-    """The run store at ``root`` (default ``$ASC_RUNS`` or ``<project>/runs``)."""
+    """The run store: artifacts under ``root`` (default ``$ASC_RUNS`` or ``<project>/runs``); the database at ``url``
+    (default ``$ASC_STORE``; unset or ``""``: the SQLite file ``root/asc.db``)."""
 
-    def __init__(self, root: str | Path | None = None):
+    def __init__(self, root: str | Path | None = None, url: str | None = None):
         self.root = Path(root or runs_home())
         self.root.mkdir(parents=True, exist_ok=True)
-        self.db_path = self.root / "asc.db"
+        self.db = open_database(self.root, url)
+        self.db_path = getattr(self.db, "path", None)  # the SQLite file (None on PostgreSQL)
         self._migrate()
 
     # ------------------------------------------------------------ plumbing
-    def connect(self) -> sqlite3.Connection:
-        con = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
-        con.row_factory = sqlite3.Row
-        con.execute("PRAGMA journal_mode=WAL")
-        con.execute("PRAGMA busy_timeout=30000")
-        con.execute("PRAGMA synchronous=NORMAL")
-        return con
+    def describe(self) -> str:
+        """Where the records are (a URL without its password, or the SQLite file) and where the files are."""
+        return f"{self.db.describe()}, files in {self.root}"
 
-    @contextmanager
     def tx(self):
-        con = self.connect()
-        try:
-            con.execute("BEGIN IMMEDIATE")
-            yield con
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        finally:
-            con.close()
+        """One write transaction (SQLite: the write lock from its start; PostgreSQL: read committed)."""
+        return self.db.tx()
+
+    def _read(self):
+        return self.db.read()
 
     def _migrate(self):
         """Bring the schema up to date. A store that is current is only read (no write lock: a page rerun does
@@ -139,19 +145,35 @@ class Store:
         if self.schema_version >= len(MIGRATIONS):
             return
         with self.tx() as con:
-            version = con.execute("PRAGMA user_version").fetchone()[0]
+            self.db.lock_schema(con)
+            version = self.db.version(con)
             for i, sql in enumerate(MIGRATIONS[version:], start=version + 1):
                 for stmt in filter(str.strip, sql.split(";")):
-                    con.execute(stmt)
-                con.execute(f"PRAGMA user_version={i}")
+                    con.execute(self.db.ddl(stmt))
+                self.db.set_version(con, i)
 
     @property
     def schema_version(self) -> int:
-        con = self.connect()
+        with self._read() as con:
+            return self.db.version(con)
+
+    def exclusive(self, name: str, on_wait=lambda: None):
+        """Held by one process at a time for ``name`` among all that use this store (a context manager).
+        PostgreSQL: an advisory lock, on any machine; SQLite: a file lock under ``root/locks`` (this machine, or a
+        shared file system whose locks work). Both are released when their holder dies. ``on_wait`` is called
+        about every second while another holds it; it may raise (a cancel) to stop waiting."""
+        return self.db.exclusive(name, self.root / "locks", on_wait)
+
+    def _relative(self, path) -> str:
+        """A path under the artifact root as recorded (relative to it); any other path as given."""
+        p = Path(path)
         try:
-            return con.execute("PRAGMA user_version").fetchone()[0]
-        finally:
-            con.close()
+            return str(p.resolve().relative_to(self.root.resolve())) if p.is_absolute() else str(p)
+        except ValueError:
+            return str(p)
+
+    def _absolute(self, path: str | None) -> str | None:
+        return str(self.root / path) if path else path
 
     def run_dir(self, run_id: str) -> Path:
         d = self.root / run_id
@@ -197,22 +219,16 @@ class Store:
                 raise RunNotFound(run_id)
 
     def get_run(self, run_id: str) -> dict:
-        con = self.connect()
-        try:
+        with self._read() as con:
             row = con.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
-        finally:
-            con.close()
         if row is None:
             raise RunNotFound(run_id)
         return _run_dict(row)
 
     def list_runs(self, status: str | None = None) -> list[dict]:
-        con = self.connect()
-        try:
-            q = "SELECT * FROM runs" + (" WHERE status=?" if status else "") + " ORDER BY created_at"
+        q = "SELECT * FROM runs" + (" WHERE status=?" if status else "") + " ORDER BY created_at"
+        with self._read() as con:
             rows = con.execute(q, (status,) if status else ()).fetchall()
-        finally:
-            con.close()
         return [_run_dict(r) for r in rows]
 
     def claim_run(self, run_id: str, worker_id: str) -> bool:
@@ -231,11 +247,8 @@ class Store:
         """Running runs whose process is gone become ``interrupted``: on this host by pid; on any host when the
         worker that claimed the run stopped heartbeating (or unregistered) while the run was still running."""
         host = socket.gethostname()
-        con = self.connect()
-        try:
+        with self._read() as con:
             beats = {r["worker_id"]: r["heartbeat"] for r in con.execute("SELECT worker_id, heartbeat FROM workers")}
-        finally:
-            con.close()
         gone = []
         for r in self.list_runs("running"):
             w = r.get("worker_id")
@@ -261,7 +274,7 @@ class Store:
         now = time.time()
         with self.tx() as con:
             con.execute(
-                "INSERT OR REPLACE INTO workers VALUES (?,?,?,?,?,?,?)",
+                upsert("workers", _WORKER_COLS, KEYS["workers"]),
                 (worker_id, socket.gethostname(), os.getpid(), queue, now, now, None),
             )
         return worker_id
@@ -276,37 +289,31 @@ class Store:
 
     def live_workers(self, max_age_s: float = 20.0) -> list[dict]:
         """Workers whose heartbeat is recent (and, on this host, whose process is alive)."""
-        con = self.connect()
-        try:
-            rows = [
-                dict(r) for r in con.execute("SELECT * FROM workers WHERE heartbeat > ?", (time.time() - max_age_s,))
-            ]
-        finally:
-            con.close()
+        with self._read() as con:
+            rows = con.execute("SELECT * FROM workers WHERE heartbeat > ?", (time.time() - max_age_s,)).fetchall()
         host = socket.gethostname()
-        return [r for r in rows if r["host"] != host or pid_alive(r["pid"])]
+        return [dict(r) for r in rows if r["host"] != host or pid_alive(r["pid"])]
 
     # ------------------------------------------------------------ metrics, predictions, artifacts
     def log_metrics(self, run_id: str, stage: str, epoch: int, step: int, values: dict[str, float]):
         now = time.time()
+        cols = ("run_id", "stage", "epoch", "step", "key", "value", "ts")
         with self.tx() as con:
             con.executemany(
-                "INSERT OR REPLACE INTO metrics VALUES (?,?,?,?,?,?,?)",
+                upsert("metrics", cols, KEYS["metrics"]),
                 [(run_id, stage, epoch, step, k, float(v), now) for k, v in values.items()],
             )
 
-    def metrics(self, run_id: str):
+    def _frame(self, sql: str, params: tuple, columns: list[str]):
         import pandas as pd
 
-        con = self.connect()
-        try:
-            return pd.read_sql_query(
-                "SELECT stage, epoch, step, key, value, ts FROM metrics WHERE run_id=? ORDER BY ts",
-                con,
-                params=(run_id,),
-            )
-        finally:
-            con.close()
+        with self._read() as con:
+            rows = con.execute(sql, params).fetchall()
+        return pd.DataFrame([[r[c] for c in columns] for r in rows], columns=columns)
+
+    def metrics(self, run_id: str):
+        cols = ["stage", "epoch", "step", "key", "value", "ts"]
+        return self._frame(f"SELECT {', '.join(cols)} FROM metrics WHERE run_id=? ORDER BY ts", (run_id,), cols)
 
     def save_predictions(self, run_id: str, model: str, rows: list[tuple]):
         """rows: (filename, device, city, y_true, y_pred, probs list)."""
@@ -321,76 +328,63 @@ class Store:
             )
 
     def predictions(self, run_id: str, model: str = "general"):
-        import pandas as pd
-
-        con = self.connect()
-        try:
-            df = pd.read_sql_query(
-                "SELECT filename, device, city, y_true, y_pred, probs_json FROM predictions WHERE run_id=? AND model=?",
-                con,
-                params=(run_id, model),
-            )
-        finally:
-            con.close()
+        cols = ["filename", "device", "city", "y_true", "y_pred", "probs_json"]
+        df = self._frame(f"SELECT {', '.join(cols)} FROM predictions WHERE run_id=? AND model=?", (run_id, model), cols)
         df["probs"] = df.pop("probs_json").map(json.loads)
         return df
 
     def add_artifact(self, run_id: str, kind: str, path: str | Path, meta: dict | None = None):
         with self.tx() as con:
             con.execute(
-                "INSERT OR REPLACE INTO artifacts VALUES (?,?,?,?)", (run_id, kind, str(path), json.dumps(meta or {}))
+                upsert("artifacts", ("run_id", "kind", "path", "meta_json"), KEYS["artifacts"]),
+                (run_id, kind, self._relative(path), json.dumps(meta or {})),
             )
 
     def artifacts(self, run_id: str) -> dict[str, dict]:
-        con = self.connect()
-        try:
+        with self._read() as con:
             rows = con.execute("SELECT kind, path, meta_json FROM artifacts WHERE run_id=?", (run_id,)).fetchall()
-        finally:
-            con.close()
-        return {r["kind"]: {"path": r["path"], **json.loads(r["meta_json"])} for r in rows}
+        return {r["kind"]: {"path": self._absolute(r["path"]), **json.loads(r["meta_json"])} for r in rows}
 
     def add_problems(self, run_id: str, problems: dict[str, str]):
         with self.tx() as con:
             con.executemany(
-                "INSERT OR REPLACE INTO problems VALUES (?,?,?)", [(run_id, f, p) for f, p in problems.items()]
+                upsert("problems", ("run_id", "filename", "problem"), KEYS["problems"]),
+                [(run_id, f, p) for f, p in problems.items()],
             )
 
     def problems(self, run_id: str) -> dict[str, str]:
-        con = self.connect()
-        try:
-            return {r[0]: r[1] for r in con.execute("SELECT filename, problem FROM problems WHERE run_id=?", (run_id,))}
-        finally:
-            con.close()
+        with self._read() as con:
+            rows = con.execute("SELECT filename, problem FROM problems WHERE run_id=?", (run_id,)).fetchall()
+        return {r["filename"]: r["problem"] for r in rows}
 
     # ------------------------------------------------------------ teacher zoo
+    _TEACHER_PATHS = ("ckpt_path", "logits_path")
+
+    def _teacher_dict(self, row: dict) -> dict:
+        return {k: self._absolute(v) if k in self._TEACHER_PATHS else v for k, v in row.items()}
+
     def get_teacher(self, key: str) -> dict | None:
-        con = self.connect()
-        try:
+        with self._read() as con:
             row = con.execute("SELECT * FROM teachers WHERE key=?", (key,)).fetchone()
-        finally:
-            con.close()
-        return dict(row) if row else None
+        return self._teacher_dict(row) if row else None
 
     def put_teacher(self, key: str, **fields):
+        """Record a zoo entry (fields given replace those stored; the others stay)."""
         fields = {"key": key, "created_at": time.time(), **fields}
         if "config_json" in fields and not isinstance(fields["config_json"], str):
             fields["config_json"] = json.dumps(fields["config_json"])
-        cols = ", ".join(fields)
+        for k in self._TEACHER_PATHS:
+            if fields.get(k):
+                fields[k] = self._relative(fields[k])
         with self.tx() as con:
-            con.execute(
-                f"INSERT OR REPLACE INTO teachers({cols}) VALUES ({', '.join('?' * len(fields))})",
-                tuple(fields.values()),
-            )
+            con.execute(upsert("teachers", tuple(fields), KEYS["teachers"]), tuple(fields.values()))
 
     def list_teachers(self) -> list[dict]:
-        con = self.connect()
-        try:
-            return [dict(r) for r in con.execute("SELECT * FROM teachers ORDER BY created_at")]
-        finally:
-            con.close()
+        with self._read() as con:
+            return [self._teacher_dict(r) for r in con.execute("SELECT * FROM teachers ORDER BY created_at")]
 
 
-def _run_dict(row: sqlite3.Row) -> dict:
+def _run_dict(row: dict) -> dict:
     d = dict(row)
     d["config"] = json.loads(d.pop("config_json") or "{}")
     d["summary"] = json.loads(d.pop("summary_json") or "null")

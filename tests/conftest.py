@@ -14,12 +14,15 @@ ROOT = Path(__file__).resolve().parent.parent  # the project
 os.environ.setdefault("ASC_CACHE", str(ROOT / ".cache" / "test"))
 
 
-def run_cli(*args, timeout: int = 300):
+def run_cli(*args, timeout: int = 300, env_extra: dict | None = None):
     """``python -m asc_core ARGS`` in a subprocess (what a user types), output captured."""
     import subprocess
     import sys
 
-    return subprocess.run([sys.executable, "-m", "asc_core", *args], capture_output=True, text=True, timeout=timeout)
+    env = dict(os.environ, **(env_extra or {}))
+    return subprocess.run(
+        [sys.executable, "-m", "asc_core", *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 def student_config(root, width: int = 16, **over) -> dict:
@@ -114,3 +117,25 @@ class PlantedPickle:
         import os
 
         return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server for the session (skips, saying why, where none can start)."""
+    pytest.importorskip("psycopg", reason="psycopg is not installed")
+    from tests.pg_server import PostgresServer, PostgresUnavailable
+
+    server = PostgresServer()
+    try:
+        server.start()
+    except PostgresUnavailable as e:
+        server.stop()
+        pytest.skip(str(e))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> str:
+    """A fresh, empty database on the session's PostgreSQL server."""
+    return postgres_server.database()

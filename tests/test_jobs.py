@@ -218,14 +218,21 @@ def test_store_opens_read_only_when_current(tmp_path):
     import sqlite3
 
     from asc_core.store import MIGRATIONS
+    from asc_core.store_backends import SQLiteDB, _dict_row
 
     Store(tmp_path / "runs")  # creates and migrates
     holder = sqlite3.connect(tmp_path / "runs" / "asc.db", isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # a writer holds the lock
     try:
         s = Store.__new__(Store)
-        s.root, s.db_path = tmp_path / "runs", tmp_path / "runs" / "asc.db"
-        s.connect = lambda: sqlite3.connect(s.db_path, timeout=0.5, isolation_level=None)  # fail fast if it would block
+        s.root, s.db = tmp_path / "runs", SQLiteDB(tmp_path / "runs" / "asc.db")
+
+        def connect():  # fail fast if it would block
+            con = sqlite3.connect(s.db.path, timeout=0.5, isolation_level=None)
+            con.row_factory = _dict_row
+            return con
+
+        s.db.connect = connect
         s._migrate()
         assert s.schema_version == len(MIGRATIONS)
     finally:

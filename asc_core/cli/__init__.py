@@ -12,6 +12,7 @@ import sys
 
 from asc_core.cli import bench, data, export, models, runs, tables, teachers
 from asc_core.data.errors import DatasetError
+from asc_core.store_backends import StoreUnreachable
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return args.func(args)
-    except (DatasetError, ValueError, FileNotFoundError, KeyError) as e:  # WeightsError is a ValueError
+    except (DatasetError, ValueError, FileNotFoundError, KeyError, StoreUnreachable) as e:  # WeightsError: ValueError
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -9,8 +9,6 @@ saw the same views, whatever its front end's hop.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import time
 from pathlib import Path
@@ -74,7 +72,7 @@ def ensure_teacher(
     key = teacher_key(ds, subset, spec, views)
     folder = zoo_dir(store) / key
     folder.mkdir(parents=True, exist_ok=True)
-    with _zoo_lock(folder, reporter, spec.model.name):  # two runs needing it: one trains, the other reuses
+    with _zoo_lock(store, key, reporter, spec.model.name):  # two runs needing it: one trains, the other reuses
         entry = store.get_teacher(key)
         if entry and entry["status"] == "done" and Path(entry["logits_path"]).exists():
             entry["reused"] = True
@@ -82,27 +80,19 @@ def ensure_teacher(
         return _train_teacher(ds, subset, spec, views, store, reporter, accelerator, num_workers, key, folder)
 
 
-@contextlib.contextmanager
-def _zoo_lock(folder: Path, reporter: Reporter, name: str):
-    """An exclusive lock on a zoo entry's folder (flock: released by the kernel if the holder dies). Waits,
-    saying so, and stays cancellable."""
-    with open(folder / "lock", "a") as f:
-        waiting = False
-        while True:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if not waiting:
-                    reporter.set_stage(f"waiting for teacher {name}: another run is training it")
-                    waiting = True
-                if reporter.cancel_requested():
-                    raise Cancelled() from None
-                time.sleep(1.0)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+def _zoo_lock(store, key: str, reporter: Reporter, name: str):
+    """An exclusive lock on a zoo entry (``Store.exclusive``: a PostgreSQL store's holds across machines). Waits,
+    saying so once, and stays cancellable."""
+    said = []
+
+    def on_wait():
+        if not said:
+            reporter.set_stage(f"waiting for teacher {name}: another run is training it")
+            said.append(True)
+        if reporter.cancel_requested():
+            raise Cancelled()
+
+    return store.exclusive(f"zoo-{key}", on_wait)
 
 
 def _train_teacher(ds, subset, spec, views, store, reporter, accelerator, num_workers, key, folder) -> dict:
