@@ -253,6 +253,9 @@ def render(path: Path | None = None) -> str:
         parts += [f"## {titles[table]}", "", _markdown(cells), ""]
         if table == "device":
             parts += [_device_table(df), ""]
+        finding = RESULTS_DIR / "findings" / f"{table}.md"  # what the table shows, written from the runs
+        if finding.exists():
+            parts += [finding.read_text().strip(), ""]
     machines = sorted(set(df["machine"])) if "machine" in df else []
     if machines:
         secs = pd.to_numeric(df["seconds"], errors="coerce").sum()

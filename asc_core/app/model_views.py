@@ -80,7 +80,7 @@ def fold_view(model: torch.nn.Module, block: str, channel: int = 0) -> dict:
     return {
         "branches": kernels,
         "folded": folded.conv.weight[channel, 0].detach().numpy()
-        * float(folded.bn.weight[channel] / (folded.bn.running_var[channel] + folded.bn.eps).sqrt()),
+        * float(folded.bn.weight[channel].detach() / (folded.bn.running_var[channel] + folded.bn.eps).sqrt()),
         "error": err,
         "channels": m.channels,
         "channel": channel,

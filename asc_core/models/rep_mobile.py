@@ -84,23 +84,46 @@ class RepDepthwise(nn.Module):
     # 2.1x (width 32) and 3.5x (width 96) slower (`bench train` prints both forms on a GPU). "always" / "never";
     # "cuda" uses it on a GPU only.
     grouped = "never"
+    # Recompute the branches in the backward pass instead of keeping each branch's output (``_recomputed``: the
+    # same function, gradients and running statistics, exactly): a stage then holds one activation, not one per
+    # branch — what keeps a width-64 student's training under 3 GB on a laptop CPU, at some compute. "never",
+    # "cpu" (training on a CPU only) or "always".
+    recompute = "never"
 
     def forward(self, x):
         if self.inference_mode:
             return self.act(self.bn(self.conv(x)))
         if self._can_group(x):
             return self.act(self._grouped(x))
-        out = 0
-        for b in self.branches.values():
-            out = out + b(x)
-        return self.act(out)
+        if self._can_recompute(x):
+            return self.act(self._recomputed(x))
+        return self.act(self._branch_sum(x))
 
-    def _can_group(self, x) -> bool:
-        if torch.fx._symbolic_trace.is_fx_symbolic_tracing() or self.grouped == "never":
-            return False
-        if self.grouped == "cuda" and not x.is_cuda:
-            return False
-        # plain layers only: NNI's pruning wraps them (masks); BatchNorms alike (momentum, eps) and exponential
+    def _branch_sum(self, x, update_stats: bool = True):
+        out = 0
+        for name, b in self.branches.items():
+            if update_stats:
+                out = out + b(x)
+            else:  # the recomputation: the same ops on copies of the running averages (the first pass updated them)
+                conv, bn = (None, b) if name == "identity" else (b[0], b[1])
+                y = x if conv is None else conv(x)
+                mean, var = bn.running_mean.clone(), bn.running_var.clone()
+                out = out + F.batch_norm(y, mean, var, bn.weight, bn.bias, True, bn.momentum, bn.eps)
+        return out
+
+    def _recomputed(self, x):
+        from torch.utils.checkpoint import checkpoint
+
+        first = [True]
+
+        def fn(x):
+            update, first[0] = first[0], False
+            return self._branch_sum(x, update)
+
+        return checkpoint(fn, x, use_reentrant=False, preserve_rng_state=False)
+
+    def _plain_layers(self) -> bool:
+        """Plain layers only (NNI's pruning wraps them with masks); BatchNorms alike and exponential."""
         if len({(bn.momentum, bn.eps) for bn in self.branch_norms()}) != 1:
             return False
         for name in self.branch_names:
@@ -111,6 +134,20 @@ class RepDepthwise(nn.Module):
             if conv is not None and type(conv) is not nn.Conv2d:
                 return False
         return True
+
+    def _can_recompute(self, x) -> bool:
+        if self.recompute == "never" or not (self.training and torch.is_grad_enabled()):
+            return False
+        if torch.fx._symbolic_trace.is_fx_symbolic_tracing() or (self.recompute == "cpu" and x.is_cuda):
+            return False
+        return self._plain_layers()
+
+    def _can_group(self, x) -> bool:
+        if torch.fx._symbolic_trace.is_fx_symbolic_tracing() or self.grouped == "never":
+            return False
+        if self.grouped == "cuda" and not x.is_cuda:
+            return False
+        return self._plain_layers()
 
     def branch_norms(self) -> list[nn.BatchNorm2d]:
         return [b if name == "identity" else b[1] for name, b in self.branches.items()]
