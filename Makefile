@@ -9,7 +9,14 @@ PORT ?= 8501
 # Where the app listens: this computer only by default. Serving a classroom (ASC_HOST=0.0.0.0) needs ASC_PASSWORD.
 ASC_HOST ?= 127.0.0.1
 # glibc maps/unmaps every tensor over 32 MB by default; keeping the heap makes CPU training ~2x faster.
+# LOW_MEMORY=1 (a laptop): glibc returns large blocks (on huge pages) and Rep-Mobile recomputes its branches
+# in the backward pass (same numbers) — less memory for some speed (asc_core/memory.py; README, Speed).
+ifeq ($(LOW_MEMORY),1)
+export GLIBC_TUNABLES := glibc.malloc.hugetlb=1
+export ASC_LOW_MEMORY := 1
+else
 export GLIBC_TUNABLES := glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=17179869184
+endif
 
 .PHONY: install app data test test-fast lint bench clean-venv
 

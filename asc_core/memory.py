@@ -2,10 +2,16 @@
 
 A worker must fit in a laptop's memory; the run's record says what each stage (teacher training, student training,
 pruning round, device fine-tuning, evaluation) took at its peak, so a memory problem names its stage.
+
+Two modes. *Fast* (the default; the Makefile keeps glibc's freed heap, ``mmap_max=0``, which is what makes CPU
+training ~2x faster here, and pays for it in fragmentation). *Low* (``ASC_LOW_MEMORY=1``, ``make app
+LOW_MEMORY=1``): glibc returns large blocks (on transparent huge pages, so fewer page faults) and Rep-Mobile
+recomputes its branches in the backward pass instead of keeping them (bit-exact), for a laptop's memory.
 """
 
 from __future__ import annotations
 
+import os
 import resource
 from pathlib import Path
 
@@ -31,3 +37,21 @@ def reset_peak() -> bool:
         return True
     except OSError:
         return False
+
+
+def low_memory() -> bool:
+    """``ASC_LOW_MEMORY`` set (not 0): trade speed for memory (see the module's text)."""
+    return os.environ.get("ASC_LOW_MEMORY", "") not in ("", "0")
+
+
+def memory_mode() -> str:
+    return "low" if low_memory() else "fast"
+
+
+def fit_memory(model):
+    """In low-memory mode, layers that can recompute their activations on the CPU do (``RepDepthwise``)."""
+    if low_memory():
+        for m in model.modules():
+            if hasattr(m, "recompute"):
+                m.recompute = "cpu"
+    return model

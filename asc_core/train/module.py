@@ -14,6 +14,7 @@ from lightning import LightningModule
 
 from asc_core.config import KD, Augment, Optim
 from asc_core.data.features import FEATURE_PRESETS, log_mel
+from asc_core.memory import fit_memory
 from asc_core.train.augment import freq_mask, freq_mixstyle
 from asc_core.train.kd import kd_loss
 from asc_core.train.layout import as_layout, prefers_channels_last, to_layout
@@ -60,6 +61,7 @@ class ASCModule(LightningModule):
 
     def setup(self, stage=None):
         to_layout(self.model, self.channels_last)  # in place (same Parameter objects), before the optimiser
+        fit_memory(self.model)  # ASC_LOW_MEMORY: Rep-Mobile recomputes its branches (same numbers, less memory)
 
     def forward(self, x):
         if self.mel is not None:

@@ -22,6 +22,7 @@ from asc_core.data import open_dataset
 from asc_core.data.labels import SCENES, TRAIN_DEVICES
 from asc_core.health import assess
 from asc_core.jobs import record
+from asc_core.memory import memory_mode
 from asc_core.paths import default_dataset_root
 from asc_core.store import Store
 from asc_core.train.data import ASCDataModule
@@ -187,6 +188,7 @@ def _run(cfg: ExperimentConfig, store: Store, run_id: str, run_dir: Path, report
     summary["seconds"] = round(time.time() - t_start, 1)
     reporter.close_stage()
     summary["peak_memory_mb"] = dict(reporter.peaks)  # per stage: where a memory problem comes from
+    summary["memory_mode"] = memory_mode()
     return summary
 
 
