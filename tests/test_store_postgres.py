@@ -5,6 +5,7 @@ the kill windows of ``test_jobs``."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -220,3 +221,13 @@ def test_a_named_lock_is_held_by_one_process_and_freed_when_it_is_killed(backend
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_bench_store_measures_both_databases(postgres_url, tmp_path):
+    out = run_cli("bench", "store", "--quick", "--json", env_extra={"ASC_STORE": postgres_url})
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = json.loads(out.stdout)["rows"]
+    ops = {r["operation"]: r for r in rows}
+    assert {"claim a run (conditional update)", "save 900 predictions", "list 20 runs"} <= set(ops)
+    assert all(len(r) == 3 and all(v > 0 for k, v in r.items() if k != "operation") for r in rows)
+    assert Store(tmp_path, url=postgres_url).list_runs() == []  # the bench tidied up after itself
