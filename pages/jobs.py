@@ -23,7 +23,10 @@ def live():
     workers = store.live_workers()
     running = [r for r in runs_now if r["status"] == "running"]
     queued = [r for r in runs_now if r["status"] == "queued"]
-    st.caption(f"{len(workers)} worker(s) alive · {len(running)} running · {len(queued)} queued")
+    st.caption(
+        f"{len(workers)} worker(s) alive · {len(running)} running · {len(queued)} queued · "
+        f"run store {store.describe()}"
+    )
     if queued and not workers:
         st.warning(
             "Runs are queued but no worker is running. `make app` starts one; or run "

@@ -173,6 +173,7 @@ def test_killed_run_leaves_a_consistent_store_and_resumes(tiny_root, tmp_path):
     assert epochs[-1] == 39 and len(before) > 0
     assert set(range(40)) == set(epochs)
     assert before["epoch"].max() >= 1  # the first process got that far; the resumed one went on from its checkpoint
+    assert [p.name for p in runs.glob("*/ckpt/*.ckpt")] == ["last.ckpt"]  # no last-v1.ckpt beside it
 
 
 def test_deterministic_under_a_seed(tiny_root, tmp_path):
