@@ -24,8 +24,7 @@ def live():
     running = [r for r in runs_now if r["status"] == "running"]
     queued = [r for r in runs_now if r["status"] == "queued"]
     st.caption(
-        f"{len(workers)} worker(s) alive · {len(running)} running · {len(queued)} queued · "
-        f"run store {store.describe()}"
+        f"{len(workers)} worker(s) alive · {len(running)} running · {len(queued)} queued · run store {store.describe()}"
     )
     if queued and not workers:
         st.warning(
