@@ -12,21 +12,21 @@ from tests.app.test_app_runs import _app
 pytestmark = pytest.mark.slow  # the app (AppTest) and a database server
 
 
-@pytest.mark.parametrize("page", ["pages/jobs.py", "pages/compare.py", "pages/listen.py", "pages/models.py"])
-def test_pages_read_a_postgresql_store(monkeypatch, postgres_server, tiny_root, tmp_path, page):
+def test_pages_read_a_postgresql_store(monkeypatch, postgres_url, tiny_root, tmp_path):
     if not demo.bundle_available():
         pytest.skip("no demo bundle in assets/demo_runs")
-    url = postgres_server.database()
-    ids = demo.load_bundle(Store(tmp_path / "runs", url=url))
-    monkeypatch.setenv("ASC_STORE", url)
-    at = _app(monkeypatch, tmp_path / "runs", tiny_root, page)
-    text = " ".join(str(x.value) for x in (*at.markdown, *at.caption, *at.subheader))
-    errors = [e.value for e in at.error if "file is missing" not in e.value]  # the bundle's clips are mini's
-    assert not errors, errors
-    if page == "pages/compare.py":
-        names = set(at.dataframe[0].value["name"]) if at.dataframe else set()
-        assert {"demo · demo", "demo · quick", "demo · quick-single"} <= names, names
-    assert len(ids) == 3 and text
+    ids = demo.load_bundle(Store(tmp_path / "runs", url=postgres_url))
+    monkeypatch.setenv("ASC_STORE", postgres_url)
+    at = _app(monkeypatch, tmp_path / "runs", tiny_root, "pages/compare.py")
+    names = set(at.dataframe[0].value["name"]) if at.dataframe else set()
+    assert len(ids) == 3 and {"demo · demo", "demo · quick", "demo · quick-single"} <= names, names
+    for page in ("pages/jobs.py", "pages/listen.py", "pages/models.py"):
+        at.switch_page(page).run()
+        assert not at.exception, (page, at.exception)
+        errors = [e.value for e in at.error if "file is missing" not in e.value]  # the bundle's clips are mini's
+        assert not errors, (page, errors)
+    at.switch_page("pages/jobs.py").run()
+    assert any("run store postgresql://" in c.value for c in at.caption)
 
 
 def test_every_page_says_when_the_store_cannot_be_reached(monkeypatch, tiny_root, tmp_path):

@@ -87,7 +87,7 @@ def test_recomputed_branches_train_exactly_like_kept_ones():
     torch.manual_seed(0)
     ref = create_model("rep_mobile", width=24).train()
     net = _set_recompute(copy.deepcopy(ref), "always")
-    x, y = torch.randn(8, 1, 256, 65), torch.randint(0, 10, (8,))
+    x, y = torch.randn(4, 1, 256, 65), torch.randint(0, 10, (4,))
     for m in (ref, net):
         opt = torch.optim.Adam(m.parameters(), lr=1e-3)
         for _ in range(2):
