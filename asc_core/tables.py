@@ -253,9 +253,8 @@ def render(path: Path | None = None) -> str:
         parts += [f"## {titles[table]}", "", _markdown(cells), ""]
         if table == "device":
             parts += [_device_table(df), ""]
-        finding = RESULTS_DIR / "findings" / f"{table}.md"  # what the table shows, written from the runs
-        if finding.exists():
-            parts += [finding.read_text().strip(), ""]
+        if finding(table):
+            parts += [finding(table), ""]
     machines = sorted(set(df["machine"])) if "machine" in df else []
     if machines:
         secs = pd.to_numeric(df["seconds"], errors="coerce").sum()
@@ -264,6 +263,12 @@ def render(path: Path | None = None) -> str:
     if path:
         path.write_text(text)
     return text
+
+
+def finding(table: str) -> str:
+    """What a table shows, written from its runs (``docs/results/findings/<table>.md``), or ""."""
+    path = RESULTS_DIR / "findings" / f"{table}.md"
+    return path.read_text().strip() if path.exists() else ""
 
 
 def _device_table(df: pd.DataFrame) -> str:

@@ -128,6 +128,8 @@ for table, title in (("V", "Table V â€” widths and pruning"), ("IV", "Table IV â
     if not (cells == "missing").all().all():
         st.subheader(title)
         st.dataframe(cells, width="stretch")
+        if tables.finding(table):
+            st.markdown(tables.finding(table))
 if results.empty:
     st.info("No committed results yet: `python -m asc_core tables run` fills docs/results/.")
 st.page_link("pages/compare.py", label="Compare your own runs with these tables", icon=":material/bar_chart:")

@@ -262,3 +262,4 @@ def test_learn_page_widgets_move_the_numbers(monkeypatch, filled, tiny_root):
     assert any(h.value == "Table V — widths and pruning" for h in at.subheader)
     v = next(d.value for d in at.dataframe if "width 96, unpruned" in d.value.index)
     assert v.loc["width 96, unpruned", "25 %"].endswith("(n=2)")
+    assert any(m.value.startswith("**What it shows") for m in at.markdown)  # each table's paragraph beside it
