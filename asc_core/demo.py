@@ -48,7 +48,7 @@ def make_bundle(out: Path = BUNDLE, presets=PRESETS, echo=print, **over) -> list
 
 
 def _strip(store, ids: list[str]) -> None:
-    """Keep the models (.pt), drop checkpoints, the teacher zoo, logs and the queue; paths made relative."""
+    """Keep the models (.pt), drop checkpoints, the teacher zoo, logs and the queue (and the rows naming them)."""
     for run_id in ids:
         for d in (store.root / run_id).iterdir():
             if d.is_dir():
@@ -61,13 +61,9 @@ def _strip(store, ids: list[str]) -> None:
     with store.tx() as con:
         con.execute("DELETE FROM teachers")
         con.execute("DELETE FROM workers")
-        for a in con.execute("SELECT run_id, kind, path FROM artifacts").fetchall():
-            p = store.root / a["path"]
-            if not p.exists():
+        for a in con.execute("SELECT run_id, kind, path FROM artifacts").fetchall():  # recorded relative already
+            if not (store.root / a["path"]).exists():
                 con.execute("DELETE FROM artifacts WHERE run_id=? AND kind=?", (a["run_id"], a["kind"]))
-            else:
-                con.execute("UPDATE artifacts SET path=? WHERE run_id=? AND kind=?",
-                            (str(p.relative_to(store.root)), a["run_id"], a["kind"]))  # fmt: skip
     con = sqlite3.connect(store.db_path)
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.execute("VACUUM")

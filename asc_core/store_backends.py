@@ -125,12 +125,11 @@ class _PGConnection:
     def execute(self, sql: str, params=()):
         return self._con.execute(sql.replace("?", "%s"), tuple(params))
 
-    def executemany(self, sql: str, rows):
+    def executemany(self, sql: str, rows) -> None:
         rows = [tuple(r) for r in rows]
-        with self._con.cursor() as cur:
-            if rows:
+        if rows:
+            with self._con.cursor() as cur:
                 cur.executemany(sql.replace("?", "%s"), rows)
-            return cur
 
 
 class PostgresDB:
