@@ -22,6 +22,7 @@ import torch
 import torch.nn as nn
 
 from asc_core.models._registry import register_model
+from asc_core.models.recompute import can_recompute, recomputed
 
 __all__ = ["CPMobileConfig", "CPMobile", "make_divisible", "STRIDES", "resolve_strides"]
 
@@ -102,7 +103,16 @@ class Block(nn.Module):
         self.grn = GRN() if grn else nn.Identity()
         self.act = nn.ReLU(inplace=True)
 
+    # Recompute the block's activations in the backward pass, keeping only its input ("never", "cpu", "always";
+    # ``asc_core.models.recompute``: bit-exact, BatchNorm statistics updated once). Low-memory mode turns it on.
+    recompute = "never"
+
     def forward(self, x):
+        if can_recompute(self, x):
+            return recomputed(self, self._forward, x)
+        return self._forward(x)
+
+    def _forward(self, x):
         y = self.proj_conv(self.depth_conv(self.exp_conv(x)))
         if self.shortcut is not None:
             y = y + self.shortcut(x)

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 
 from asc_core.models._registry import register_model
 from asc_core.models.cp_mobile import CPMobile, CPMobileConfig, resolve_strides
+from asc_core.models.recompute import can_recompute, recomputed
 
 __all__ = ["RepDepthwise", "reparameterize_model", "BRANCHES", "PAPER_BRANCHES"]
 
@@ -84,10 +85,9 @@ class RepDepthwise(nn.Module):
     # 2.1x (width 32) and 3.5x (width 96) slower (`bench train` prints both forms on a GPU). "always" / "never";
     # "cuda" uses it on a GPU only.
     grouped = "never"
-    # Recompute the branches in the backward pass instead of keeping each branch's output (``_recomputed``: the
-    # same function, gradients and running statistics, exactly): a stage then holds one activation, not one per
-    # branch — what keeps a width-64 student's training under 3 GB on a laptop CPU, at some compute. "never",
-    # "cpu" (training on a CPU only) or "always".
+    # Recompute the branches in the backward pass instead of keeping each branch's output
+    # (``asc_core.models.recompute``: the same function, gradients and running statistics, exactly): a stage then
+    # holds one activation, not one per branch. "never", "cpu" (training on a CPU only) or "always".
     recompute = "never"
 
     def forward(self, x):
@@ -95,32 +95,15 @@ class RepDepthwise(nn.Module):
             return self.act(self.bn(self.conv(x)))
         if self._can_group(x):
             return self.act(self._grouped(x))
-        if self._can_recompute(x):
-            return self.act(self._recomputed(x))
+        if can_recompute(self, x):
+            return self.act(recomputed(self, self._branch_sum, x))
         return self.act(self._branch_sum(x))
 
-    def _branch_sum(self, x, update_stats: bool = True):
+    def _branch_sum(self, x):
         out = 0
-        for name, b in self.branches.items():
-            if update_stats:
-                out = out + b(x)
-            else:  # the recomputation: the same ops on copies of the running averages (the first pass updated them)
-                conv, bn = (None, b) if name == "identity" else (b[0], b[1])
-                y = x if conv is None else conv(x)
-                mean, var = bn.running_mean.clone(), bn.running_var.clone()
-                out = out + F.batch_norm(y, mean, var, bn.weight, bn.bias, True, bn.momentum, bn.eps)
+        for b in self.branches.values():
+            out = out + b(x)
         return out
-
-    def _recomputed(self, x):
-        from torch.utils.checkpoint import checkpoint
-
-        first = [True]
-
-        def fn(x):
-            update, first[0] = first[0], False
-            return self._branch_sum(x, update)
-
-        return checkpoint(fn, x, use_reentrant=False, preserve_rng_state=False)
 
     def _plain_layers(self) -> bool:
         """Plain layers only (NNI's pruning wraps them with masks); BatchNorms alike and exponential."""
@@ -134,13 +117,6 @@ class RepDepthwise(nn.Module):
             if conv is not None and type(conv) is not nn.Conv2d:
                 return False
         return True
-
-    def _can_recompute(self, x) -> bool:
-        if self.recompute == "never" or not (self.training and torch.is_grad_enabled()):
-            return False
-        if torch.fx._symbolic_trace.is_fx_symbolic_tracing() or (self.recompute == "cpu" and x.is_cuda):
-            return False
-        return self._plain_layers()
 
     def _can_group(self, x) -> bool:
         if torch.fx._symbolic_trace.is_fx_symbolic_tracing() or self.grouped == "never":

@@ -37,7 +37,7 @@ def test_grouped_stage_equals_branches(stride):
     yb.backward(g)
     _close(xb.grad, xa.grad)
     for (n, pa), (_, pb) in zip(a.named_parameters(), b.named_parameters()):
-        _close(pb.grad, pa.grad, msg=n)
+        _close(pb.grad, pa.grad, rel=1e-4, msg=n)  # sums over batch × positions: the order depends on threads
     for (n, ba), (_, bb) in zip(a.named_buffers(), b.named_buffers()):
         torch.testing.assert_close(bb, ba, atol=1e-6, rtol=1e-6, msg=n)  # running statistics, batches tracked
     a.eval(), b.eval()
@@ -72,42 +72,3 @@ def test_grouped_form_is_off_by_default_and_not_used_under_tracing():
     stage.grouped = "always"
     traced = torch.fx.symbolic_trace(stage)  # NNI traces the branch-by-branch form (its pruning needs the layers)
     assert any(n.op == "call_module" and n.target.startswith("branches.") for n in traced.graph.nodes)
-
-
-def _set_recompute(model, mode):
-    for m in model.modules():
-        if isinstance(m, RepDepthwise):
-            m.recompute = mode
-    return model
-
-
-def test_recomputed_branches_train_exactly_like_kept_ones():
-    """Recomputing the branches in the backward pass (less memory) changes nothing: the same loss, the same
-    gradients and the same running statistics, bit for bit, over two optimiser steps."""
-    torch.manual_seed(0)
-    ref = create_model("rep_mobile", width=24).train()
-    net = _set_recompute(copy.deepcopy(ref), "always")
-    x, y = torch.randn(4, 1, 256, 65), torch.randint(0, 10, (4,))
-    for m in (ref, net):
-        opt = torch.optim.Adam(m.parameters(), lr=1e-3)
-        for _ in range(2):
-            opt.zero_grad()
-            torch.nn.functional.cross_entropy(m(x), y).backward()
-            opt.step()
-    for (n, pa), (_, pb) in zip(ref.named_parameters(), net.named_parameters()):
-        assert torch.equal(pa.grad, pb.grad) and torch.equal(pa, pb), n
-    for (n, ba), (_, bb) in zip(ref.named_buffers(), net.named_buffers()):
-        assert torch.equal(ba, bb), n  # running statistics updated once per step, batches tracked once
-    net.eval()
-    assert torch.equal(net(x), ref.eval()(x))
-
-
-def test_recompute_only_where_asked():
-    stage = RepDepthwise(8).train()
-    x = torch.zeros(1, 8, 4, 4)
-    assert stage.recompute == "never" and not stage._can_recompute(x)
-    stage.recompute = "cpu"
-    assert stage._can_recompute(x)
-    with torch.no_grad():
-        assert not stage._can_recompute(x)  # inference keeps nothing anyway
-    assert not stage.eval()._can_recompute(x)
