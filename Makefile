@@ -8,14 +8,20 @@ DATA_DIR ?= data
 PORT ?= 8501
 # Where the app listens: this computer only by default. Serving a classroom (ASC_HOST=0.0.0.0) needs ASC_PASSWORD.
 ASC_HOST ?= 127.0.0.1
-# glibc maps/unmaps every tensor over 32 MB by default; keeping the heap makes CPU training ~2x faster.
-# LOW_MEMORY=1 (a laptop): glibc returns large blocks (on huge pages) and Rep-Mobile recomputes its branches
-# in the backward pass (same numbers) — less memory for some speed (asc_core/memory.py; README, Speed).
+# glibc maps/unmaps every tensor over 32 MB by default; keeping the heap (FAST_GLIBC, what the tests and benches
+# run with) makes CPU training ~2x faster and costs memory. The app's worker picks its memory mode: LOW_MEMORY=1 —
+# glibc returns every block over 1 MB when freed (on huge pages) and CP-Mobile blocks recompute their activations
+# in the backward pass (same numbers) — is the default on machines with under 16 GB of RAM (a laptop); LOW_MEMORY=0
+# or 1 chooses (asc_core/memory.py; README, Speed).
+FAST_GLIBC := glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=17179869184
+export GLIBC_TUNABLES := $(FAST_GLIBC)
+MEM_GB := $(shell awk '/MemTotal/ {printf "%d", $$2 / 1048576}' /proc/meminfo 2>/dev/null)
+LOW_MEMORY ?= $(shell [ -n "$(MEM_GB)" ] && [ "$(MEM_GB)" -lt 16 ] && echo 1 || echo 0)
 ifeq ($(LOW_MEMORY),1)
-export GLIBC_TUNABLES := glibc.malloc.hugetlb=1
-export ASC_LOW_MEMORY := 1
+LOW_GLIBC := glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=1048576
+APP_MEMORY := export GLIBC_TUNABLES=$(LOW_GLIBC) ASC_LOW_MEMORY=1
 else
-export GLIBC_TUNABLES := glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=17179869184
+APP_MEMORY := export GLIBC_TUNABLES=$(FAST_GLIBC) ASC_LOW_MEMORY=0
 endif
 
 .PHONY: install app data test test-fast lint bench clean-venv
@@ -38,7 +44,8 @@ data: install
 app: install data
 	@case "$(ASC_HOST)" in 127.0.0.1|localhost|::1) ;; *) test -n "$$ASC_PASSWORD" || { \
 	  echo "ASC_HOST=$(ASC_HOST) opens the app to the network: set ASC_PASSWORD=... (a shared password) too"; exit 2; } ;; esac
-	@export ASC_DATA=$(DATA_DIR)/mini; \
+	@export ASC_DATA=$(DATA_DIR)/mini; $(APP_MEMORY); \
+	echo "memory mode: $(if $(filter 1,$(LOW_MEMORY)),low (LOW_MEMORY=0 for the fast one),fast (LOW_MEMORY=1 for a laptop's memory)); $(MEM_GB) GB of RAM"; \
 	$(PY) -m asc_core worker $(if $(WORKERS),--concurrency $(WORKERS)) & WPID=$$!; \
 	trap 'kill -INT $$WPID 2>/dev/null; wait $$WPID' EXIT; \
 	$(PY) -m streamlit run app.py --server.address $(ASC_HOST) --server.port $(PORT) --server.headless true --browser.gatherUsageStats false

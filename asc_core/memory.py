@@ -4,9 +4,11 @@ A worker must fit in a laptop's memory; the run's record says what each stage (t
 pruning round, device fine-tuning, evaluation) took at its peak, so a memory problem names its stage.
 
 Two modes. *Fast* (the default; the Makefile keeps glibc's freed heap, ``mmap_max=0``, which is what makes CPU
-training ~2x faster here, and pays for it in fragmentation). *Low* (``ASC_LOW_MEMORY=1``, ``make app
-LOW_MEMORY=1``): glibc returns large blocks (on transparent huge pages, so fewer page faults) and Rep-Mobile
-recomputes its branches in the backward pass instead of keeping them (bit-exact), for a laptop's memory.
+training ~2x faster here, and pays for it in fragmentation). *Low* (``ASC_LOW_MEMORY=1``; ``make app`` picks it on
+machines with under 16 GB, ``LOW_MEMORY=1`` asks for it): glibc maps every block over 1 MB on its own and returns
+it when freed (``mmap_threshold`` fixed, on transparent huge pages, so few page faults), and CP-Mobile blocks
+recompute their activations in the backward pass instead of keeping them (bit-exact; ``models/recompute.py``).
+Both modes give the heap back between stages (``release``).
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ def memory_mode() -> str:
 
 
 def fit_memory(model):
-    """In low-memory mode, layers that can recompute their activations on the CPU do (``RepDepthwise``)."""
+    """In low-memory mode, layers that can recompute their activations on the CPU do (CP-Mobile's ``Block``)."""
     if low_memory():
         for m in model.modules():
             if hasattr(m, "recompute"):

@@ -6,8 +6,12 @@ count) on each forward, so plain checkpointing would update them twice. Here the
 context that puts back every buffer of the module as the first forward left it: the outputs are the same
 (training-mode BatchNorm normalises with the batch's statistics, not the running ones), so loss, gradients,
 parameters and buffers are bit for bit those of a module that kept its activations (tests/models). It works on
-any module — plain layers or NNI's masked wrappers during a pruning schedule — and nests (a Rep-Mobile stage
-inside a checkpointed block).
+any module — plain layers or NNI's masked wrappers during a pruning schedule.
+
+Used by CP-Mobile's blocks (so by Rep-Mobile and the DCASE24 baseline): a block then keeps only its input for the
+backward pass. Measured on 2 cores, a bare Rep-Mobile training step at batch 64 with low-memory mode's allocator:
+width 64 1.9 GB → 1.1 GB, width 96 2.5 → 1.3 GB at the same speed (fewer pages faulted in pays for the second
+forward). Recomputing Rep-Mobile's branches inside a recomputed block as well saved nothing more and cost 15 %.
 
 Modes (a module's ``recompute`` attribute): "never" (the default), "cpu" (training on a CPU only: on a GPU memory
 is rarely the limit and time is) or "always". ``asc_core.memory.fit_memory`` sets them in low-memory mode.

@@ -29,7 +29,6 @@ import torch.nn.functional as F
 
 from asc_core.models._registry import register_model
 from asc_core.models.cp_mobile import CPMobile, CPMobileConfig, resolve_strides
-from asc_core.models.recompute import can_recompute, recomputed
 
 __all__ = ["RepDepthwise", "reparameterize_model", "BRANCHES", "PAPER_BRANCHES"]
 
@@ -85,18 +84,12 @@ class RepDepthwise(nn.Module):
     # 2.1x (width 32) and 3.5x (width 96) slower (`bench train` prints both forms on a GPU). "always" / "never";
     # "cuda" uses it on a GPU only.
     grouped = "never"
-    # Recompute the branches in the backward pass instead of keeping each branch's output
-    # (``asc_core.models.recompute``: the same function, gradients and running statistics, exactly): a stage then
-    # holds one activation, not one per branch. "never", "cpu" (training on a CPU only) or "always".
-    recompute = "never"
 
     def forward(self, x):
         if self.inference_mode:
             return self.act(self.bn(self.conv(x)))
         if self._can_group(x):
             return self.act(self._grouped(x))
-        if can_recompute(self, x):
-            return self.act(recomputed(self, self._branch_sum, x))
         return self.act(self._branch_sum(x))
 
     def _branch_sum(self, x):

@@ -1,6 +1,8 @@
 """The Streamlit app: every page registered and rendered with AppTest (real dataset, no mocks)."""
 
 import ast
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -85,3 +87,18 @@ def test_the_app_listens_on_this_computer_only_by_default():
     assert cfg["server"]["address"] == "127.0.0.1"
     make = (ROOT / "Makefile").read_text()
     assert "ASC_HOST ?= 127.0.0.1" in make and "--server.address $(ASC_HOST)" in make
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_the_apps_worker_runs_in_the_memory_mode_asked_or_the_machines_size_picks():
+    def recipe(*args):
+        r = subprocess.run(["make", "-n", "app", *args], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        return r.stdout
+
+    low = recipe("LOW_MEMORY=1")
+    assert "GLIBC_TUNABLES=glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=1048576 ASC_LOW_MEMORY=1" in low
+    assert "memory mode: low" in low
+    fast = recipe("LOW_MEMORY=0")
+    assert "glibc.malloc.mmap_max=0" in fast and "ASC_LOW_MEMORY=0" in fast and "memory mode: fast" in fast
+    gb = int(open("/proc/meminfo").read().split()[1]) // 1048576
+    assert f"memory mode: {'low' if gb < 16 else 'fast'}" in recipe() and f"{gb} GB of RAM" in recipe()

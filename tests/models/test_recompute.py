@@ -1,5 +1,6 @@
-"""Low-memory training: blocks and Rep-Mobile stages recompute their activations in the backward pass and train
-bit for bit like the layers that keep them — plain, or wrapped by NNI's masks during a pruning schedule."""
+"""Low-memory training: CP-Mobile blocks (Rep-Mobile's, the DCASE24 baseline's) recompute their activations in the
+backward pass and train bit for bit like blocks that keep them — plain, or wrapped by NNI's masks during a pruning
+schedule."""
 
 import contextlib
 import copy
@@ -12,7 +13,6 @@ from asc_core.memory import fit_memory
 from asc_core.models import create_model
 from asc_core.models.cp_mobile import Block
 from asc_core.models.recompute import can_recompute
-from asc_core.models.rep_mobile import RepDepthwise
 
 
 def _set_recompute(model, mode):
@@ -104,7 +104,7 @@ def test_low_memory_mode_turns_it_on(monkeypatch):
     model = create_model("rep_mobile", width=16)
     monkeypatch.delenv("ASC_LOW_MEMORY", raising=False)
     fit_memory(model)
-    assert {m.recompute for m in model.modules() if isinstance(m, (Block, RepDepthwise))} == {"never"}
+    assert {m.recompute for m in model.modules() if isinstance(m, Block)} == {"never"}
     monkeypatch.setenv("ASC_LOW_MEMORY", "1")
     fit_memory(model)
-    assert {m.recompute for m in model.modules() if isinstance(m, (Block, RepDepthwise))} == {"cpu"}
+    assert {m.recompute for m in model.modules() if isinstance(m, Block)} == {"cpu"}
