@@ -18,6 +18,16 @@ import resource
 from pathlib import Path
 
 _STATUS = Path("/proc/self/status")
+# The environment of a process in each mode (the Makefile sets the same for the app's worker; GLIBC_TUNABLES is read
+# when a process starts, so a mode is chosen per process). Fast: glibc keeps its heap; low: every block over 1 MB
+# mapped on its own and returned when freed, on transparent huge pages.
+MODE_ENV = {
+    "fast": {
+        "GLIBC_TUNABLES": "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=17179869184",
+        "ASC_LOW_MEMORY": "0",
+    },
+    "low": {"GLIBC_TUNABLES": "glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=1048576", "ASC_LOW_MEMORY": "1"},
+}
 _CLEAR = Path("/proc/self/clear_refs")
 
 

@@ -30,13 +30,14 @@ def bare_step(model_name: str, width: int, steps: int, batch_size: int = 64, gro
     """Clips/s of forward + backward + Adam on random log-mels, the product's layout and precision."""
     import torch
 
+    from asc_core.memory import fit_memory
     from asc_core.models import create_model, input_shape
     from asc_core.train.layout import as_layout, prefers_channels_last, to_layout
     from asc_core.train.loop import training_precision
 
     dev = _device()
     torch.manual_seed(0)
-    model = create_model(model_name, width=width).to(dev).train()
+    model = fit_memory(create_model(model_name, width=width).to(dev).train())  # low-memory mode: blocks recompute
     if grouped:
         from asc_core.models.rep_mobile import RepDepthwise
 

@@ -59,3 +59,13 @@ def test_bench_quick_runs():
     assert r.returncode == 0, r.stderr
     row = json.loads(r.stdout)["rows"][0]
     assert row["preset"] == "tiny" and row["dcase24_clips_per_s"] > 0 and row["dcase24_cache_speedup"] > 1
+
+
+@pytest.mark.slow  # subprocesses that train
+def test_bench_memory_measures_both_modes_in_fresh_processes():
+    """Each mode in its own process with its own allocator settings: the low-memory mode's step peaks lower."""
+    r = run("bench", "memory", "--quick", "--json")
+    assert r.returncode == 0, r.stderr
+    row = json.loads(r.stdout)["rows"][0]
+    assert row["network"] == "rep_mobile-32" and row["fast: clips/s"] > 0 and row["low: clips/s"] > 0
+    assert row["low: peak MB"] < row["fast: peak MB"]
