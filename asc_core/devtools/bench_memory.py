@@ -39,7 +39,7 @@ def bench_memory(quick: bool = False) -> dict:
     from asc_core.memory import MODE_ENV
 
     networks = NETWORKS[1:2] if quick else NETWORKS
-    steps = 1 if quick else 10
+    steps = 1 if quick else 5
     rows = []
     for name, width in networks:
         row = {"network": f"{name}-{width}", "batch": 64}
