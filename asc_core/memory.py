@@ -31,15 +31,21 @@ MODE_ENV = {
 _CLEAR = Path("/proc/self/clear_refs")
 
 
-def peak_mb() -> float:
-    """This process's peak resident memory since the last ``reset_peak`` (or since it started), in MB."""
+def _status_mb(field: str) -> float | None:
+    """A memory field of /proc/self/status in MB (None where there is no /proc)."""
     try:
         for line in _STATUS.read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux: the lifetime peak
+    return None
+
+
+def peak_mb() -> float:
+    """This process's peak resident memory since the last ``reset_peak`` (or since it started), in MB."""
+    peak = _status_mb("VmHWM")
+    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # lifetime peak
 
 
 def release() -> bool:
@@ -59,13 +65,7 @@ def release() -> bool:
 
 def rss_mb() -> float:
     """This process's resident memory now, in MB (0 where /proc is missing)."""
-    try:
-        for line in _STATUS.read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+    return _status_mb("VmRSS") or 0.0
 
 
 def reset_peak() -> bool:
