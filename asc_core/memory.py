@@ -49,12 +49,16 @@ def peak_mb() -> float:
 
 
 def release() -> bool:
-    """Give the heap's free pages back to the system (glibc ``malloc_trim(0)``), e.g. between the stages of a run.
+    """Collect reference cycles (a finished Trainer's), then give the heap's free pages back to the system (glibc
+    ``malloc_trim(0)``), e.g. between the stages of a run.
 
     A stage's activations are freed when it ends, but glibc keeps the pages — all of them with the Makefile's
     fast setting (``mmap_max=0``, a huge trim threshold), the fragmented middle of the heap with its default —
     so the next stage would start from the last one's peak. Releasing once per stage costs a few page faults
     in the next one. False where there is no glibc."""
+    import gc
+
+    gc.collect()
     try:
         import ctypes
 

@@ -68,14 +68,11 @@ class Reporter:
     def close_stage(self):
         """Record the stage that ends: its peak resident memory; give what it freed back to the system (its
         trainer's reference cycles collected, the heap trimmed), so the next stage starts low; start a new peak."""
-        import gc
-
         from asc_core.memory import peak_mb, release, reset_peak
 
         if self.stage:
             key = self.stage.split(":")[0]  # "pruning round 1/2: fine-tuning" → "pruning round 1/2"
             self.peaks[key] = round(max(self.peaks.get(key, 0.0), peak_mb()), 1)
-        gc.collect()
         release()
         reset_peak()
 
