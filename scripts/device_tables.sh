@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
 # The paper tables on a lent GPU machine: TABLES (default II,IV,V,device), WORKERS concurrent runs on the one GPU,
-# BUDGET_S seconds of training; the CSVs and RESULTS.md come back under $OUT (commit them into docs/).
+# BUDGET_S seconds of training; the CSVs and RESULTS.md come back under $OUT (commit them into docs/). They are
+# copied there every 20 s as runs land, so a call cut off by its time limit still brings back what finished.
 set -o pipefail
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
 export PYTHONPATH=/tmp/site:$PWD/.whl/site:$PWD PYTHONUNBUFFERED=1 ASC_DATA_HOME=/tmp/data ASC_RUNS=/tmp/runs
 export ASC_LOADER_WORKERS=1  # several runs share the machine's cores
+# compute threads per run: the cores shared among the workers (a pruning schedule's steps run on the CPU)
+export OMP_NUM_THREADS=$(( $(nproc) / ${WORKERS:-8} > 0 ? $(nproc) / ${WORKERS:-8} : 1 ))
 nvidia-smi -L
 t0=$(date +%s)
 python3 -m asc_core data synth --preset standard --seed 0 --out /tmp/data/standard 2>&1 | tail -1
 echo "standard set in $(( $(date +%s) - t0 )) s"
+( while sleep 20; do cp docs/results/*.csv "$OUT/" 2>/dev/null; done ) &
+copier=$!
 python3 -m asc_core tables run --tables "${TABLES:-II,IV,V,device}" --workers "${WORKERS:-8}" \
   --budget-s "${BUDGET_S:-300}" 2>&1 | grep -E "^\[|queued|result rows|planned|Error|error" | tail -40
+kill $copier
 cp docs/results/*.csv docs/RESULTS.md "$OUT/" 2>/dev/null
-python3 -m asc_core runs list --runs /tmp/runs 2>/dev/null | tail -5
+grep -E "Error|error" /tmp/runs/tables-workers.log | sort | uniq -c | sort -rn | head -10
+python3 -m asc_core runs list --runs /tmp/runs 2>/dev/null | tail -12
