@@ -15,6 +15,7 @@ import torch
 from asc_core.complexity import BudgetError, check_budget, deployed_complexity, measure
 from asc_core.compress.prune import channels_per_layer, dependency_config, prune_scheduled, solve_budget
 from asc_core.models.rep_mobile import reparameterize_model
+from asc_core.train.loop import compute_device
 
 
 def targets(cfg) -> list[dict]:
@@ -90,7 +91,7 @@ def run_rounds(model, cfg, dm, evaluate, finetune, train_step, reporter) -> tupl
 
         pruned = prune_scheduled(
             model, sparsity, train_step, loader, p.pruner, p.schedule, p.total_times, interval, p.finetune_lr, deps,
-            on_step=on_step,
+            on_step=on_step, device=compute_device(cfg.accelerator),
         )  # fmt: skip
         pruned.model_name, pruned.feature_preset = cfg.student.name, cfg.student_features
         acc_pruned = evaluate(pruned)

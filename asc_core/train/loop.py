@@ -155,10 +155,17 @@ def quiet_lightning():
             logging.getLogger(name).setLevel(logging.WARNING)
 
 
+def compute_device(accelerator: str = "auto") -> str:
+    """Where a run computes: ``cuda`` when the config allows it (auto, cuda, gpu) and a GPU is present."""
+    import torch
+
+    return "cuda" if accelerator in ("auto", "cuda", "gpu") and torch.cuda.is_available() else "cpu"
+
+
 def training_precision(accelerator: str = "auto") -> str:
     import torch
 
-    if accelerator in ("auto", "cuda", "gpu") and torch.cuda.is_available():
+    if compute_device(accelerator) == "cuda":
         return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
     return "32-true"
 

@@ -27,15 +27,11 @@ from asc_core.paths import default_dataset_root
 from asc_core.store import Store
 from asc_core.train.data import ASCDataModule
 from asc_core.train.evaluate import deploy, test_metrics, test_probs
-from asc_core.train.loop import Cancelled, Reporter, fit
+from asc_core.train.loop import Cancelled, Reporter, compute_device, fit
 from asc_core.train.module import ASCModule
 from asc_core.train.teachers import check_teacher_weights, ensure_teacher, load_ensemble
 
 log = logging.getLogger(__name__)
-
-
-def _device(accelerator: str) -> str:
-    return "cuda" if accelerator in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
 
 
 def run_experiment(
@@ -76,8 +72,6 @@ def run_experiment(
 
 
 def _stage_plan(cfg: ExperimentConfig, ds, store: Store) -> dict[str, float]:
-    import torch
-
     from asc_core.grid import stage_plan
     from asc_core.zoo import teacher_key
 
@@ -85,8 +79,7 @@ def _stage_plan(cfg: ExperimentConfig, ds, store: Store) -> dict[str, float]:
     for spec in cfg.teachers:
         entry = store.get_teacher(teacher_key(ds, cfg.subset, spec, cfg.kd.views))
         ready += bool(entry and entry.get("status") == "done")
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    return stage_plan(cfg, len(ds.subset(cfg.subset)), store.list_runs("done"), ready, device)
+    return stage_plan(cfg, len(ds.subset(cfg.subset)), store.list_runs("done"), ready, compute_device(cfg.accelerator))
 
 
 def _run(cfg: ExperimentConfig, store: Store, run_id: str, run_dir: Path, reporter: Reporter, resume: bool) -> dict:
@@ -242,6 +235,8 @@ def _prune(student, cfg, dm, features, entries, run_dir, reporter, store, run_id
 
     # the schedule's training steps: the student's own loss (augmentations, KD) through the one definition of it
     step_module = ASCModule(student, cfg.optim, cfg.augment, kd, features, on_the_fly, cfg.seed)
+    if step_module.mel is not None:  # the front end computes where the schedule's steps run (prune_scheduled)
+        step_module.mel.to(compute_device(cfg.accelerator))
 
     def train_step(batch, m):
         return step_module.training_loss(batch, m)[0]

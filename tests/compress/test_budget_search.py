@@ -83,3 +83,29 @@ def test_the_pruning_schedule_reports_steps_and_can_be_cancelled_between_them():
     with pytest.raises(Cancelled):
         prune_scheduled(model, 0.5, step, batches, total_times=4, interval_steps=2, on_step=on_step)
     assert seen == [(1, 8), (2, 8), (3, 8)]  # 4 updates × 2 steps; stopped at the third step, not after all
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_the_pruning_schedule_trains_where_it_is_told_and_hands_back_a_smaller_cpu_model(device):
+    """On a GPU machine the schedule's steps run on the GPU (batches moved there); tracing and NNI's speed-up stay
+    on the CPU, so the pruned network always comes back there."""
+    if device == "cuda" and not torch.cuda.is_available():
+        pytest.skip("no CUDA device on this machine: the GPU path of the schedule runs only where one is present")
+    from asc_core.compress.prune import channels_per_layer, prune_scheduled
+
+    torch.manual_seed(0)
+    model = create_model("dcase24_baseline", width=16)
+    model.model_name = "dcase24_baseline"
+    batches = [(torch.randn(4, 1, 256, 65), torch.randint(0, 10, (4,))) for _ in range(2)]
+    where = set()
+
+    def step(batch, m):
+        where.add((batch[0].device.type, next(m.parameters()).device.type))
+        return torch.nn.functional.cross_entropy(m(batch[0]), batch[1])
+
+    pruned = prune_scheduled(model, 0.5, step, batches, total_times=2, interval_steps=2, device=device)
+    assert where == {(device, device)}
+    assert {p.device.type for p in pruned.parameters()} == {"cpu"}
+    before, after = channels_per_layer(model), channels_per_layer(pruned)
+    assert sum(after.values()) < sum(before.values())
+    assert pruned.eval()(torch.randn(1, 1, 256, 65)).shape == (1, 10)
