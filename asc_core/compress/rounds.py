@@ -15,7 +15,6 @@ import torch
 from asc_core.complexity import BudgetError, check_budget, deployed_complexity, measure
 from asc_core.compress.prune import channels_per_layer, dependency_config, prune_scheduled, solve_budget
 from asc_core.models.rep_mobile import reparameterize_model
-from asc_core.train.loop import compute_device
 
 
 def targets(cfg) -> list[dict]:
@@ -56,10 +55,12 @@ def _cancel_point(reporter) -> None:
         raise Cancelled()
 
 
-def run_rounds(model, cfg, dm, evaluate, finetune, train_step, reporter) -> tuple[torch.nn.Module, list[dict]]:
+def run_rounds(
+    model, cfg, dm, evaluate, finetune, train_step, reporter, device: str = "cpu"
+) -> tuple[torch.nn.Module, list[dict]]:
     """``evaluate(model) -> macro accuracy``; ``finetune(model, round_index) -> None`` (KD, in place);
     ``train_step(batch, model) -> loss`` (the student's training loss, for the schedule's steps; batches of
-    ``dm.train_dataloader()``, waveforms in on-the-fly mode)."""
+    ``dm.train_dataloader()``, waveforms in on-the-fly mode), computed on ``device`` (the run's)."""
     p = cfg.pruning
     loader = dm.train_dataloader()
     # NNI updates the sparsity every `interval` steps, `total_times` times: the schedule spans schedule_epochs
@@ -91,7 +92,7 @@ def run_rounds(model, cfg, dm, evaluate, finetune, train_step, reporter) -> tupl
 
         pruned = prune_scheduled(
             model, sparsity, train_step, loader, p.pruner, p.schedule, p.total_times, interval, p.finetune_lr, deps,
-            on_step=on_step, device=compute_device(cfg.accelerator),
+            on_step=on_step, device=device,
         )  # fmt: skip
         pruned.model_name, pruned.feature_preset = cfg.student.name, cfg.student_features
         acc_pruned = evaluate(pruned)

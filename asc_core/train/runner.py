@@ -235,8 +235,9 @@ def _prune(student, cfg, dm, features, entries, run_dir, reporter, store, run_id
 
     # the schedule's training steps: the student's own loss (augmentations, KD) through the one definition of it
     step_module = ASCModule(student, cfg.optim, cfg.augment, kd, features, on_the_fly, cfg.seed)
-    if step_module.mel is not None:  # the front end computes where the schedule's steps run (prune_scheduled)
-        step_module.mel.to(compute_device(cfg.accelerator))
+    device = compute_device(cfg.accelerator)  # where the schedule's training steps run (prune_scheduled)
+    if step_module.mel is not None:
+        step_module.mel.to(device)
 
     def train_step(batch, m):
         return step_module.training_loss(batch, m)[0]
@@ -259,7 +260,7 @@ def _prune(student, cfg, dm, features, entries, run_dir, reporter, store, run_id
         torch.save(m.state_dict(), run_dir / f"round{k + 1}.pt")
         store.add_artifact(run_id, f"round{k + 1}", run_dir / f"round{k + 1}.pt", _model_meta(cfg, folded=False))
 
-    return run_rounds(student, cfg, dm, evaluate, finetune, train_step, reporter)
+    return run_rounds(student, cfg, dm, evaluate, finetune, train_step, reporter, device)
 
 
 def _evaluate(model, dm, cfg, store, run_id, name) -> dict:
