@@ -137,8 +137,16 @@ def served(tiny_root, tmp_path_factory):
 def _open(page, url: str, path: str, title: str):
     page.goto(f"{url}/{path}")
     page.get_by_role("heading", name=title).first.wait_for(timeout=120_000)
-    page.wait_for_timeout(3000)  # let charts draw
+    _settled(page)
     _no_error(page, path)
+
+
+def _settled(page):
+    """The page's script has finished (Streamlit shows its running icon while a script runs; it appears a few
+    hundred ms after a run starts, hence the first pause) and the charts have had a moment to draw."""
+    page.wait_for_timeout(700)
+    page.locator("[data-testid='stStatusWidgetRunningIcon']").wait_for(state="detached", timeout=120_000)
+    page.wait_for_timeout(500)
 
 
 def _no_error(page, path):
