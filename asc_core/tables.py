@@ -46,6 +46,14 @@ def epochs_for(subset: int, at_25: int = 12) -> int:
     return max(3, round(at_25 * 25 / subset))
 
 
+def validate_every_for(subset: int) -> int:
+    """At most about 12 points on a learning curve, whatever the epochs (the quick preset's every 2nd epoch at 25
+    and 100 %): at 5 % (60 epochs of 350 clips) validating on the 1,800 test clips every 2nd epoch (a teacher:
+    every epoch) cost more than the training. It does not change what a run trains (the validation loader has its
+    own generator; tests/train/test_pipeline.py), so ``result_key`` leaves it out."""
+    return max(2, epochs_for(subset) // 12)
+
+
 def _rows(table: str) -> dict[str, dict]:
     """Row label → config overrides (over the quick preset) for one table."""
     rep32 = {"student": {"name": "rep_mobile", "width": 32}}
@@ -84,14 +92,16 @@ def _config(table: str, row: str, over: dict, subset: int, seed: int, dataset: s
     epochs = epochs_for(subset)
     raw = {"preset": "quick", "dataset": dataset, "subset": subset, "seed": seed, "name": f"Table {table} · {row}"}
     raw |= {k: v for k, v in over.items() if k not in ("optim", "pruning", "teachers")}
-    raw["optim"] = {"epochs": epochs, **over.get("optim", {})}
+    every = validate_every_for(subset)
+    raw["optim"] = {"epochs": epochs, "validate_every": every, **over.get("optim", {})}
     teachers = over.get("teachers")
     if teachers is not None:
-        raw["teachers"] = [{"seed": seed, **t, "optim": {**_TEACHER_OPTIM, **t.get("optim", {}), "epochs": epochs}}
+        raw["teachers"] = [{"seed": seed, **t, "optim": {**_TEACHER_OPTIM, **t.get("optim", {}), "epochs": epochs,
+                                                          "validate_every": every}}
                            for t in teachers]  # fmt: skip
     else:  # the quick preset's CP-ResNet, at this subset's epochs and this seed
         raw["teachers"] = [{"model": {"name": "cp_resnet", "width": 32}, "seed": seed,
-                            "optim": {**_TEACHER_OPTIM, "epochs": epochs}}]  # fmt: skip
+                            "optim": {**_TEACHER_OPTIM, "epochs": epochs, "validate_every": every}}]  # fmt: skip
     if table in ("II", "III"):
         raw["teachers"] = []
     if "pruning" in over:
@@ -126,12 +136,20 @@ _FIELDS = ["table", "row", "subset", "seed", "config_digest", "run_id", "macro_a
 
 def result_key(cfg: ExperimentConfig) -> str:
     """The digest a result is kept under: the config without the dataset's folder, plus the dataset's name — the
-    same run on another machine (its data elsewhere) is the same result."""
+    same run on another machine (its data elsewhere) is the same result — and without ``validate_every``."""
     import hashlib
 
-    d = cfg.model_dump(mode="json")
+    d = _without(cfg.model_dump(mode="json"), "validate_every")  # how often a curve is sampled, not what trains
     d["dataset"] = Path(d.get("dataset") or "mini").name
     return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _without(d, key: str):
+    if isinstance(d, dict):
+        return {k: _without(v, key) for k, v in d.items() if k != key}
+    if isinstance(d, list):
+        return [_without(v, key) for v in d]
+    return d
 
 
 def recorded() -> dict[tuple[str, int], dict]:

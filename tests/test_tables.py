@@ -23,6 +23,12 @@ def test_the_whole_plan_validates_with_scaled_epochs():
     both = by[("IV", "CNN + transformer teachers", 25, 1)].teachers
     assert [t.model.name for t in both] == ["cp_resnet", "cp_mobile", "passt_tiny"] and {t.seed for t in both} == {1}
     assert by[("device", "general model → device-specific fine-tuning", 25, 0)].device_finetune.enabled
+    # about 12 validations at most per training, student and teachers alike; how often is not part of a result
+    cnn = by[("IV", "CNN teachers (CP-ResNet + CP-Mobile-64)", 5, 0)]
+    assert cnn.optim.validate_every == 5 and {t.optim.validate_every for t in cnn.teachers} == {5}
+    assert by[("IV", "CNN teachers (CP-ResNet + CP-Mobile-64)", 25, 0)].optim.validate_every == 2
+    often = cnn.model_copy(update={"optim": cnn.optim.model_copy(update={"validate_every": 1})})
+    assert tables.result_key(often) == tables.result_key(cnn)
 
 
 @pytest.mark.slow  # trains two small models

@@ -233,7 +233,10 @@ class ASCDataModule(LightningDataModule):
         )  # workers re-created each epoch, so they see .epoch
 
     def val_dataloader(self):
-        return DataLoader(self.test_set, batch_size=max(self.batch_size, 128), **self._loader_options())
+        # its own generator: a DataLoader without one draws its base seed from the global torch RNG, which
+        # dropout and PaSST's patchout also draw from — so how often a run validates changed how it trained
+        g = torch.Generator().manual_seed(self.seed)
+        return DataLoader(self.test_set, batch_size=max(self.batch_size, 128), generator=g, **self._loader_options())
 
     test_dataloader = val_dataloader
 
