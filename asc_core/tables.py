@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import platform
 from pathlib import Path
 
@@ -179,8 +180,6 @@ def _run_key(run: dict) -> str | None:
 
 
 def _machine() -> str:
-    import os
-
     import torch
 
     if torch.cuda.is_available():
@@ -200,10 +199,11 @@ def collect(store, items: list[dict]) -> int:
     """Finished runs of the plan → rows of docs/results/<table>.csv (merged by digest and seed). Rows written."""
     by_key = {(result_key(i["config"]), i["seed"]): i for i in items}
     rows = recorded()
+    have_runs = {v["run_id"] for v in rows.values()}  # a run is one row, even if its digest was computed otherwise
     n, machine = 0, _machine()
     for r in store.list_runs("done"):
         key = (_run_key(r), int((r.get("config") or {}).get("seed", 0)))
-        if key not in by_key or key in rows:
+        if key not in by_key or key in rows or r["run_id"] in have_runs:
             continue
         i, s = by_key[key], r["summary"] or {}
         cx, ds = s.get("complexity") or {}, s.get("device_specific") or {}
@@ -222,11 +222,14 @@ def collect(store, items: list[dict]) -> int:
             (v for v in rows.values() if v["table"] == table),
             key=lambda v: (v["row"], int(v["subset"]), int(v["seed"])),
         )
-        if mine:
-            with open(RESULTS_DIR / f"table_{table}.csv", "w", newline="") as f:
+        if mine:  # written whole, then renamed: a collect running beside this one never reads half a file
+            path = RESULTS_DIR / f"table_{table}.csv"
+            tmp = path.with_name(f".{path.name}.{os.getpid()}")
+            with open(tmp, "w", newline="") as f:
                 w = csv.DictWriter(f, _FIELDS)
                 w.writeheader()
                 w.writerows(mine)
+            os.replace(tmp, path)
     return n
 
 

@@ -46,6 +46,13 @@ def test_collect_and_render_from_real_runs(tiny_root, tmp_path, monkeypatch):
         rows = list(csv.DictReader(f))
     assert len(rows) == 2 and {r["config_digest"] for r in rows} == {tables.result_key(i["config"]) for i in items[:2]}
     assert all(float(r["macro_accuracy"]) >= 0 and r["per_device"].startswith("{") for r in rows)
+    # a run recorded under a digest computed otherwise (an older key) is still one row, not two
+    path = tmp_path / "results" / "table_II.csv"
+    path.write_text(path.read_text().replace(rows[0]["config_digest"], "0123456789ab"))
+    assert tables.collect(store, items) == 0
+    with open(path) as f:
+        assert len(list(csv.DictReader(f))) == 2
+    path.write_text(path.read_text().replace("0123456789ab", rows[0]["config_digest"]))
     assert len(tables.missing(items, Store(tmp_path / "other"))) == 3  # the CSVs alone say what is done
     text = tables.render(tmp_path / "RESULTS.md")
     assert "## Table II" in text and "| without 3×1 + 1×3 |" in text and "missing" in text
