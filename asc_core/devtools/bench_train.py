@@ -21,9 +21,9 @@ PRESETS = ("quick", "quick-single", "quick-progressive")
 
 
 def _device() -> str:
-    import torch
+    from asc_core.train.device import compute_device
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return compute_device()
 
 
 def bare_step(model_name: str, width: int, steps: int, batch_size: int = 64, grouped: str | None = None) -> float:
@@ -32,8 +32,8 @@ def bare_step(model_name: str, width: int, steps: int, batch_size: int = 64, gro
 
     from asc_core.memory import fit_memory
     from asc_core.models import create_model, input_shape
+    from asc_core.train.device import training_precision
     from asc_core.train.layout import as_layout, prefers_channels_last, to_layout
-    from asc_core.train.loop import training_precision
 
     dev = _device()
     torch.manual_seed(0)
@@ -84,7 +84,8 @@ def loop_step(ds, model_name: str, width: int, mode: str, steps: int, batch_size
     from asc_core.config import Augment, Optim
     from asc_core.models import create_model
     from asc_core.train.data import ASCDataModule
-    from asc_core.train.loop import quiet_lightning, training_precision
+    from asc_core.train.device import training_precision
+    from asc_core.train.loop import quiet_lightning
     from asc_core.train.module import ASCModule
 
     dm = ASCDataModule(ds, 100, "dcase24", mode, batch_size, 0, 0)

@@ -50,7 +50,7 @@ def test_probs(model: torch.nn.Module, dm, accelerator: str = "auto", precision:
     """Test-split probabilities of ``model`` (deployed or not) for a DataModule: on CUDA in true half precision
     when ``precision`` is fp16, fp32 on CPU; waveforms go through the DataModule's front end in on-the-fly mode."""
     from asc_core.data.features import log_mel
-    from asc_core.train.loop import compute_device
+    from asc_core.train.device import compute_device
 
     device = compute_device(accelerator)
     mel = log_mel(dm.fcfg) if dm.mode == "on_the_fly" and dm.fcfg.kind == "logmel" else None

@@ -12,6 +12,7 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from asc_core.constants import Cancelled  # noqa: F401  (raised here; importers take it from here too)
+from asc_core.train.device import training_precision
 
 
 class UnsafeCheckpoint(RuntimeError):
@@ -153,21 +154,6 @@ def quiet_lightning():
     for name in ["lightning.pytorch", "lightning.fabric", *logging.root.manager.loggerDict]:
         if name.startswith(("lightning", "pytorch_lightning")):
             logging.getLogger(name).setLevel(logging.WARNING)
-
-
-def compute_device(accelerator: str = "auto") -> str:
-    """Where a run computes: ``cuda`` when the config allows it (auto, cuda, gpu) and a GPU is present."""
-    import torch
-
-    return "cuda" if accelerator in ("auto", "cuda", "gpu") and torch.cuda.is_available() else "cpu"
-
-
-def training_precision(accelerator: str = "auto") -> str:
-    import torch
-
-    if compute_device(accelerator) == "cuda":
-        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
-    return "32-true"
 
 
 def fit(

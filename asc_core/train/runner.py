@@ -26,8 +26,9 @@ from asc_core.memory import memory_mode
 from asc_core.paths import default_dataset_root
 from asc_core.store import Store
 from asc_core.train.data import ASCDataModule
+from asc_core.train.device import compute_device
 from asc_core.train.evaluate import deploy, test_metrics, test_probs
-from asc_core.train.loop import Cancelled, Reporter, compute_device, fit
+from asc_core.train.loop import Cancelled, Reporter, fit
 from asc_core.train.module import ASCModule
 from asc_core.train.teachers import check_teacher_weights, ensure_teacher, load_ensemble
 
