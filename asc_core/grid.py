@@ -194,14 +194,12 @@ def teacher_warnings(teachers: list[str], passt_init: str) -> list[str]:
 
 def plan(configs: list[ExperimentConfig], store) -> list[dict]:
     """For each config: training clips, teachers already in the zoo, final complexity and an estimate."""
-    import torch
-
     from asc_core.data import open_dataset_cached
     from asc_core.paths import default_dataset_root
+    from asc_core.train.device import compute_device
     from asc_core.zoo import teacher_key
 
     runs = store.list_runs()
-    device = "cuda" if torch.cuda.is_available() else "cpu"
     out = []
     for cfg in configs:
         ds = open_dataset_cached(str(cfg.dataset or default_dataset_root()))
@@ -216,7 +214,7 @@ def plan(configs: list[ExperimentConfig], store) -> list[dict]:
                 "train_clips": clips,
                 "teachers_ready": ready,
                 "teachers": len(cfg.teachers),
-                "estimate_s": estimate_seconds(cfg, clips, runs, ready, device),
+                "estimate_s": estimate_seconds(cfg, clips, runs, ready, compute_device(cfg.accelerator)),
                 "steps": optimisation_steps(cfg, clips),
                 "warning": steps_warning(cfg, clips),
             }

@@ -20,6 +20,7 @@ from asc_core.constants import N_CLASSES
 from asc_core.data.features import FEATURE_PRESETS
 from asc_core.models import model_features
 from asc_core.train.data import ASCDataModule
+from asc_core.train.device import compute_device
 from asc_core.train.evaluate import test_metrics, test_probs
 from asc_core.train.loop import Cancelled, Reporter, fit
 from asc_core.train.module import ASCModule
@@ -126,7 +127,7 @@ def _train_teacher(ds, subset, spec, views, store, reporter, accelerator, num_wo
         accumulate=spec.optim.accumulate_grad_batches,
     )
     model.eval()
-    device = "cuda" if accelerator in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
+    device = compute_device(accelerator)
     acc = test_metrics(test_probs(model, dm, accelerator), dm)
     # logits for every training clip and view
     n = len(dm.train_files)
