@@ -10,12 +10,19 @@ import yaml
 
 from asc_core.config import ConfigError, ExperimentConfig, parse_config
 
-# Whole-loop training throughput (clips/s, cached features, batch 64) of width-32 students, measured with
-# `python -m asc_core bench train`: on the 2-core CPU this product is developed on, and on one H200 (bf16). Used
-# until this machine has run `bench train` itself (its figures, in <data home>/bench/train.json, come first)
-# and until the run store holds a finished run of the same student to measure from.
+# Whole-loop training throughput (clips/s, cached features, batch 64) at width 32 (a model's own size where it
+# has no width), measured with `python -m asc_core bench train` on the 2-core CPU this product is developed on
+# and on one H200 (bf16). The CPU's teacher and other students are scaled from Rep-Mobile by their bare-step
+# speed on that CPU (one thread, `bench_train.bare_step`, 2026-11-26): CP-ResNet 1.5×, CP-Mobile 2.0×,
+# TF-SepNet 1.6×, SSCP-Mobile 1.7×, DSSDN-L 0.6×, PaSST-tiny 3.5× — and BC-ResNet 0.18× (its depthwise
+# convolutions and sub-spectral norms at full frequency resolution; its runs took over an hour where the old
+# one-figure-for-all default said 4 min). Used until this machine has run `bench train` (its figures, in
+# <data home>/bench/train.json, come first; models it did not measure are scaled by how this machine's
+# Rep-Mobile compares with the table's) and until the store holds a finished run of the same model.
 _DEFAULT_CLIPS_PER_S = {
-    "cpu": {"dcase24_baseline": 175.0, "rep_mobile": 100.0, "rep_mobile_paper": 110.0, "other": 100.0},
+    "cpu": {"dcase24_baseline": 175.0, "rep_mobile": 100.0, "rep_mobile_paper": 110.0, "cp_resnet": 150.0,
+            "cp_mobile": 200.0, "bc_resnet": 18.0, "tf_sepnet": 160.0, "sscp_mobile": 170.0, "dssdn_l": 60.0,
+            "dssdn_m": 100.0, "dssdn_s": 180.0, "passt_tiny": 350.0, "other": 100.0},
     "cuda": {"dcase24_baseline": 2000.0, "rep_mobile": 1080.0, "rep_mobile_paper": 1280.0, "other": 1000.0},
 }
 # A pruning round besides its training: tracing, the budget search on counted structures, NNI's speed-up and
@@ -75,35 +82,39 @@ def expand(
     return out
 
 
-def _clips_per_s(cfg: ExperimentConfig, runs: list[dict], device: str) -> float:
-    """Median measured throughput of finished runs of the same student and width; else this machine's last
-    `bench train` (the same network, scaled by width² from the nearest width measured); else the defaults."""
+def _clips_per_s(name: str, width: int | None, feature_mode: str, runs: list[dict], device: str) -> float:
+    """Median measured throughput of finished teacher-free runs of the same model and width; else this machine's
+    last `bench train` (the same network, scaled by width² from the nearest width measured; a network it did not
+    measure: the defaults, scaled by this machine's Rep-Mobile against theirs); else the defaults."""
     from asc_core.speeds import measured_rates
 
-    name, width = cfg.student.name, cfg.student.width or 32
+    w = width or 32
     rates = []
     for r in runs:
         s = r.get("summary") or {}
         c = r.get("config") or {}
         if r["status"] != "done" or not s.get("seconds") or s.get("student") != name:
             continue
-        if (c.get("student") or {}).get("width") != cfg.student.width or c.get("teachers"):
+        if (c.get("student") or {}).get("width") != width or c.get("teachers"):
             continue  # runs with teachers also paid for them; keep the estimate to the student's own rate
         epochs = (c.get("optim") or {}).get("epochs") or 0
         if epochs and s.get("train_clips"):
             rates.append(s["train_clips"] * epochs / s["seconds"])
     if rates:
         return sorted(rates)[len(rates) // 2]
-    bench = measured_rates()
-    if bench.get("device") == device:
-        suffix = ":on_the_fly" if cfg.feature_mode == "on_the_fly" else ""
-        measured = {int(k.split("@")[1].split(":")[0]): v for k, v in bench.get("rates", {}).items()
-                    if k.split("@")[0] == name and k.endswith(suffix) and (suffix or ":" not in k)}  # fmt: skip
-        if measured:
-            w0 = min(measured, key=lambda w: abs(w - width))
-            return measured[w0] * (w0 / width) ** 2
     table = _DEFAULT_CLIPS_PER_S[device]
-    return table.get(name, table["other"]) * (32 / width) ** 2
+    default = table.get(name, table["other"]) * (32 / w) ** 2
+    bench = measured_rates()
+    if bench.get("device") != device:
+        return default
+    suffix = ":on_the_fly" if feature_mode == "on_the_fly" else ""
+    measured = {int(k.split("@")[1].split(":")[0]): v for k, v in bench.get("rates", {}).items()
+                if k.split("@")[0] == name and k.endswith(suffix) and (suffix or ":" not in k)}  # fmt: skip
+    if measured:
+        w0 = min(measured, key=lambda x: abs(x - w))
+        return measured[w0] * (w0 / w) ** 2
+    reference = bench.get("rates", {}).get("rep_mobile@32")
+    return default * reference / table["rep_mobile"] if reference else default
 
 
 def stage_plan(
@@ -116,12 +127,15 @@ def stage_plan(
     """Estimated seconds per stage, in the order a run goes through them, keyed as the run names its stages
     ('teacher 1/2', 'student training', 'pruning round 1/2', 'device fine-tuning 3/6', 'evaluation'): the duration
     estimate and the weights of a running run's whole progress."""
-    rate = _clips_per_s(cfg, runs or [], device)
+    rate = _clips_per_s(cfg.student.name, cfg.student.width, cfg.feature_mode, runs or [], device)
     plan: dict[str, float] = {}
     n_t = len(cfg.teachers)
     for i, spec in enumerate(cfg.teachers):
-        trained = i >= teachers_ready  # teachers in the zoo are reused: seconds
-        plan[f"teacher {i + 1}/{n_t}"] = train_clips * spec.optim.epochs / (rate * 0.5) if trained else 2.0
+        if i >= teachers_ready:  # teachers in the zoo are reused: seconds
+            t_rate = _clips_per_s(spec.model.name, spec.model.width, cfg.feature_mode, runs or [], device)
+            plan[f"teacher {i + 1}/{n_t}"] = train_clips * spec.optim.epochs / t_rate
+        else:
+            plan[f"teacher {i + 1}/{n_t}"] = 2.0
     plan["features"] = 5.0
     if cfg.teachers:
         plan["teacher logits"] = 3.0

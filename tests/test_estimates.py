@@ -47,3 +47,24 @@ def test_weak_teacher_choices_are_named_on_a_cpu():
     )
     assert not teacher_warnings(["cp_resnet"], "scratch")
     assert any("1.5 clips/s" in w for w in teacher_warnings(["passt_s"], "audioset"))
+
+
+def test_each_network_is_estimated_at_its_own_speed(tmp_path, monkeypatch):
+    """BC-ResNet trains ~5× slower than Rep-Mobile here: it was once estimated at 4 min for runs of over an hour,
+    and a teacher's stage was costed at its student's speed."""
+    from asc_core.grid import stage_plan
+
+    monkeypatch.setenv("ASC_DATA_HOME", str(tmp_path))
+    rep = estimate_seconds(parse_config({"student": {"name": "rep_mobile"}, "optim": {"epochs": 10}}), 1000)
+    bc = estimate_seconds(parse_config({"student": {"name": "bc_resnet"}, "optim": {"epochs": 10}}), 1000)
+    assert bc > 4 * rep
+
+    def teacher_s(name):
+        cfg = parse_config({"student": {"name": "rep_mobile"}, "teachers": [{"model": {"name": name}}]})
+        return stage_plan(cfg, 1000)["teacher 1/1"]
+
+    assert teacher_s("bc_resnet") > 5 * teacher_s("cp_resnet")
+    # a machine whose `bench train` measured only Rep-Mobile, at half the table's speed: the others follow it
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "train.json").write_text(json.dumps({"device": "cpu", "rates": {"rep_mobile@32": 50.0}}))
+    assert abs(teacher_s("bc_resnet") - 2 * 1000 * 10 / 18.0) < 1
