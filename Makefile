@@ -53,7 +53,7 @@ app: install data
 # Everything (what CI runs: .ci/run → make test).
 test: install
 	@bash scripts/ensure_postgres.sh
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist loadfile
 
 # The unit tests only (no training, workers, app or browser): under a minute.
 test-fast: install

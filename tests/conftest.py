@@ -12,6 +12,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent  # the project
 os.environ.setdefault("ASC_CACHE", str(ROOT / ".cache" / "test"))
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):  # `make test` runs files in parallel: share the cores, don't
+    # oversubscribe them (OpenMP's spinning threads of two processes on one core slow both), before torch loads
+    _cores = len(os.sched_getaffinity(0))
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, _cores // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))))
 
 
 def run_cli(*args, timeout: int = 300, env_extra: dict | None = None):
