@@ -14,7 +14,7 @@ from asc_core.config import ConfigError, ExperimentConfig, parse_config
 # has no width), measured with `python -m asc_core bench train` on the 2-core CPU this product is developed on
 # and on one H200 (bf16). The CPU's teacher and other students are scaled from Rep-Mobile by their bare-step
 # speed on that CPU (one thread, `bench_train.bare_step`, 2026-11-26): CP-ResNet 1.5×, CP-Mobile 2.0×,
-# TF-SepNet 1.6×, SSCP-Mobile 1.7×, DSSDN-L 0.6×, PaSST-tiny 3.5× — and BC-ResNet 0.18× (its depthwise
+# TF-SepNet 1.6×, SSCP-Mobile 1.7×, DSSDN-L 0.6×, PaSST-tiny 3.5× — and BC-ResNet 0.21× (its depthwise
 # convolutions and sub-spectral norms at full frequency resolution; its runs took over an hour where the old
 # one-figure-for-all default said 4 min). Used until this machine has run `bench train` (its figures, in
 # <data home>/bench/train.json, come first; models it did not measure are scaled by how this machine's
@@ -26,7 +26,7 @@ _DEFAULT_CLIPS_PER_S = {
         "rep_mobile_paper": 110.0,
         "cp_resnet": 150.0,
         "cp_mobile": 200.0,
-        "bc_resnet": 18.0,
+        "bc_resnet": 21.0,
         "tf_sepnet": 160.0,
         "sscp_mobile": 170.0,
         "dssdn_l": 60.0,

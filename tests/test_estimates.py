@@ -67,4 +67,4 @@ def test_each_network_is_estimated_at_its_own_speed(tmp_path, monkeypatch):
     # a machine whose `bench train` measured only Rep-Mobile, at half the table's speed: the others follow it
     (tmp_path / "bench").mkdir()
     (tmp_path / "bench" / "train.json").write_text(json.dumps({"device": "cpu", "rates": {"rep_mobile@32": 50.0}}))
-    assert abs(teacher_s("bc_resnet") - 2 * 1000 * 10 / 18.0) < 1
+    assert abs(teacher_s("bc_resnet") - 2 * 1000 * 10 / 21.0) < 1

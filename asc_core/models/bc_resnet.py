@@ -43,7 +43,6 @@ class BCResBlock(nn.Module):
             nn.Conv2d(cout, cout, (3, 1), (stride[0], 1), padding=(1, 0), groups=cout, bias=False),
             SubSpectralNorm(cout, sub_bands),
         )
-        self.pool = nn.AdaptiveAvgPool2d((1, None))
         d = 2**idx
         self.f1 = nn.Sequential(
             nn.Conv2d(cout, cout, (1, 3), padding=(0, d), dilation=(1, d), groups=cout, bias=False),
@@ -59,7 +58,8 @@ class BCResBlock(nn.Module):
         x = self.trans(x)
         x = self.f2(x)
         aux = x
-        x = self.f1(self.pool(x)) + aux
+        x = self.f1(x.mean(2, keepdim=True)) + aux  # the average over frequency (AdaptiveAvgPool2d((1, None))
+        # computes the same, ~25 % slower per training step on the CPU: its backward is a generic kernel)
         if not self.transition and self.f2[0].stride == (1, 1):
             x = x + shortcut
         return self.act(x)
