@@ -126,7 +126,24 @@ def plan(tables=TABLES, subsets=TABLE_SUBSETS, seeds: int = 2, dataset: str | No
                 for seed in range(seeds):
                     cfg = _config(table, row, over, subset, seed, dataset)
                     out.append({"table": table, "row": row, "subset": subset, "seed": seed, "config": cfg})
+    _mark_same_runs(out)
     return out
+
+
+def _mark_same_runs(items: list[dict]) -> None:
+    """A row whose config at a subset is another row's but for its name gets ``same_as`` (that row) and no runs
+    of its own: at 100 % (3 epochs) the two progressive rows both fine-tune one epoch per round — one config,
+    which the plan used to run twice."""
+    first: dict[tuple, str] = {}
+    for i in items:
+        key = (i["table"], i["subset"], i["seed"], result_key(i["config"].model_copy(update={"name": ""})))
+        if first.setdefault(key, i["row"]) != i["row"]:
+            i["same_as"] = first[key]
+
+
+def runs_of(items: list[dict]) -> list[dict]:
+    """The items that are runs (a ``same_as`` row shows another row's)."""
+    return [i for i in items if not i.get("same_as")]
 
 
 # ---------------------------------------------------------------- results kept in the repository
@@ -165,6 +182,7 @@ def recorded() -> dict[tuple[str, int], dict]:
 
 def missing(items: list[dict], store) -> list[dict]:
     """The planned runs neither in the committed CSVs nor in the store (done, queued or running)."""
+    items = runs_of(items)
     have = set(recorded())
     for r in store.list_runs():
         if r["status"] in ("done", "queued", "running") and r.get("config"):
@@ -197,7 +215,7 @@ def _markdown(df: pd.DataFrame) -> str:
 
 def collect(store, items: list[dict]) -> int:
     """Finished runs of the plan → rows of docs/results/<table>.csv (merged by digest and seed). Rows written."""
-    by_key = {(result_key(i["config"]), i["seed"]): i for i in items}
+    by_key = {(result_key(i["config"]), i["seed"]): i for i in runs_of(items)}
     rows = recorded()
     have_runs = {v["run_id"] for v in rows.values()}  # a run is one row, even if its digest was computed otherwise
     n, machine = 0, _machine()
@@ -256,6 +274,10 @@ def table_cells(df: pd.DataFrame, table: str, items: list[dict] | None = None) -
     subsets = (25,) if table == "device" else TABLE_SUBSETS
     cells = cells[[f"{s} %" for s in subsets]].fillna("missing")
     cells.index = [i.split(" · ", 1)[1] for i in cells.index]
+    for i in plan([table], subsets, 1, "standard"):
+        col = f"{i['subset']} %"
+        if i.get("same_as") and cells.loc[i["same_as"], col] != "missing":
+            cells.loc[i["row"], col] = f"{cells.loc[i['same_as'], col]} (the runs above: one config here)"
     return cells
 
 

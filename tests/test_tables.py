@@ -13,6 +13,10 @@ def test_the_whole_plan_validates_with_scaled_epochs():
     items = tables.plan(dataset="data/mini")
     assert len(items) == 122  # II 30, III 24, IV 24, V 42, device 2
     assert len({(tables.result_key(i["config"]), i["seed"]) for i in items}) == len(items)
+    # at 100 % (3 epochs) both progressive rows fine-tune one epoch per round: one config, run once
+    same = [(i["row"], i["subset"], i["same_as"]) for i in items if i.get("same_as")]
+    assert same == [("progressive 96→64→32 (full FT per round)", 100, "progressive 96→64→32 (same FT budget)")] * 2
+    assert len(tables.runs_of(items)) == 120
     by = {(i["table"], i["row"], i["subset"], i["seed"]): i["config"] for i in items}
     assert by[("II", "without 1×1", 5, 0)].optim.epochs == 60 and by[("II", "without 1×1", 100, 1)].optim.epochs == 3
     assert by[("II", "without 1×1", 25, 0)].student.kwargs["branches"] == ["3x3", "3x1", "1x3"]
@@ -59,3 +63,18 @@ def test_collect_and_render_from_real_runs(tiny_root, tmp_path, monkeypatch):
     cells = tables.table_cells(tables.results_frame(), "II")
     assert cells.loc["all branches (3×3, 1×1, 3×1, 1×3)", "25 %"] != "missing"
     assert cells.loc["plain CP-Mobile (no branches)", "25 %"] == "missing"
+
+
+def test_a_row_that_is_another_rows_config_shows_its_runs(tmp_path, monkeypatch):
+    monkeypatch.setattr(tables, "RESULTS_DIR", tmp_path)
+    row = "progressive 96→64→32 (same FT budget)"
+    with open(tmp_path / "table_V.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, ["table", "row", "subset", "seed", "config_digest", "run_id", "macro_accuracy"])
+        w.writeheader()
+        for seed, acc in ((0, 60.0), (1, 62.0)):
+            w.writerow({"table": "V", "row": row, "subset": 100, "seed": seed, "config_digest": f"d{seed}",
+                        "run_id": f"r{seed}", "macro_accuracy": acc})  # fmt: skip
+    cells = tables.table_cells(tables.results_frame(), "V")
+    assert cells.loc[row, "100 %"] == "61.0 ± 1.4 (n=2)"
+    assert cells.loc["progressive 96→64→32 (full FT per round)", "100 %"].startswith("61.0 ± 1.4 (n=2) (the runs above")
+    assert cells.loc["progressive 96→64→32 (full FT per round)", "25 %"] == "missing"

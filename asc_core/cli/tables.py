@@ -35,15 +35,19 @@ def cmd_tables(a) -> int:
             print(f"no estimate: {e}", file=sys.stderr)
             est = 0
         runs = [{k: i[k] for k in ("table", "row", "subset", "seed")} for i in todo]
-        out = {"planned": len(items), "to_run": len(todo), "estimate_s": est, "runs": runs}
+        out = {"planned": len(tables.runs_of(items)), "to_run": len(todo), "estimate_s": est, "runs": runs}
         text = "\n".join(
             f"Table {r['table']:6s} {r['row']:45s} {r['subset']:3d} %  seed {r['seed']}" for r in out["runs"]
         )
-        _emit(out, a.json, f"{text}\n{len(todo)} of {len(items)} runs to do, about {fmt_duration(est)} on this machine")
+        _emit(
+            out,
+            a.json,
+            f"{text}\n{len(todo)} of {out['planned']} runs to do, about {fmt_duration(est)} on this machine",
+        )
         return 0
     if a.action in ("queue", "run") and todo:
         jobs.launch([i["config"] for i in todo], store, group="paper tables")
-        print(f"queued {len(todo)} runs of {len(items)} (the rest are recorded)", file=sys.stderr)
+        print(f"queued {len(todo)} runs of {len(tables.runs_of(items))} (the rest are recorded)", file=sys.stderr)
     if a.action == "run":
         _run_workers(store, items, a.workers, a.budget_s)
     if a.action in ("collect", "run"):
@@ -51,7 +55,8 @@ def cmd_tables(a) -> int:
         print(f"{n} new result rows in {tables.RESULTS_DIR}", file=sys.stderr)
     if a.action in ("collect", "render", "run"):
         tables.render(tables.RESULTS_DIR.parent / "RESULTS.md")
-    _emit({"planned": len(items), "to_run": len(todo)}, a.json, f"{len(items)} planned, {len(todo)} were missing")
+    planned = len(tables.runs_of(items))
+    _emit({"planned": planned, "to_run": len(todo)}, a.json, f"{planned} planned, {len(todo)} were missing")
     return 0
 
 
