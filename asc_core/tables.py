@@ -281,6 +281,32 @@ def table_cells(df: pd.DataFrame, table: str, items: list[dict] | None = None) -
     return cells
 
 
+def cell_runs(table: str, row: str, subset: int) -> pd.DataFrame:
+    """The committed runs behind one cell (a ``same_as`` row: the runs of the row it shows), one row per run with
+    the Compare page's columns (name, run_id, status, macro_acc, seen, unseen, macs, seconds, machine, seed and
+    ``acc.<device>``), so its per-device bars come from the CSV alone — the run itself may be on another machine."""
+    shown = next((i.get("same_as") or row for i in plan([table], (subset,), 1, "standard") if i["row"] == row), row)
+    out = []
+    for v in recorded().values():
+        if v["table"] != table or v["row"] != shown or int(v["subset"]) != subset:
+            continue
+        per_device = json.loads(v.get("per_device") or "{}")
+        out.append({"name": f"seed {v['seed']}", "run_id": v["run_id"], "status": "done", "seed": int(v["seed"]),
+                    "macro_acc": _number(v.get("macro_accuracy")), "seen": _number(v.get("seen")),
+                    "unseen": _number(v.get("unseen")), "macs": _number(v.get("macs")),
+                    "seconds": _number(v.get("seconds")), "machine": v.get("machine", ""),
+                    **{f"acc.{d}": per_device.get(d) for d in DEVICES}})  # fmt: skip
+    cols = ["name", "run_id", "status", "seed", "macro_acc", "seen", "unseen", "macs", "seconds", "machine"]
+    return pd.DataFrame(out, columns=cols + [f"acc.{d}" for d in DEVICES]).sort_values("seed", ignore_index=True)
+
+
+def _number(v) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
 def render(path: Path | None = None) -> str:
     """docs/RESULTS.md from the committed CSVs."""
     df = results_frame()

@@ -5,9 +5,9 @@ import plotly.express as px
 import streamlit as st
 
 from asc_core import tables
-from asc_core.app import learn
+from asc_core.app import compare, learn
 from asc_core.app import model_views as mv
-from asc_core.app.plots import kernels_figure, trajectory_figure
+from asc_core.app.plots import kernels_figure, per_device_figure, trajectory_figure
 from asc_core.data.labels import SCENES
 from asc_core.store import Store
 
@@ -122,14 +122,37 @@ st.markdown(
     "Macro accuracy (%), mean ± std over seeds (n runs); *missing*: not run yet."
 )
 results = tables.results_frame()
+local = {r["run_id"] for r in runs}
 for table, title in (("V", "Table V — widths and pruning"), ("IV", "Table IV — teacher ensembles"),
-                     ("II", "Table II — Rep-Mobile's branches"), ("III", "Table III — teachers alone")):  # fmt: skip
+                     ("II", "Table II — Rep-Mobile's branches"), ("III", "Table III — teachers alone"),
+                     ("device", "Device-specific fine-tuning")):  # fmt: skip
     cells = tables.table_cells(results, table)
-    if not (cells == "missing").all().all():
-        st.subheader(title)
-        st.dataframe(cells, width="stretch")
-        if tables.finding(table):
-            st.markdown(tables.finding(table))
+    if (cells == "missing").all().all():
+        continue
+    st.subheader(title)
+    st.dataframe(cells, width="stretch")
+    if tables.finding(table):
+        st.markdown(tables.finding(table))
+    with st.expander("The runs behind a cell: per device, and where to listen to them"):
+        c1, c2 = st.columns([3, 1])
+        row = c1.selectbox("Row", list(cells.index), key=f"learn_cell_row_{table}")
+        subset = c2.selectbox("Subset", [int(c.split()[0]) for c in cells.columns], key=f"learn_cell_sub_{table}",
+                              format_func=lambda s: f"{s} %")  # fmt: skip
+        cell = tables.cell_runs(table, row, subset)
+        if cell.empty:
+            st.caption("Not run yet: `python -m asc_core tables run` queues it.")
+            continue
+        st.dataframe(learn.cell_table(cell), hide_index=True, width="stretch")
+        st.plotly_chart(per_device_figure(compare.per_device_frame(cell)), width="stretch",
+                        key=f"learn_cell_dev_{table}")  # fmt: skip
+        for run_id in cell["run_id"]:
+            if run_id in local:
+                if st.button(f"Listen to the mistakes of run {run_id}", key=f"learn_listen_{table}_{run_id}"):
+                    st.session_state["listen_run"] = run_id
+                    st.switch_page("pages/listen.py")
+            else:
+                st.caption(f"Run {run_id} is in the run store of the machine that trained it, not this one's: "
+                           "its clips and predictions are there; these figures are docs/results/'s.")  # fmt: skip
 if results.empty:
     st.info("No committed results yet: `python -m asc_core tables run` fills docs/results/.")
 st.page_link("pages/compare.py", label="Compare your own runs with these tables", icon=":material/bar_chart:")

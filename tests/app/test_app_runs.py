@@ -263,3 +263,35 @@ def test_learn_page_widgets_move_the_numbers(monkeypatch, filled, tiny_root):
     v = next(d.value for d in at.dataframe if "width 96, unpruned" in d.value.index)
     assert v.loc["width 96, unpruned", "25 %"].endswith("(n=2)")
     assert any(m.value.startswith("**What it shows") for m in at.markdown)  # each table's paragraph beside it
+
+
+def test_learn_page_lists_the_runs_behind_a_cell_and_opens_one_in_listen(monkeypatch, filled, tiny_root, tmp_path):
+    import csv
+    import json
+
+    from asc_core import tables
+
+    here = Store(filled).list_runs("done")[0]["run_id"]
+    elsewhere = "20990101-000000-dead"  # trained on another machine: only its CSV row is here
+    monkeypatch.setattr(tables, "RESULTS_DIR", tmp_path)
+    with open(tmp_path / "table_V.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, ["table", "row", "subset", "seed", "config_digest", "run_id", "macro_accuracy", "seen",
+                               "unseen", "macs", "seconds", "machine", "per_device"])  # fmt: skip
+        w.writeheader()
+        for seed, run_id in ((0, here), (1, elsewhere)):
+            w.writerow({"table": "V", "row": "single 64→32", "subset": 25, "seed": seed, "config_digest": f"d{seed}",
+                        "run_id": run_id, "macro_accuracy": 60 + seed, "seen": 62, "unseen": 55, "macs": 29e6,
+                        "seconds": 100, "machine": "vm",
+                        "per_device": json.dumps({"a": 70.0, "s4": 50.0})})  # fmt: skip
+    at = _app(monkeypatch, filled, tiny_root, "pages/learn.py")
+    at.selectbox(key="learn_cell_row_V").set_value("single 64→32").run()
+    at.selectbox(key="learn_cell_sub_V").set_value(25).run()
+    assert not at.exception, at.exception
+    listed = next(d.value for d in at.dataframe if "run" in d.value.columns)
+    assert list(listed["run"]) == [here, elsewhere] and list(listed["macro accuracy (%)"]) == [60.0, 61.0]
+    bars = json.loads(at.get("plotly_chart")[-1].proto.spec)  # per device, one series per seed
+    assert {t["name"].split(",")[0] for t in bars["data"]} >= {f"seed 0 ({here[-4:]})", f"seed 1 ({elsewhere[-4:]})"}
+    assert any(elsewhere in c.value and "not this one's" in c.value for c in at.caption)
+    at.button(key=f"learn_listen_V_{here}").click().run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="listen_run").value == here  # Listen opened on that run
