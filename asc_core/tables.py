@@ -170,13 +170,30 @@ def _without(d, key: str):
     return d
 
 
+class ResultsError(ValueError):
+    """A results CSV this code cannot read: named, never rewritten (``collect`` would drop its rows)."""
+
+
+_NEEDED = ("table", "row", "subset", "seed", "config_digest", "run_id", "macro_accuracy")
+
+
 def recorded() -> dict[tuple[str, int], dict]:
-    """(config digest, seed) → CSV row, over every committed table CSV."""
+    """(config digest, seed) → CSV row, over every committed table CSV; ResultsError names a file that is not one
+    (a column missing, a subset or seed that is not a number) rather than a KeyError from deep in a page."""
     out = {}
     for path in sorted(RESULTS_DIR.glob("*.csv")):
         with open(path, newline="") as f:
-            for row in csv.DictReader(f):
-                out[(row["config_digest"], int(row["seed"]))] = row
+            reader = csv.DictReader(f)
+            lacking = [c for c in _NEEDED if c not in (reader.fieldnames or [])]
+            if lacking:
+                raise ResultsError(f"{path}: not a results table (no column {', '.join(lacking)}); fix or remove it")
+            for n, row in enumerate(reader, start=2):
+                try:
+                    int(row["subset"])
+                    out[(row["config_digest"], int(row["seed"]))] = row
+                except (TypeError, ValueError):
+                    raise ResultsError(f"{path}, line {n}: subset {row['subset']!r} or seed {row['seed']!r} is not "
+                                       "a whole number; fix or remove the row") from None  # fmt: skip
     return out
 
 
@@ -256,12 +273,16 @@ def results_frame() -> pd.DataFrame:
     rows = list(recorded().values())
     df = pd.DataFrame(rows)
     if df.empty:
-        return pd.DataFrame(columns=["name", "status", "cfg.subset", "macro_acc", "run_id", "table"])
+        return results_frame_empty()
     df["name"] = "Table " + df["table"] + " · " + df["row"]
     df["status"] = "done"
     df["cfg.subset"] = df["subset"].astype(int)
     df["macro_acc"] = pd.to_numeric(df["macro_accuracy"], errors="coerce")
     return df
+
+
+def results_frame_empty() -> pd.DataFrame:
+    return pd.DataFrame(columns=["name", "status", "cfg.subset", "macro_acc", "run_id", "table"])
 
 
 def table_cells(df: pd.DataFrame, table: str, items: list[dict] | None = None) -> pd.DataFrame:

@@ -26,7 +26,11 @@ df = compare.runs_frame(runs)
 
 def _committed(table: str) -> None:
     """The seeds' table as measured and committed with the product (docs/results), marked as such."""
-    res = tables.results_frame()
+    try:
+        res = tables.results_frame()
+    except tables.ResultsError as e:
+        st.error(str(e))
+        return
     cells = tables.table_cells(res, table)
     if (cells == "missing").all().all():
         return

@@ -121,7 +121,11 @@ st.markdown(
     "(`python -m asc_core tables run`; every run kept in `docs/results/`, the tables in `docs/RESULTS.md`). "
     "Macro accuracy (%), mean ± std over seeds (n runs); *missing*: not run yet."
 )
-results = tables.results_frame()
+try:
+    results = tables.results_frame()
+except tables.ResultsError as e:
+    st.error(str(e))
+    results = tables.results_frame_empty()
 local = {r["run_id"] for r in runs}
 for table, title in (("V", "Table V — widths and pruning"), ("IV", "Table IV — teacher ensembles"),
                      ("II", "Table II — Rep-Mobile's branches"), ("III", "Table III — teachers alone"),

@@ -78,3 +78,17 @@ def test_a_row_that_is_another_rows_config_shows_its_runs(tmp_path, monkeypatch)
     assert cells.loc[row, "100 %"] == "61.0 ± 1.4 (n=2)"
     assert cells.loc["progressive 96→64→32 (full FT per round)", "100 %"].startswith("61.0 ± 1.4 (n=2) (the runs above")
     assert cells.loc["progressive 96→64→32 (full FT per round)", "25 %"] == "missing"
+
+
+def test_a_broken_results_file_is_named_and_left_as_it_is(tmp_path, monkeypatch):
+    monkeypatch.setattr(tables, "RESULTS_DIR", tmp_path)
+    bad = tmp_path / "table_V.csv"
+    bad.write_text("table,row,subset,seed,run_id\nV,width 32,25,0,r0\n")  # no digest, no accuracy
+    with pytest.raises(tables.ResultsError, match="table_V.csv: not a results table .*config_digest, macro_accuracy"):
+        tables.recorded()
+    with pytest.raises(tables.ResultsError):
+        tables.collect(Store(tmp_path / "runs"), [])
+    assert bad.read_text() == "table,row,subset,seed,run_id\nV,width 32,25,0,r0\n"  # nothing rewritten, nothing lost
+    bad.write_text("table,row,subset,seed,config_digest,run_id,macro_accuracy\nV,width 32,25,one,d,r0,50\n")
+    with pytest.raises(tables.ResultsError, match="line 2: subset '25' or seed 'one'"):
+        tables.results_frame()

@@ -295,3 +295,13 @@ def test_learn_page_lists_the_runs_behind_a_cell_and_opens_one_in_listen(monkeyp
     at.button(key=f"learn_listen_V_{here}").click().run()
     assert not at.exception, at.exception
     assert at.selectbox(key="listen_run").value == here  # Listen opened on that run
+
+
+def test_a_broken_results_file_is_named_on_learn_and_compare(monkeypatch, filled, tiny_root, tmp_path):
+    from asc_core import tables
+
+    monkeypatch.setattr(tables, "RESULTS_DIR", tmp_path)
+    (tmp_path / "table_V.csv").write_text("table,row\nV,width 32\n")
+    for runs, page in ((filled, "pages/learn.py"), (tmp_path / "empty", "pages/compare.py")):  # Compare: no runs
+        at = _app(monkeypatch, runs, tiny_root, page)  # of its own, so it offers the committed ones
+        assert any("table_V.csv: not a results table" in e.value for e in at.error), page
