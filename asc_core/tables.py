@@ -311,7 +311,10 @@ def cell_runs(table: str, row: str, subset: int) -> pd.DataFrame:
     for v in recorded().values():
         if v["table"] != table or v["row"] != shown or int(v["subset"]) != subset:
             continue
-        per_device = json.loads(v.get("per_device") or "{}")
+        try:
+            per_device = json.loads(v.get("per_device") or "{}")
+        except ValueError:  # a hand-edited cell: the bars lack this run, the row still lists it
+            per_device = {}
         out.append({"name": f"seed {v['seed']}", "run_id": v["run_id"], "status": "done", "seed": int(v["seed"]),
                     "macro_acc": _number(v.get("macro_accuracy")), "seen": _number(v.get("seen")),
                     "unseen": _number(v.get("unseen")), "macs": _number(v.get("macs")),
