@@ -203,7 +203,8 @@ def bench_app(quick: bool = False) -> dict:
 
 def bench_teachers(quick: bool = False) -> dict:
     """PaSST teachers on this machine: stored-logits inference clips/s (fp32 on a CPU, fp16 on a GPU) and
-    fine-tuning clips/s (forward + backward + Adam step, mixed precision on a GPU), on clips of the `mini` set."""
+    fine-tuning clips/s (forward + backward + Adam step, mixed precision on a GPU), on clips of the `mini` set;
+    then the CNN teachers of the tables (CP-ResNet, CP-Mobile-64, BC-ResNet): training step and logits pass."""
     import torch
 
     from asc_core.data import open_dataset
@@ -247,7 +248,33 @@ def bench_teachers(quick: bool = False) -> dict:
         rows.append({"teacher": name, "params": f"{params:,}", "device": dev,
                      "logits clips/s": round(infer, 1), f"fine-tune clips/s (batch {tb})": round(train, 1),
                      "25 % of mini, 1 view (s)": round(len(ds.subset(25)) / infer, 1)})  # fmt: skip
+    rows += [_cnn_teacher_row(name, width, dev, quick) for name, width in CNN_TEACHERS[: 1 if quick else None]]
     return {"bench": "teachers", "machine": _machine(), "rows": rows}
+
+
+CNN_TEACHERS = [("cp_resnet", 32), ("cp_mobile", 64), ("bc_resnet", 32)]  # the tables' CNN teachers
+
+
+def _cnn_teacher_row(name: str, width: int, dev: str, quick: bool) -> dict:
+    """A CNN teacher: its training step (``bench_train.bare_step``: random log-mels, batch 64, the product's
+    layout and precision) and its logits pass on a batch of 64, clips/s."""
+    import torch
+
+    from asc_core.devtools.bench_train import bare_step
+    from asc_core.models import create_model, input_shape
+
+    train = bare_step(name, width, 2 if quick else 8)
+    torch.manual_seed(0)
+    model = create_model(name, width=width).to(dev).eval()
+    x = torch.randn(*input_shape(name, 64), device=dev)
+    with torch.inference_mode():
+        model(x)  # warm-up
+        t0 = time.perf_counter()
+        for _ in range(1 if quick else 4):
+            model(x).cpu()
+        infer = 64 * (1 if quick else 4) / (time.perf_counter() - t0)
+    return {"teacher": f"{name}-{width}", "params": f"{sum(p.numel() for p in model.parameters()):,}", "device": dev,
+            "logits clips/s": round(infer, 1), "train step clips/s (batch 64)": round(train, 1)}  # fmt: skip
 
 
 def format_result(result: dict) -> str:

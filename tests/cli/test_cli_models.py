@@ -61,6 +61,15 @@ def test_bench_quick_runs():
     assert row["preset"] == "tiny" and row["dcase24_clips_per_s"] > 0 and row["dcase24_cache_speedup"] > 1
 
 
+@pytest.mark.slow  # a subprocess that trains a few steps
+def test_bench_teachers_measures_the_transformer_and_a_cnn_teacher(tiny_root):
+    r = run("bench", "teachers", "--quick", "--json", env_extra={"ASC_DATA": str(tiny_root)})
+    assert r.returncode == 0, r.stderr
+    rows = {x["teacher"]: x for x in json.loads(r.stdout)["rows"]}
+    assert rows["passt_tiny"]["logits clips/s"] > 0
+    assert rows["cp_resnet-32"]["params"] == "127,684" and rows["cp_resnet-32"]["train step clips/s (batch 64)"] > 0
+
+
 @pytest.mark.slow  # subprocesses that train
 def test_bench_memory_measures_both_modes_in_fresh_processes():
     """Each mode in its own process with its own allocator settings: the low-memory mode's step peaks lower."""
