@@ -62,6 +62,19 @@ class ModelSpec(_Strict):
     def _width(cls, v):
         return v if v is None else check_width(v)
 
+    @model_validator(mode="after")
+    def _audioset(self):
+        """``kwargs: {checkpoint: audioset}`` (a PaSST-S trained from the AudioSet release, as Table III's
+        pretrained row): the weights must be here before any work starts."""
+        if self.kwargs.get("checkpoint") == "audioset":
+            from asc_core.weights import AUDIOSET, WEIGHTS, check_present
+
+            if self.name != WEIGHTS[AUDIOSET]["model"]:
+                raise ValueError(f"checkpoint 'audioset' is the {WEIGHTS[AUDIOSET]['model']} AudioSet release, "
+                                 f"not a {self.name}")  # fmt: skip
+            check_present(AUDIOSET)  # WeightsError (a ValueError): how to get them
+        return self
+
     def build(self, n_classes: int = N_CLASSES):
         from asc_core.models import create_model
 

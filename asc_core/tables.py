@@ -43,6 +43,25 @@ _BRANCHES = {  # Table II: Rep-Mobile's training-time branches (the paper's four
 }
 
 
+# Table III's pretrained row (the paper's PaSST-PT), planned only where the AudioSet release is here (`teachers
+# download passt_s_audioset`: 300 MB, never fetched at run time): PaSST-S from those weights, trained on the subset
+# with the teacher recipe's learning rate and patchout (assets/presets/teachers/passt-audioset.yaml) at the table's
+# epochs. Hours per run on a CPU (`bench teachers`): a GPU's row.
+_PRETRAINED = "PaSST-S, AudioSet-pretrained"
+_PASST_PT = {"student": {"name": "passt_s", "kwargs": {"checkpoint": "audioset", "s_patchout_t": 0, "s_patchout_f": 6}},
+             "optim": {"lr": 0.00001}}  # fmt: skip
+
+
+def _audioset_present() -> bool:
+    from asc_core.weights import AUDIOSET, WeightsError, check_present
+
+    try:
+        check_present(AUDIOSET)
+        return True
+    except WeightsError:
+        return False
+
+
 def epochs_for(subset: int, at_25: int = 12) -> int:
     return max(3, round(at_25 * 25 / subset))
 
@@ -67,7 +86,8 @@ def _rows(table: str) -> dict[str, dict]:
         return {"CP-ResNet (ρ 8, width 32)": {"student": {"name": "cp_resnet", "width": 32}},
                 "CP-Mobile, wide (width 64)": {"student": {"name": "cp_mobile", "width": 64}},
                 "BC-ResNet": {"student": {"name": "bc_resnet"}},
-                "PaSST (tiny), from scratch": {"student": {"name": "passt_tiny"}, "optim": {"lr": 0.001}}}  # fmt: skip
+                "PaSST (tiny), from scratch": {"student": {"name": "passt_tiny"}, "optim": {"lr": 0.001}},
+                **({_PRETRAINED: _PASST_PT} if _audioset_present() else {})}  # fmt: skip
     if table == "IV":
         return {"no KD": {**rep32, "teachers": []},
                 "CNN teachers (CP-ResNet + CP-Mobile-64)": {**rep32, "teachers": _CNN},
@@ -291,6 +311,8 @@ def table_cells(df: pd.DataFrame, table: str, items: list[dict] | None = None) -
 
     _, cells = paper_table(df, "name", lambda d: d["name"].str.startswith(f"Table {table} · "))
     order = [f"Table {table} · {r}" for r in _rows(table)]
+    pretrained = f"Table III · {_PRETRAINED}"  # recorded on a machine with the weights: shown on one without
+    order += [pretrained] if table == "III" and pretrained in cells.index and pretrained not in order else []
     cells = cells.reindex([o for o in order if o in cells.index] + [o for o in order if o not in cells.index])
     subsets = (25,) if table == "device" else TABLE_SUBSETS
     cells = cells[[f"{s} %" for s in subsets]].fillna("missing")

@@ -92,3 +92,21 @@ def test_a_broken_results_file_is_named_and_left_as_it_is(tmp_path, monkeypatch)
     bad.write_text("table,row,subset,seed,config_digest,run_id,macro_accuracy\nV,width 32,25,one,d,r0,50\n")
     with pytest.raises(tables.ResultsError, match="line 2: subset '25' or seed 'one'"):
         tables.results_frame()
+
+
+def test_the_pretrained_passt_row_is_planned_only_where_its_weights_are(tmp_path, monkeypatch):
+    from asc_core.config import ConfigError, parse_config
+
+    monkeypatch.setenv("ASC_DATA_HOME", str(tmp_path))  # no weights here
+    assert "PaSST-S, AudioSet-pretrained" not in {i["row"] for i in tables.plan(["III"], dataset="data/mini")}
+    with pytest.raises(ConfigError, match="teachers download passt_s_audioset"):  # before any work starts
+        parse_config({"student": {"name": "passt_s", "kwargs": {"checkpoint": "audioset"}}})
+    with pytest.raises(ConfigError, match="is the passt_s AudioSet release, not a passt_tiny"):
+        parse_config({"student": {"name": "passt_tiny", "kwargs": {"checkpoint": "audioset"}}})
+    monkeypatch.setattr(tables, "_audioset_present", lambda: True)
+    monkeypatch.setattr("asc_core.weights.check_present", lambda name: tmp_path)
+    rows = [i for i in tables.plan(["III"], dataset="data/mini") if i["row"] == "PaSST-S, AudioSet-pretrained"]
+    assert [(i["subset"], i["seed"]) for i in rows] == [(5, 0), (5, 1), (25, 0), (25, 1), (100, 0), (100, 1)]
+    student = rows[0]["config"].student
+    assert student.name == "passt_s" and student.kwargs["checkpoint"] == "audioset"
+    assert rows[0]["config"].optim.lr == 1e-5 and not rows[0]["config"].teachers

@@ -100,6 +100,10 @@ def _build(n_classes: int, embed_dim: int, depth: int, heads: int, s_patchout_t:
         model = PaSSTTeacher(passt_frontend(), img_size=OFFICIAL_INPUT, patch_size=16, stride=(10, 10), in_chans=1,
                              num_classes=n_classes, embed_dim=embed_dim, depth=depth, num_heads=heads, distilled=True,
                              s_patchout_t=s_patchout_t, s_patchout_f=s_patchout_f)  # fmt: skip
+    if checkpoint == "audioset":  # the release `teachers download` fetched, checked against its recorded SHA-256
+        from asc_core.weights import AUDIOSET, verified_path
+
+        checkpoint = str(verified_path(AUDIOSET))
     if checkpoint:
         load_passt_checkpoint(model, checkpoint)
     return model
