@@ -6,6 +6,8 @@ Presets live in ``assets/presets/*.yaml``; a config may start with ``preset: NAM
 
 from __future__ import annotations
 
+import copy
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -306,11 +308,23 @@ def list_presets() -> list[str]:
     return sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
 
 
+def _read_yaml(path: Path) -> dict:
+    """A preset file's mapping, parsed once per version of the file (YAML parsing was most of a config's
+    validation: the Learn page validates the tables' ~120 configs on every rerun); a copy each call."""
+    st = path.stat()
+    return copy.deepcopy(_parsed_yaml(str(path), st.st_mtime_ns, st.st_size))
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed_yaml(path: str, mtime_ns: int, size: int) -> dict:
+    return yaml.safe_load(Path(path).read_text()) or {}
+
+
 def load_preset(name: str) -> dict:
     path = PRESETS_DIR / f"{name}.yaml"
     if not path.exists():
         raise ConfigError(f"unknown preset {name!r}; allowed: {', '.join(list_presets())}")
-    return _expand(yaml.safe_load(path.read_text()) or {})
+    return _expand(_read_yaml(path))
 
 
 def _expand(raw: dict) -> dict:
@@ -334,7 +348,7 @@ def _teacher_recipe(t):
     path = PRESETS_DIR / "teachers" / f"{name}.yaml"
     if not isinstance(name, str) or not path.exists():
         raise ConfigError(f"teachers: unknown teacher recipe {name!r}; allowed: {', '.join(list_teacher_recipes())}")
-    return _merge(yaml.safe_load(path.read_text()) or {}, t)
+    return _merge(_read_yaml(path), t)
 
 
 def parse_config(raw: dict, overrides: list[str] | None = None) -> ExperimentConfig:
