@@ -110,3 +110,20 @@ def test_the_pretrained_passt_row_is_planned_only_where_its_weights_are(tmp_path
     student = rows[0]["config"].student
     assert student.name == "passt_s" and student.kwargs["checkpoint"] == "audioset"
     assert rows[0]["config"].optim.lr == 1e-5 and not rows[0]["config"].teachers
+
+
+def test_the_tables_command_plans_with_estimates_and_renders(tiny_root, tmp_path):
+    import json
+
+    from tests.conftest import run_cli
+
+    common = ["--tables", "II", "--subsets", "25", "--seeds", "1", "--dataset", str(tiny_root),
+              "--runs", str(tmp_path / "runs"), "--results", str(tmp_path / "results")]  # fmt: skip
+    r = run_cli("tables", "plan", *common, "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["planned"] == out["to_run"] == 5 and all(x["estimate_s"] > 0 for x in out["runs"])
+    assert {x["row"] for x in out["runs"]} >= {"without 3×3", "plain CP-Mobile (no branches)"}
+    r = run_cli("tables", "render", *common)
+    assert r.returncode == 0, r.stderr
+    assert "## Table II" in (tmp_path / "RESULTS.md").read_text()

@@ -30,14 +30,17 @@ def cmd_tables(a) -> int:
     todo = tables.missing(items, store)
     if a.action == "plan":
         try:
-            est = sum(e["estimate_s"] for e in plan([i["config"] for i in todo], store)) if todo else 0
+            each = [e["estimate_s"] for e in plan([i["config"] for i in todo], store)] if todo else []
         except (ValueError, FileNotFoundError) as e:  # the dataset is not generated yet: no estimate
             print(f"no estimate: {e}", file=sys.stderr)
-            est = 0
-        runs = [{k: i[k] for k in ("table", "row", "subset", "seed")} for i in todo]
+            each = [0] * len(todo)
+        est = sum(each)
+        runs = [{**{k: i[k] for k in ("table", "row", "subset", "seed")}, "estimate_s": s} for i, s in zip(todo, each)]
         out = {"planned": len(tables.runs_of(items)), "to_run": len(todo), "estimate_s": est, "runs": runs}
         text = "\n".join(
-            f"Table {r['table']:6s} {r['row']:45s} {r['subset']:3d} %  seed {r['seed']}" for r in out["runs"]
+            f"Table {r['table']:6s} {r['row']:45s} {r['subset']:3d} %  seed {r['seed']}  "
+            f"~{fmt_duration(r['estimate_s']) if r['estimate_s'] else '?'}"
+            for r in out["runs"]
         )
         _emit(
             out,
