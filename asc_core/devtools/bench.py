@@ -54,14 +54,20 @@ def bench_data(quick: bool = False) -> dict:
 
 
 def _latency_ms(model, shape, repeats: int) -> float:
+    """Milliseconds per forward pass of a batch of ``shape`` on the model's device, after one warm-up pass."""
     import torch
 
-    x = torch.randn(*shape)
+    dev = next(model.parameters()).device
+    x = torch.randn(*shape, device=dev)
     with torch.inference_mode():
         model(x)  # warm-up
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
         t0 = time.perf_counter()
         for _ in range(repeats):
             model(x)
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
     return 1000 * (time.perf_counter() - t0) / repeats
 
 
@@ -266,13 +272,7 @@ def _cnn_teacher_row(name: str, width: int, dev: str, quick: bool) -> dict:
     train = bare_step(name, width, 2 if quick else 8)
     torch.manual_seed(0)
     model = create_model(name, width=width).to(dev).eval()
-    x = torch.randn(*input_shape(name, 64), device=dev)
-    with torch.inference_mode():
-        model(x)  # warm-up
-        t0 = time.perf_counter()
-        for _ in range(1 if quick else 4):
-            model(x).cpu()
-        infer = 64 * (1 if quick else 4) / (time.perf_counter() - t0)
+    infer = 64 * 1000 / _latency_ms(model, input_shape(name, 64), 1 if quick else 4)
     return {"teacher": f"{name}-{width}", "params": f"{sum(p.numel() for p in model.parameters()):,}", "device": dev,
             "logits clips/s": round(infer, 1), "train step clips/s (batch 64)": round(train, 1)}  # fmt: skip
 
