@@ -344,11 +344,15 @@ def _teacher_recipe(t):
     if not (isinstance(t, dict) and "preset" in t):
         return t
     t = dict(t)
-    name = t.pop("preset")
+    return _merge(teacher_recipe(t.pop("preset")), t)
+
+
+def teacher_recipe(name: str) -> dict:
+    """The mapping of ``assets/presets/teachers/<name>.yaml`` (model, init, optim, augment)."""
     path = PRESETS_DIR / "teachers" / f"{name}.yaml"
     if not isinstance(name, str) or not path.exists():
         raise ConfigError(f"teachers: unknown teacher recipe {name!r}; allowed: {', '.join(list_teacher_recipes())}")
-    return _merge(_read_yaml(path), t)
+    return _read_yaml(path)
 
 
 def parse_config(raw: dict, overrides: list[str] | None = None) -> ExperimentConfig:

@@ -48,8 +48,14 @@ _BRANCHES = {  # Table II: Rep-Mobile's training-time branches (the paper's four
 # with the teacher recipe's learning rate and patchout (assets/presets/teachers/passt-audioset.yaml) at the table's
 # epochs. Hours per run on a CPU (`bench teachers`): a GPU's row.
 _PRETRAINED = "PaSST-S, AudioSet-pretrained"
-_PASST_PT = {"student": {"name": "passt_s", "kwargs": {"checkpoint": "audioset", "s_patchout_t": 0, "s_patchout_f": 6}},
-             "optim": {"lr": 0.00001}}  # fmt: skip
+
+
+def _passt_pt() -> dict:
+    from asc_core.config import teacher_recipe
+
+    r = teacher_recipe("passt-audioset")
+    kwargs = {**r["model"].get("kwargs", {}), "checkpoint": "audioset"}
+    return {"student": {"name": r["model"]["name"], "kwargs": kwargs}, "optim": {"lr": r["optim"]["lr"]}}
 
 
 def _audioset_present() -> bool:
@@ -87,7 +93,7 @@ def _rows(table: str) -> dict[str, dict]:
                 "CP-Mobile, wide (width 64)": {"student": {"name": "cp_mobile", "width": 64}},
                 "BC-ResNet": {"student": {"name": "bc_resnet"}},
                 "PaSST (tiny), from scratch": {"student": {"name": "passt_tiny"}, "optim": {"lr": 0.001}},
-                **({_PRETRAINED: _PASST_PT} if _audioset_present() else {})}  # fmt: skip
+                **({_PRETRAINED: _passt_pt()} if _audioset_present() else {})}  # fmt: skip
     if table == "IV":
         return {"no KD": {**rep32, "teachers": []},
                 "CNN teachers (CP-ResNet + CP-Mobile-64)": {**rep32, "teachers": _CNN},
