@@ -4,9 +4,10 @@ single-step vs progressive pruning — each linking to where the app uses it."""
 import plotly.express as px
 import streamlit as st
 
-from asc_core import tables
+from asc_core import paper_results, tables
 from asc_core.app import compare, learn
 from asc_core.app import model_views as mv
+from asc_core.app.learn import EVIDENCE_VIEWS
 from asc_core.app.plots import kernels_figure, per_device_figure, trajectory_figure
 from asc_core.data.labels import SCENES
 from asc_core.store import Store
@@ -119,7 +120,9 @@ st.header("4 · What the seeds' tables say, measured by this product")
 st.markdown(
     "The papers' ablations, run through this product's own pipeline on the embedded `standard` set "
     "(`python -m asc_core tables run`; every run kept in `docs/results/`, the tables in `docs/RESULTS.md`). "
-    "Macro accuracy (%), mean ± std over seeds (n runs); *missing*: not run yet."
+    "Macro accuracy (%), mean ± std over seeds (n runs); *missing*: not run yet. Beside each table, the paper's "
+    "own figures (Han et al., on TAU22's development split: 20× the clips of the embedded set, real recordings): "
+    "compare the two for **direction** — which row is above which — not for level."
 )
 try:
     results = tables.results_frame()
@@ -134,9 +137,20 @@ for table, title in (("V", "Table V — widths and pruning"), ("IV", "Table IV �
     if (cells == "missing").all().all():
         continue
     st.subheader(title)
-    st.dataframe(cells, width="stretch")
-    if tables.finding(table):
-        st.markdown(tables.finding(table))
+    headline, rest = tables.finding_parts(table)
+    if headline:
+        st.info(headline[:1].upper() + headline[1:], icon=":material/lightbulb:")
+    view = EVIDENCE_VIEWS[0]
+    if table != "device":
+        view = st.radio("Show", EVIDENCE_VIEWS, horizontal=True, key=f"learn_view_{table}",
+                        format_func=lambda v, t=table: v.replace("the first row", tables.reference_row(t)))  # fmt: skip
+    fig = learn.evidence_figure(results, table, view)
+    if fig is not None:
+        st.plotly_chart(fig, width="stretch", key=f"learn_evidence_{table}")
+    st.dataframe(paper_results.with_paper(cells, table), width="stretch")
+    if rest:
+        with st.expander("What the runs show, in full (the paper's numbers beside ours)"):
+            st.markdown(rest)
     with st.expander("The runs behind a cell: per device, and where to listen to them"):
         c1, c2 = st.columns([3, 1])
         row = c1.selectbox("Row", list(cells.index), key=f"learn_cell_row_{table}")

@@ -93,3 +93,34 @@ def cell_table(cell: pd.DataFrame) -> pd.DataFrame:
     return out.rename(columns={"run_id": "run", "macro_acc": "macro accuracy (%)", "seen": "seen devices (%)",
                                "unseen": "unseen devices s4–s6 (%)", "macs": "M MACs",
                                "seconds": "training (s)"})  # fmt: skip
+
+
+# ---------------------------------------------------------------- 4. the evidence: the seeds' tables, run here
+EVIDENCE_VIEWS = ("gain over the first row", "accuracy per subset")
+
+
+def evidence_figure(results: pd.DataFrame, table: str, view: str):
+    """A table's figure beside the paper's: each row's gain over the table's reference row (``EVIDENCE_VIEWS[0]``)
+    or accuracy against the subset; None while nothing of it is recorded. The device table: general vs
+    device-specific accuracy per device."""
+    from asc_core import paper_results as pr
+    from asc_core import tables
+    from asc_core.app.plots import per_device_figure, vs_paper_figure, vs_paper_gain_figure
+    from asc_core.data.labels import TRAIN_DEVICES
+
+    if table == "device":
+        means, n = tables.device_means(results)
+        if not n:
+            return None
+        long = means.rename_axis("device").reset_index().melt("device", var_name="run", value_name="accuracy")
+        long["run"] += f" (mean of {n} runs)"
+        long["seen"] = ["seen in training" if d in TRAIN_DEVICES else "unseen (s4–s6)" for d in long["device"]]
+        return per_device_figure(long)
+    long = pr.comparison(table, results)
+    if not (long["source"] == pr.OURS).any():
+        return None
+    ref = tables.reference_row(table)
+    gains = pr.gains(long, ref)
+    if view == EVIDENCE_VIEWS[0] and (gains["source"] == pr.OURS).any():  # else: the reference row is not run yet
+        return vs_paper_gain_figure(gains, pr.OURS, pr.PAPER, ref)
+    return vs_paper_figure(long, pr.OURS, pr.PAPER)

@@ -346,3 +346,68 @@ def per_second_figure(probs, labels):
     )
     fig.update_layout(xaxis_title="time (s)", height=340, margin=dict(l=120, r=10, t=10, b=40))
     return fig
+
+
+def vs_paper_figure(long, ours: str, paper: str):
+    """One table as accuracy vs training subset: this product's runs (left, error bars = std over seeds) beside the
+    paper's figures (right, dashed), each panel on its own y axis — two datasets, compared for direction, not
+    level. ``long``: row, subset, source (``ours`` or ``paper``, also the panels' titles), mean, std, n. A row keeps
+    its colour in both panels; clicking it in the legend hides it in both."""
+    import plotly.express as px
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(ours, paper), horizontal_spacing=0.08)
+    colours = px.colors.qualitative.Plotly
+    in_legend = set()
+    for k, row in enumerate(dict.fromkeys(long["row"])):
+        for col, source in ((1, ours), (2, paper)):
+            g = long[(long["row"] == row) & (long["source"] == source)].sort_values("subset")
+            if g.empty:
+                continue
+            hover = f"{row}<br>%{{x}} %: %{{y:.1f}} %" + (" (n=%{customdata})" if col == 1 else " (paper)")
+            fig.add_trace(
+                go.Scatter(x=g["subset"], y=g["mean"], name=row, legendgroup=row, showlegend=row not in in_legend,
+                           mode="lines+markers", customdata=g["n"], hovertemplate=hover + "<extra></extra>",
+                           line=dict(color=colours[k % len(colours)], dash="solid" if col == 1 else "dash"),
+                           error_y=dict(type="data", array=g["std"], visible=col == 1)),
+                row=1, col=col,
+            )  # fmt: skip
+            in_legend.add(row)
+    fig.update_xaxes(type="log", tickvals=[5, 25, 100], ticktext=["5 %", "25 %", "100 %"], title_text="training subset")
+    fig.update_yaxes(title_text="macro class accuracy (%)", col=1)
+    fig.update_layout(height=440, margin=dict(l=50, r=10, t=40, b=40), legend=dict(orientation="h", y=-0.22))
+    return fig
+
+
+def vs_paper_gain_figure(gains, ours: str, paper: str, reference: str):
+    """Each row's gain over the table's reference row (points), per subset: this product's (left, error bars = the
+    two rows' seed spread combined) beside the paper's (right), on one y axis — a bar on the same side of zero in
+    both panels is a direction the product reproduces."""
+    import plotly.express as px
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(ours, paper), shared_yaxes=True, horizontal_spacing=0.04)
+    colours = px.colors.qualitative.Plotly[1:]  # the reference row is the first colour of the accuracy view
+    in_legend = set()
+    for k, row in enumerate(dict.fromkeys(gains["row"])):
+        for col, source in ((1, ours), (2, paper)):
+            g = gains[(gains["row"] == row) & (gains["source"] == source)].sort_values("subset")
+            if g.empty:
+                continue
+            fig.add_trace(
+                go.Bar(x=[f"{s} %" for s in g["subset"]], y=g["gain"], name=row, legendgroup=row,
+                       showlegend=row not in in_legend, marker_color=colours[k % len(colours)],
+                       error_y=dict(type="data", array=g["spread"], visible=col == 1),
+                       hovertemplate=f"{row}<br>%{{x}}: %{{y:+.1f}} points over {reference}<extra></extra>"),
+                row=1, col=col,
+            )  # fmt: skip
+            in_legend.add(row)
+    fig.add_hline(y=0, line_color="grey", line_width=1)
+    for col in (1, 2):
+        fig.update_xaxes(categoryorder="array", categoryarray=["5 %", "25 %", "100 %"], row=1, col=col)
+    fig.update_yaxes(title_text=f"points over {reference}", col=1, zeroline=True)
+    fig.update_layout(barmode="group", height=440, margin=dict(l=50, r=10, t=40, b=40),
+                      legend=dict(orientation="h", y=-0.22))  # fmt: skip
+    return fig

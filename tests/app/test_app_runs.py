@@ -263,6 +263,16 @@ def test_learn_page_widgets_move_the_numbers(monkeypatch, filled, tiny_root):
     v = next(d.value for d in at.dataframe if "width 96, unpruned" in d.value.index)
     assert v.loc["width 96, unpruned", "25 %"].endswith("(n=2)")
     assert any(m.value.startswith("**What it shows") for m in at.markdown)  # each table's paragraph beside it
+    assert "25 % · paper" in v.columns and v.loc["width 96, unpruned", "25 % · paper"] == "59.10"
+    evidence = json.loads(next(c for c in at.get("plotly_chart") if "learn_evidence_V" in c.proto.id).proto.spec)
+    assert {t["type"] for t in evidence["data"]} == {"bar"}  # gains over width 32, ours beside the paper's
+    assert {t["xaxis"] for t in evidence["data"]} == {"x", "x2"}
+    at.radio(key="learn_view_V").set_value("accuracy per subset").run()
+    assert not at.exception, at.exception
+    evidence = json.loads(next(c for c in at.get("plotly_chart") if "learn_evidence_V" in c.proto.id).proto.spec)
+    assert {t["type"] for t in evidence["data"]} == {"scatter"} and "width 32, unpruned" in {
+        t["name"] for t in evidence["data"]
+    }
 
 
 def test_learn_page_lists_the_runs_behind_a_cell_and_opens_one_in_listen(monkeypatch, filled, tiny_root, tmp_path):

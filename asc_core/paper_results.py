@@ -1,0 +1,91 @@
+"""The seed paper's own figures beside this product's, for the tables ``tables`` reproduces.
+
+``assets/paper_tables.csv`` holds what Han et al., "Data-Efficient Low-Complexity Acoustic Scene Classification
+via Distilling and Progressive Pruning" (the Rep-Mobile paper, ``../shared/seeds/004_*``) report in its Tables
+II–V at the subsets the product runs (5, 25, 100 %; Table II at 100 % only), keyed by the product's row labels.
+Their numbers are on TAU22's development split, ours on the embedded ``standard`` set (1/20 of its size, synthetic
+scenes): read the two for their *direction* — which row is above which, how a row moves with the data — never as one
+scale, which is why the figure gives each its own axis. The device fine-tuning table has no paper figures (the
+DCASE2025 baseline reports no per-device table at 25 %).
+"""
+
+from __future__ import annotations
+
+import csv
+from functools import lru_cache
+
+import pandas as pd
+
+from asc_core.paths import ASSETS
+
+PAPER_CSV = ASSETS / "paper_tables.csv"
+OURS, PAPER = "this product (embedded set)", "paper (TAU22)"
+
+
+@lru_cache(maxsize=1)
+def _paper_rows() -> tuple[dict, ...]:
+    with open(PAPER_CSV, newline="") as f:
+        return tuple(csv.DictReader(f))
+
+
+def paper_frame(table: str) -> pd.DataFrame:
+    """The paper's accuracy (%) per row and subset for one table: columns row, subset, accuracy, source."""
+    rows = [r for r in _paper_rows() if r["table"] == table]
+    df = pd.DataFrame(rows, columns=["table", "row", "subset", "accuracy", "source"])
+    return df.astype({"subset": int, "accuracy": float}).drop(columns="table")
+
+
+def comparison(table: str, results: pd.DataFrame) -> pd.DataFrame:
+    """Long form for the figure: row, subset, source (OURS or PAPER), mean, std, n — ours from ``results`` (the
+    committed runs, ``tables.results_frame()``), a row that shares another's config at a subset (``same_as``)
+    shown with that row's runs, as its table cell is; rows in the plan's order."""
+    from asc_core.tables import TABLE_SUBSETS, plan
+
+    subsets = (25,) if table == "device" else TABLE_SUBSETS
+    items = plan([table], subsets, 1, "standard")
+    order = list(dict.fromkeys(i["row"] for i in items))
+    shown = {(i["row"], i["subset"]): i.get("same_as") or i["row"] for i in items}
+    mine = results[results["table"] == table] if not results.empty else results
+    out = []
+    for (row, subset), src in shown.items():
+        acc = mine[(mine["row"] == src) & (mine["cfg.subset"] == subset)]["macro_acc"].dropna() if len(mine) else []
+        if len(acc):
+            out.append({"row": row, "subset": subset, "source": OURS, "mean": acc.mean(),
+                        "std": acc.std(ddof=1) if len(acc) > 1 else 0.0, "n": len(acc)})  # fmt: skip
+    for r in paper_frame(table).itertuples():
+        out.append({"row": r.row, "subset": r.subset, "source": PAPER, "mean": r.accuracy, "std": 0.0, "n": 1})
+    df = pd.DataFrame(out, columns=["row", "subset", "source", "mean", "std", "n"])
+    rank = {r: k for k, r in enumerate(order + sorted(set(df["row"]) - set(order)))}
+    return df.sort_values(["row", "subset"], key=lambda s: s.map(rank) if s.name == "row" else s, ignore_index=True)
+
+
+def with_paper(cells: pd.DataFrame, table: str) -> pd.DataFrame:
+    """``tables.table_cells`` with the paper's figure after each subset's column ("5 % · paper"); a table the paper
+    does not have (device fine-tuning) comes back as it was."""
+    paper = paper_frame(table)
+    if paper.empty:
+        return cells
+    out = pd.DataFrame(index=cells.index)
+    for col in cells.columns:
+        out[col] = cells[col]
+        subset = int(col.split()[0])
+        by_row = paper[paper["subset"] == subset].set_index("row")["accuracy"]
+        if by_row.empty:  # the paper has no figure at this subset (Table II: 100 % only)
+            continue
+        out[f"{col} · paper"] = [f"{by_row[r]:.2f}" if r in by_row.index else "–" for r in cells.index]
+    return out
+
+
+def gains(long: pd.DataFrame, reference: str) -> pd.DataFrame:
+    """Each row's accuracy minus the ``reference`` row's at the same subset and source (points): whether a row is
+    above or below the table's reference (its first row: no KD, width 32, all branches, CP-ResNet) is what can agree
+    or disagree between two datasets. ``spread`` is the two rows' seed std combined (√(s₁² + s₂²)); a gain
+    inside it is not a finding. Rows other than the reference, where both it and the reference have a figure."""
+    ref = long[long["row"] == reference].set_index(["source", "subset"])
+    out = []
+    for r in long[long["row"] != reference].itertuples():
+        if (r.source, r.subset) in ref.index:
+            b = ref.loc[(r.source, r.subset)]
+            out.append({"row": r.row, "subset": r.subset, "source": r.source, "gain": r.mean - b["mean"],
+                        "spread": (r.std**2 + b["std"] ** 2) ** 0.5, "n": r.n})  # fmt: skip
+    return pd.DataFrame(out, columns=["row", "subset", "source", "gain", "spread", "n"])

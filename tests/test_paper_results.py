@@ -1,0 +1,96 @@
+"""The seed paper's figures beside the product's: the asset matches the paper, the rows are the tables' rows, the
+comparison and gains frames are right, and the figures hold what they say."""
+
+import csv
+import re
+
+import pandas as pd
+import pytest
+
+from asc_core import paper_results as pr
+from asc_core import tables
+from asc_core.paths import PROJECT_ROOT
+
+SEED = next(iter(sorted((PROJECT_ROOT.parent / "shared" / "seeds").glob("004_*.txt"))), None)
+
+
+def test_every_paper_row_is_a_row_the_product_runs():
+    for table in ("II", "III", "IV", "V"):
+        paper = pr.paper_frame(table)
+        assert not paper.empty and set(paper["subset"]) <= set(tables.TABLE_SUBSETS)
+        assert set(paper["row"]) <= set(tables._rows(table)) | {tables._PRETRAINED}, table
+    assert pr.paper_frame("device").empty  # the DCASE2025 baseline has no such table
+
+
+@pytest.mark.skipif(SEED is None, reason="the seed paper's text (../shared/seeds/004_*.txt) is not on this machine")
+def test_the_figures_are_the_papers():
+    """Each figure of assets/paper_tables.csv is in the paper's table of that number (a typo would move a bar)."""
+    text = SEED.read_text()
+    sections = {t: text[text.index(f"TABLE {t}") :][:3000] for t in ("II", "III", "IV", "V")}
+    with open(pr.PAPER_CSV, newline="") as f:
+        for r in csv.DictReader(f):
+            assert re.search(rf"\b{re.escape(r['accuracy'])}\b", sections[r["table"]]), r
+
+
+def _results(rows):
+    df = pd.DataFrame(rows, columns=["table", "row", "subset", "macro_acc"])
+    return df.assign(**{"cfg.subset": df["subset"]})
+
+
+def test_comparison_and_gains_from_the_committed_runs():
+    res = _results([("V", "width 32, unpruned", 25, 60.0), ("V", "width 32, unpruned", 25, 62.0),
+                    ("V", "single 64→32", 25, 65.0), ("V", "single 64→32", 25, 64.0),
+                    ("V", "progressive 96→64→32 (same FT budget)", 100, 70.0),
+                    ("IV", "no KD", 25, 1.0)])  # fmt: skip
+    long = pr.comparison("V", res)
+    ours = long[long["source"] == pr.OURS].set_index(["row", "subset"])
+    assert ours.loc[("width 32, unpruned", 25), "mean"] == 61.0 and ours.loc[("width 32, unpruned", 25), "n"] == 2
+    assert ours.loc[("width 32, unpruned", 25), "std"] == pytest.approx(2**0.5)
+    # at 100 % the full-FT progressive row is the same-budget row's config: it shows those runs, as its cell does
+    assert ours.loc[("progressive 96→64→32 (full FT per round)", 100), "mean"] == 70.0
+    assert list(dict.fromkeys(long["row"]))[0] == "width 32, unpruned"  # the plan's order
+    assert len(long[long["source"] == pr.PAPER]) == 18  # 6 rows × 3 subsets (one progressive row: the full-FT one)
+    g = pr.gains(long, tables.reference_row("V")).set_index(["row", "subset", "source"])
+    assert g.loc[("single 64→32", 25, pr.OURS), "gain"] == pytest.approx(3.5)
+    assert g.loc[("single 64→32", 25, pr.OURS), "spread"] == pytest.approx((0.5 + 2) ** 0.5)
+    assert g.loc[("single 64→32", 25, pr.PAPER), "gain"] == pytest.approx(58.43 - 57.27)
+    assert ("single 64→32", 5, pr.OURS) not in g.index  # no reference run at 5 %: no gain claimed
+
+
+def test_tables_carry_the_papers_column_only_where_it_has_figures():
+    cells = tables.table_cells(tables.results_frame_empty(), "II")
+    shown = pr.with_paper(cells, "II")
+    assert list(shown.columns) == ["5 %", "25 %", "100 %", "100 % · paper"]  # Table II: 100 % only
+    assert shown.loc["without 3×3", "100 % · paper"] == "57.06"
+    assert shown.loc["plain CP-Mobile (no branches)", "100 % · paper"] == "–"
+    device = tables.table_cells(tables.results_frame_empty(), "device")
+    assert pr.with_paper(device, "device").equals(device)
+
+
+def test_the_figures_show_each_row_in_both_panels():
+    from asc_core.app.plots import vs_paper_figure, vs_paper_gain_figure
+
+    res = _results(
+        [("IV", "no KD", 25, 60.0), ("IV", "no KD", 25, 61.0), ("IV", "CNN + transformer teachers", 25, 63.0)]
+    )
+    long = pr.comparison("IV", res)
+    fig = vs_paper_figure(long, pr.OURS, pr.PAPER)
+    ours = [t for t in fig.data if t.xaxis == "x"]
+    assert {t.name for t in ours} == {"no KD", "CNN + transformer teachers"} and len(fig.data) == 2 + 4
+    assert sum(t.showlegend for t in fig.data) == 4  # one legend entry per row, shared by both panels
+    gain = vs_paper_gain_figure(pr.gains(long, "no KD"), pr.OURS, pr.PAPER, "no KD")
+    bars = {(t.name, t.xaxis): list(t.y) for t in gain.data}
+    assert bars[("CNN + transformer teachers", "x")] == [pytest.approx(2.5)]
+    assert bars[("CNN + transformer teachers", "x2")] == pytest.approx([46.83 - 43.41, 56.94 - 51.22, 61.12 - 58.59])
+
+
+def test_a_finding_has_a_headline_for_the_demo(tmp_path, monkeypatch):
+    monkeypatch.setattr(tables, "RESULTS_DIR", tmp_path)
+    (tmp_path / "findings").mkdir()
+    (tmp_path / "findings" / "V.md").write_text("In one line: pruning wins at 25 %.\n\n**What it shows.** More.\n")
+    assert tables.finding_parts("V") == ("pruning wins at 25 %.", "**What it shows.** More.")
+    (tmp_path / "findings" / "IV.md").write_text("**What it shows.** No headline.\n")
+    assert tables.finding_parts("IV") == ("", "**What it shows.** No headline.")
+    for table in tables.TABLES:  # the committed findings each have one, as the Learn page expects
+        monkeypatch.setattr(tables, "RESULTS_DIR", PROJECT_ROOT / "docs" / "results")
+        assert tables.finding_parts(table)[0], table
