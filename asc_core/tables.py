@@ -361,7 +361,7 @@ def _number(v) -> float:
 
 def render(path: Path | None = None) -> str:
     """docs/RESULTS.md from the committed CSVs."""
-    from asc_core.paper_results import with_paper
+    from asc_core.paper_results import directions_text, with_paper
 
     df = results_frame()
     parts = ["# Results: the seeds' ablations, run by ASC Lab itself",
@@ -383,6 +383,8 @@ def render(path: Path | None = None) -> str:
         parts += [f"## {titles[table]}", "", _markdown(cells), ""]
         if table == "device":
             parts += [_device_table(df), ""]
+        if directions_text(table, df):
+            parts += [directions_text(table, df), ""]
         if finding(table):
             parts += [finding(table), ""]
     machines = sorted(set(df["machine"])) if "machine" in df else []

@@ -148,6 +148,13 @@ for table, title in (("V", "Table V — widths and pruning"), ("IV", "Table IV �
     if fig is not None:
         st.plotly_chart(fig, width="stretch", key=f"learn_evidence_{table}")
     st.dataframe(paper_results.with_paper(cells, table), width="stretch")
+    directions = paper_results.directions(table, results) if table != "device" else None
+    if directions is not None and not directions.empty:
+        with st.expander(f"Row by row against the paper: {paper_results.verdict_counts(directions)}"):
+            st.caption(f"Points over *{tables.reference_row(table)}* at the same subset; ours ± the two rows' seed "
+                       "spread combined. *Agrees*: the paper's sign, beyond the spread; *disagrees*: the other sign, "
+                       "beyond it; *inside the spread*: the seeds cannot tell it from no difference.")  # fmt: skip
+            st.dataframe(learn.directions_table(directions), hide_index=True, width="stretch")
     if rest:
         with st.expander("What the runs show, in full (the paper's numbers beside ours)"):
             st.markdown(rest)

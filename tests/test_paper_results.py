@@ -94,3 +94,37 @@ def test_a_finding_has_a_headline_for_the_demo(tmp_path, monkeypatch):
     for table in tables.TABLES:  # the committed findings each have one, as the Learn page expects
         monkeypatch.setattr(tables, "RESULTS_DIR", PROJECT_ROOT / "docs" / "results")
         assert tables.finding_parts(table)[0], table
+
+
+def test_each_cell_gets_a_verdict_against_the_papers_direction():
+    res = _results([("V", "width 32, unpruned", s, a) for s, a in ((5, 48.0), (5, 49.0), (25, 60.0), (25, 61.0),
+                                                                   (100, 60.0), (100, 62.0))]
+                   + [("V", "width 64, unpruned", 5, 45.0), ("V", "width 64, unpruned", 5, 46.0),  # below: paper above
+                      ("V", "width 64, unpruned", 25, 64.0), ("V", "width 64, unpruned", 25, 65.0),  # above, as paper
+                      ("V", "width 64, unpruned", 100, 60.0), ("V", "width 64, unpruned", 100, 64.0),  # +1 ± 2.4
+                      ("V", "width 96, unpruned", 25, 70.0),  # one seed
+                      ("V", "progressive 96→64→32 (same FT budget)", 25, 63.0),
+                      ("V", "progressive 96→64→32 (same FT budget)", 25, 64.0)])  # fmt: skip
+    d = pr.directions("V", res).set_index(["row", "subset"])["verdict"]
+    assert d[("width 64, unpruned", 5)] == "disagrees"
+    assert d[("width 64, unpruned", 25)] == "agrees"
+    assert d[("width 64, unpruned", 100)] == "inside the spread"
+    assert d[("width 96, unpruned", 25)] == "one seed"
+    assert d[("progressive 96→64→32 (same FT budget)", 25)] == "no paper figure"  # the paper's is the full-FT one
+    text = pr.directions_text("V", res)
+    assert "| width 64, unpruned | 5 % | -3.0 ± 1.0 | +0.55 | disagrees |" in text
+    assert text.endswith("1 agree, 1 disagree, 1 inside the spread (of 3 cells with a paper figure and two seeds).")
+
+
+def test_the_directions_command_prints_the_committed_verdicts(tmp_path):
+    import json
+
+    from tests.conftest import run_cli
+
+    r = run_cli("tables", "directions", "--tables", "V", "--json")
+    assert r.returncode == 0, r.stderr
+    cells = json.loads(r.stdout)["V"]
+    expected = pr.directions("V", tables.results_frame())
+    assert len(cells) == len(expected) and {c["verdict"] for c in cells} == set(expected["verdict"])
+    r = run_cli("tables", "directions", "--tables", "II", "--results", str(tmp_path))  # nothing recorded there
+    assert r.returncode == 0 and "Table II\nnothing recorded yet" in r.stdout

@@ -124,3 +124,11 @@ def evidence_figure(results: pd.DataFrame, table: str, view: str):
     if view == EVIDENCE_VIEWS[0] and (gains["source"] == pr.OURS).any():  # else: the reference row is not run yet
         return vs_paper_gain_figure(gains, pr.OURS, pr.PAPER, ref)
     return vs_paper_figure(long, pr.OURS, pr.PAPER)
+
+
+def directions_table(d: pd.DataFrame) -> pd.DataFrame:
+    """``paper_results.directions`` as shown: subset in %, gains in points with their sign."""
+    return pd.DataFrame({"row": d["row"], "subset": [f"{s} %" for s in d["subset"]],
+                         "ours (points)": [f"{g:+.1f} ± {s:.1f}" for g, s in zip(d["ours"], d["spread"])],
+                         "paper (points)": ["–" if pd.isna(p) else f"{p:+.2f}" for p in d["paper"]],
+                         "verdict": d["verdict"]})  # fmt: skip

@@ -1,5 +1,6 @@
-"""``tables plan | queue | run | collect | render``: the seeds' Tables II–V and device fine-tuning, run through the
-normal queue, kept as docs/results/*.csv and rendered into docs/RESULTS.md (``asc_core.tables``)."""
+"""``tables plan | queue | run | collect | render | directions``: the seeds' Tables II–V and device fine-tuning,
+run through the normal queue, kept as docs/results/*.csv and rendered into docs/RESULTS.md (``asc_core.tables``);
+``directions`` sets each row's gain beside the paper's (``asc_core.paper_results``)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ def cmd_tables(a) -> int:
 
     if a.results:
         tables.RESULTS_DIR = Path(a.results)  # e.g. a trial on a small set, kept out of docs/results
+    if a.action == "directions":
+        return _directions(a)
     store = Store(a.runs)
     items = _plan(a)
     todo = tables.missing(items, store)
@@ -63,6 +66,19 @@ def cmd_tables(a) -> int:
     return 0
 
 
+def _directions(a) -> int:
+    """Each table's gains over its first row beside the paper's, with the verdict (``paper_results.directions``)."""
+    from asc_core import paper_results, tables
+
+    results = tables.results_frame()
+    which = [t.strip() for t in a.tables.split(",")] if a.tables else [t for t in tables.TABLES if t != "device"]
+    frames = {t: paper_results.directions(t, results) for t in which}
+    text = "\n\n".join(f"Table {t}\n{paper_results.directions_text(t, results) or 'nothing recorded yet'}"
+                        for t in which)  # fmt: skip
+    _emit({t: f.to_dict("records") for t, f in frames.items()}, a.json, text)
+    return 0
+
+
 def _run_workers(store, items, workers: int, budget_s: float) -> None:
     """Workers until every planned run has finished (or the time budget is spent), collecting as runs land."""
     import os
@@ -97,7 +113,11 @@ def _run_workers(store, items, workers: int, budget_s: float) -> None:
 
 def register(sub) -> None:
     t = sub.add_parser("tables", help="the seeds' Tables II-V and device fine-tuning, run and rendered")
-    t.add_argument("action", choices=["plan", "queue", "run", "collect", "render"])
+    t.add_argument(
+        "action",
+        choices=["plan", "queue", "run", "collect", "render", "directions"],
+        help="directions: each row's gain over the table's first row beside the paper's, with a verdict",
+    )
     t.add_argument("--tables", default="", help="e.g. II,V (default: II,III,IV,V,device)")
     t.add_argument("--subsets", default="", help="e.g. 5,25,100 (the default)")
     t.add_argument("--seeds", type=int, default=2)

@@ -267,6 +267,9 @@ def test_learn_page_widgets_move_the_numbers(monkeypatch, filled, tiny_root):
     evidence = json.loads(next(c for c in at.get("plotly_chart") if "learn_evidence_V" in c.proto.id).proto.spec)
     assert {t["type"] for t in evidence["data"]} == {"bar"}  # gains over width 32, ours beside the paper's
     assert {t["xaxis"] for t in evidence["data"]} == {"x", "x2"}
+    verdicts = next(d.value for d in at.dataframe if "verdict" in d.value.columns)  # row by row against the paper
+    assert set(verdicts["verdict"]) <= {"agrees", "disagrees", "inside the spread", "one seed", "no paper figure"}
+    assert any(e.label.startswith("Row by row against the paper: ") for e in at.expander)
     at.radio(key="learn_view_V").set_value("accuracy per subset").run()
     assert not at.exception, at.exception
     evidence = json.loads(next(c for c in at.get("plotly_chart") if "learn_evidence_V" in c.proto.id).proto.spec)
