@@ -4,7 +4,7 @@ paper's Tables IV and V regenerated from the runs that exist, exports."""
 
 import streamlit as st
 
-from asc_core import jobs, tables
+from asc_core import jobs, paper_results, tables
 from asc_core.app import compare
 from asc_core.app.plots import (
     confusion_figure,
@@ -35,8 +35,11 @@ def _committed(table: str) -> None:
     if (cells == "missing").all().all():
         return
     machines = ", ".join(sorted(set(res["machine"]))) if "machine" in res else ""
-    st.caption(f"Committed results (docs/results, {len(res)} runs on {machines}) — not runs of this store:")
-    st.dataframe(cells, width="stretch")
+    st.caption(
+        f"Committed results (docs/results, {len(res)} runs on {machines}) — not runs of this store; "
+        "`· paper`: the paper's figure (TAU22: compare directions, not levels; figures on the Learn page):"
+    )
+    st.dataframe(paper_results.with_paper(cells, table), width="stretch")
 
 
 if df.empty or not (df["status"] == "done").any():

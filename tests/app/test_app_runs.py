@@ -112,6 +112,10 @@ def test_jobs_and_compare_on_an_empty_store(monkeypatch, tiny_root, tmp_path):
     assert any("Nothing is running" in i.value for i in at.info)
     at = _app(monkeypatch, tmp_path / "runs", tiny_root, "pages/compare.py")
     assert any("No finished runs yet" in i.value for i in at.info)
+    # the committed Tables IV and V instead, marked as such, with the paper's figure beside each subset
+    assert any(c.value.startswith("Committed results (docs/results") for c in at.caption)
+    v = next(d.value for d in at.dataframe if "width 96, unpruned" in d.value.index)
+    assert v.loc["width 96, unpruned", "100 % · paper"] == "65.25" and v.loc["width 32, unpruned", "25 %"] != "missing"
 
 
 def test_jobs_shows_queue_failures_and_curves(monkeypatch, filled, tiny_root):
