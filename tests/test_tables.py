@@ -11,12 +11,12 @@ from asc_core.train.runner import run_experiment
 
 def test_the_whole_plan_validates_with_scaled_epochs():
     items = tables.plan(dataset="data/mini")
-    assert len(items) == 122  # II 30, III 24, IV 24, V 42, device 2
+    assert len(items) == 128  # II 30, III 24, IV 30, V 42, device 2
     assert len({(tables.result_key(i["config"]), i["seed"]) for i in items}) == len(items)
     # at 100 % (3 epochs) both progressive rows fine-tune one epoch per round: one config, run once
     same = [(i["row"], i["subset"], i["same_as"]) for i in items if i.get("same_as")]
     assert same == [("progressive 96→64→32 (full FT per round)", 100, "progressive 96→64→32 (same FT budget)")] * 2
-    assert len(tables.runs_of(items)) == 120
+    assert len(tables.runs_of(items)) == 126
     by = {(i["table"], i["row"], i["subset"], i["seed"]): i["config"] for i in items}
     assert by[("II", "without 1×1", 5, 0)].optim.epochs == 60 and by[("II", "without 1×1", 100, 1)].optim.epochs == 3
     assert by[("II", "without 1×1", 25, 0)].student.kwargs["branches"] == ["3x3", "3x1", "1x3"]
@@ -30,6 +30,11 @@ def test_the_whole_plan_validates_with_scaled_epochs():
     # about 12 validations at most per training, student and teachers alike; how often is not part of a result
     cnn = by[("IV", "CNN teachers (CP-ResNet + CP-Mobile-64)", 5, 0)]
     assert cnn.optim.validate_every == 5 and {t.optim.validate_every for t in cnn.teachers} == {5}
+    # the teacher recipe (lr 0.002) and, in its own row, the paper's (lr 0.01: every model trained alike)
+    paper_lr = by[("IV", "CNN teachers at the paper's lr 0.01", 5, 0)]
+    assert {t.optim.lr for t in cnn.teachers} == {0.002} and {t.optim.lr for t in paper_lr.teachers} == {0.01}
+    assert [t.model for t in paper_lr.teachers] == [t.model for t in cnn.teachers] and paper_lr.student == cnn.student
+    assert paper_lr.teachers[0].optim.model_dump() == {**cnn.teachers[0].optim.model_dump(), "lr": 0.01}
     assert by[("IV", "CNN teachers (CP-ResNet + CP-Mobile-64)", 25, 0)].optim.validate_every == 2
     often = cnn.model_copy(update={"optim": cnn.optim.model_copy(update={"validate_every": 1})})
     assert tables.result_key(often) == tables.result_key(cnn)
