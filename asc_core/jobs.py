@@ -70,8 +70,8 @@ def get_queue(url: str):
     return huey
 
 
-def _enqueue(store: Store, run_id: str, resume: bool = False, url: str | None = None):
-    get_queue(url or queue_url(store.root)).task_fn(run_id, str(store.root.resolve()), resume)
+def _enqueue(store: Store, run_id: str, resume: bool = False, url: str | None = None, priority: float | None = None):
+    get_queue(url or queue_url(store.root)).task_fn(run_id, str(store.root.resolve()), resume, priority=priority)
 
 
 # ---------------------------------------------------------------- what the app and the CLI call
@@ -156,14 +156,21 @@ def retry(store: Store, run_id: str) -> str:
 
 
 def for_group(store: Store, group: str, action: str) -> dict[str, str]:
-    """``cancel``, ``resume`` or ``retry`` every run of a group it applies to (cancel: queued and running runs;
-    resume and retry: failed, interrupted and cancelled ones). {run id: what happened}."""
+    """``cancel``, ``resume``, ``retry`` or ``next`` every run of a group it applies to (cancel: queued and running
+    runs; resume and retry: failed, interrupted and cancelled ones; next: queued ones, which keep their order
+    among themselves). {run id: what happened}."""
     applies = {"cancel": ("queued", "running"), "resume": ("failed", "interrupted", "cancelled"),
-               "retry": ("failed", "interrupted", "cancelled")}[action]  # fmt: skip
+               "retry": ("failed", "interrupted", "cancelled"), "next": ("queued",)}[action]  # fmt: skip
     runs = [r for r in store.list_runs() if r["group_name"] == group and r["status"] in applies]
     if not group or not any(r["group_name"] == group for r in store.list_runs()):
         raise ValueError(f"no group {group!r} in the run store")
     out = {}
+    if action == "next":  # the last put next goes first: put them next from the back of their order
+        order = {run_id: k for k, run_id in enumerate(queue_order(store))}
+        for r in sorted(runs, key=lambda r: order.get(r["run_id"], len(order)), reverse=True):
+            run_next(store, r["run_id"])
+            out[r["run_id"]] = "next"
+        return dict(reversed(out.items()))
     for r in runs:
         if action == "cancel":
             out[r["run_id"]] = cancel(store, r["run_id"])
@@ -243,15 +250,48 @@ def _heartbeat(store: Store, worker_id: str, stop: threading.Event):
 
 def queued_run_ids(store: Store, url: str | None = None) -> set[str]:
     """The run ids of the messages waiting in the queue (messages that are not jobs are ignored here)."""
+    return set(queue_order(store, url))
+
+
+def queue_order(store: Store, url: str | None = None) -> list[str]:
+    """The run ids in the order the workers will take them (a run with two messages: where the first is)."""
     from asc_core.queue_codec import InvalidMessage, parse_message
 
-    ids = set()
+    ids = []
     for raw in get_queue(url or queue_url(store.root)).storage.enqueued_items():
         try:
-            ids.add(parse_message(raw).args[0])
+            ids.append(parse_message(raw).args[0])
         except InvalidMessage:
             pass
-    return ids
+    return list(dict.fromkeys(ids))
+
+
+def in_queue_order(store: Store, queued: list[dict]) -> tuple[list[dict], bool]:
+    """(``queued`` runs in the order the workers will take them, whether the queue can put one next). A run in no
+    message goes last (``requeue_orphans`` gives it one); an unreachable queue leaves the store's order."""
+    try:
+        huey = get_queue(queue_url(store.root))
+        order = {run_id: k for k, run_id in enumerate(queue_order(store))}
+        can_reorder = bool(huey.storage.priority)
+    except Exception:  # noqa: BLE001 — the page shows the runs either way; the worker reports the queue's state
+        return queued, False
+    return sorted(queued, key=lambda r: order.get(r["run_id"], len(order))), can_reorder
+
+
+def run_next(store: Store, run_id: str, url: str | None = None) -> None:
+    """A queued run goes ahead of every other queued run (and of any put next before it): one more message, at a
+    higher priority than any before; the one it had is skipped when a worker reaches it (one worker claims a run).
+    A long campaign in the queue need not hold back the run someone wants to see now."""
+    run = store.get_run(run_id)
+    if run["status"] != "queued":
+        raise ValueError(f"run {run_id} is {run['status']}; only a queued run can be put next")
+    huey = get_queue(url or queue_url(store.root))
+    if not huey.storage.priority:
+        raise ValueError("this queue (Redis, huey's RedisHuey) takes runs in the order they came; it cannot put one "
+                         "next — cancel the runs ahead of it instead")  # fmt: skip
+    # the wall clock, kept strictly rising within this process (two calls in one clock tick keep their order)
+    priority = _state["last_next"] = max(time.time(), _state.get("last_next", 0.0) + 1e-3)
+    _enqueue(store, run_id, resume=bool(run["started_at"]), url=url, priority=priority)
 
 
 def requeue_orphans(store: Store, grace_s: float = 30.0, url: str | None = None) -> list[str]:

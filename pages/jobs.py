@@ -47,11 +47,15 @@ def live():
                 jobs.cancel(store, r["run_id"])
                 st.rerun(scope="fragment")
     if queued:
-        st.markdown(f"**Queue** ({len(queued)})")
+        queued, can_reorder = jobs.in_queue_order(store, queued)
+        st.markdown(f"**Queue** ({len(queued)}, in the order the workers take them)")
         for i, r in enumerate(queued):
-            a, b = st.columns([5, 1])
+            a, b, c = st.columns([5, 1, 1])
             a.write(f"{i + 1}. {r['name'] or '(unnamed)'} `{r['run_id']}` — {r['stage'] or 'waiting'}")
-            if b.button("Cancel", key=f"cancel_{r['run_id']}"):
+            if i and can_reorder and b.button("Run next", key=f"next_{r['run_id']}", help="ahead of the queue"):
+                jobs.run_next(store, r["run_id"])
+                st.rerun(scope="fragment")
+            if c.button("Cancel", key=f"cancel_{r['run_id']}"):
                 jobs.cancel(store, r["run_id"])
                 st.rerun(scope="fragment")
     for g in sorted({r["group_name"] for r in running + queued if r["group_name"]}):

@@ -299,3 +299,34 @@ def test_a_worker_whose_queue_is_unreachable_says_so_once_and_stops_counting_as_
         stop(worker)
     err = worker.stderr.read()
     assert err.count("the queue cannot be read") == 1 and "Traceback" not in err
+
+
+def test_a_queued_run_can_be_put_next_and_a_worker_takes_it_first(tiny_root, tmp_path):
+    from tests.conftest import run_cli
+
+    runs = tmp_path / "runs"
+    store = Store(runs)
+    ids = jobs.launch([parse_config(cfg_dict(tiny_root, epochs=1, name=f"run {k}")) for k in range(4)], store, "g")
+    other = jobs.submit(parse_config(cfg_dict(tiny_root, epochs=1, name="late")), store, "h")
+    assert jobs.queue_order(store) == [*ids, other]
+    jobs.run_next(store, ids[2])
+    assert jobs.queue_order(store) == [ids[2], ids[0], ids[1], ids[3], other]
+    r = run_cli("runs", "next", "--group", "h", "--runs", str(runs), "--json")  # a group keeps its own order
+    assert r.returncode == 0, r.stderr
+    assert jobs.queue_order(store) == [other, ids[2], ids[0], ids[1], ids[3]]
+    shown, can = jobs.in_queue_order(store, store.list_runs("queued"))
+    assert can and [x["run_id"] for x in shown] == jobs.queue_order(store)
+    jobs.cancel(store, ids[3])
+    with pytest.raises(ValueError, match="only a queued run can be put next"):
+        jobs.run_next(store, ids[3])
+    worker = start_worker(runs)  # one at a time: the order it starts them is the queue's
+    try:
+        wait_for(lambda: all(store.get_run(i)["status"] == "done" for i in (other, *ids[:3])), what="four runs")
+    finally:
+        stop(worker)
+    started = sorted((other, *ids[:3]), key=lambda i: store.get_run(i)["started_at"])
+    assert started == [other, ids[2], ids[0], ids[1]]
+    assert (
+        store.get_run(ids[3])["status"] == "cancelled"
+    )  # its message was skipped, as were the put-next runs' old ones
+    assert [line for line in (runs / ids[2] / "log.txt").read_text().splitlines() if "starting on" in line][1:] == []

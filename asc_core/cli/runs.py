@@ -81,10 +81,15 @@ def cmd_runs_control(a) -> int:
         _emit({"group": a.group, "runs": done}, a.json, text)
         return 0
     if not a.run:
-        raise ValueError(f"runs {a.runs_command}: give a run id or --group NAME")
+        raise ValueError(
+            f"runs {a.runs_command}: give a run id" + ("" if a.runs_command == "next" else " or --group NAME")
+        )
     if a.runs_command == "cancel":
         state = jobs.cancel(store, a.run)
         _emit({"run_id": a.run, "status": state}, a.json, f"{a.run}: {state}")
+    elif a.runs_command == "next":
+        jobs.run_next(store, a.run)
+        _emit({"run_id": a.run, "queue": jobs.queue_order(store)}, a.json, f"{a.run}: next in the queue")
     elif a.runs_command == "resume":
         jobs.resume(store, a.run)
         _emit({"run_id": a.run, "status": "queued"}, a.json, f"{a.run}: queued to resume")
@@ -184,6 +189,7 @@ def register(sub) -> None:
         ("cancel", "stop a queued or running run (a running one saves its checkpoint)"),
         ("resume", "queue an interrupted, cancelled or failed run to continue from its checkpoint"),
         ("retry", "queue a fresh run with the same config"),
+        ("next", "put a queued run ahead of the others in the queue (not on a Redis queue)"),
     ):
         rc = r.add_parser(name, help=helptext)
         rc.add_argument("run", nargs="?", default="")

@@ -139,6 +139,22 @@ def test_jobs_shows_queue_failures_and_curves(monkeypatch, filled, tiny_root):
     assert [r["name"] for r in Store(filled).list_runs("queued")] == ["waiting"]
 
 
+def test_jobs_lists_the_queue_in_the_workers_order_and_puts_a_run_next(monkeypatch, tiny_root, tmp_path):
+    from asc_core import jobs
+    from asc_core.config import parse_config
+
+    store = Store(tmp_path / "runs")
+    cfg = {"dataset": str(tiny_root), "subset": 25, "student": {"name": "dcase24_baseline", "width": 16}}
+    first, second = jobs.launch([parse_config({**cfg, "name": n}) for n in ("first", "second")], store, "g")
+    at = _app(monkeypatch, tmp_path / "runs", tiny_root, "pages/jobs.py")
+    assert not [b for b in at.button if b.key == f"next_{first}"]  # the head of the queue has nothing to jump
+    at.button(key=f"next_{second}").click().run()  # (AppTest reruns the whole page, where the app reruns the
+    assert jobs.queue_order(store) == [second, first]  # fragment: its st.rerun(scope="fragment") raises here only)
+    at = _app(monkeypatch, tmp_path / "runs", tiny_root, "pages/jobs.py")
+    listed = [m.value for m in at.markdown if m.value.startswith(("1. ", "2. "))]
+    assert listed[0].startswith("1. second") and listed[1].startswith("2. first")
+
+
 def test_compare_draws_everything_and_fills_table_v(monkeypatch, filled, tiny_root):
     at = _app(monkeypatch, filled, tiny_root, "pages/compare.py")
     assert at.dataframe, "the runs table"
