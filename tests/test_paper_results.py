@@ -79,6 +79,7 @@ def test_the_figures_show_each_row_in_both_panels():
     assert {t.name for t in ours} == {"no KD", "CNN + transformer teachers"} and len(fig.data) == 2 + 5
     assert sum(t.showlegend for t in fig.data) == 5  # one legend entry per row, shared by both panels
     gain = vs_paper_gain_figure(pr.gains(long, "no KD"), pr.OURS, pr.PAPER, "no KD")
+    assert gain.layout.xaxis.type == gain.layout.xaxis2.type == "category"  # "5 %" is not the number 5
     bars = {(t.name, t.xaxis): list(t.y) for t in gain.data}
     assert bars[("CNN + transformer teachers", "x")] == [pytest.approx(2.5)]
     assert bars[("CNN + transformer teachers", "x2")] == pytest.approx([46.83 - 43.41, 56.94 - 51.22, 61.12 - 58.59])

@@ -406,7 +406,8 @@ def vs_paper_gain_figure(gains, ours: str, paper: str, reference: str):
             in_legend.add(row)
     fig.add_hline(y=0, line_color="grey", line_width=1)
     for col in (1, 2):
-        fig.update_xaxes(categoryorder="array", categoryarray=["5 %", "25 %", "100 %"], row=1, col=col)
+        # a category axis, said outright: plotly.js reads "5 %" as the number 5 when left to guess
+        fig.update_xaxes(type="category", categoryorder="array", categoryarray=["5 %", "25 %", "100 %"], row=1, col=col)
     fig.update_yaxes(title_text=f"points over {reference}", col=1, zeroline=True)
     fig.update_layout(barmode="group", height=440, margin=dict(l=50, r=10, t=40, b=40),
                       legend=dict(orientation="h", y=-0.22))  # fmt: skip
