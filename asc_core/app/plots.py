@@ -348,35 +348,43 @@ def per_second_figure(probs, labels):
     return fig
 
 
+def _ours_beside_paper(frame, ours: str, paper: str, trace, colours, **subplots):
+    """Two panels, this product's figures (left) and the paper's (right): ``trace(group, row, colour, left)`` for
+    each row and panel that has figures. A row keeps its colour in both panels and has one legend entry, which
+    hides it in both."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(ours, paper), **subplots)
+    in_legend = set()
+    for k, row in enumerate(dict.fromkeys(frame["row"])):
+        for col, source in ((1, ours), (2, paper)):
+            g = frame[(frame["row"] == row) & (frame["source"] == source)].sort_values("subset")
+            if g.empty:
+                continue
+            t = trace(g, row, colours[k % len(colours)], col == 1)
+            fig.add_trace(t.update(name=row, legendgroup=row, showlegend=row not in in_legend), row=1, col=col)
+            in_legend.add(row)
+    fig.update_layout(height=440, margin=dict(l=50, r=10, t=40, b=40), legend=dict(orientation="h", y=-0.22))
+    return fig
+
+
 def vs_paper_figure(long, ours: str, paper: str):
     """One table as accuracy vs training subset: this product's runs (left, error bars = std over seeds) beside the
     paper's figures (right, dashed), each panel on its own y axis — two datasets, compared for direction, not
-    level. ``long``: row, subset, source (``ours`` or ``paper``, also the panels' titles), mean, std, n. A row keeps
-    its colour in both panels; clicking it in the legend hides it in both."""
+    level. ``long``: row, subset, source (``ours`` or ``paper``, also the panels' titles), mean, std, n."""
     import plotly.express as px
     import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
 
-    fig = make_subplots(rows=1, cols=2, subplot_titles=(ours, paper), horizontal_spacing=0.08)
-    colours = px.colors.qualitative.Plotly
-    in_legend = set()
-    for k, row in enumerate(dict.fromkeys(long["row"])):
-        for col, source in ((1, ours), (2, paper)):
-            g = long[(long["row"] == row) & (long["source"] == source)].sort_values("subset")
-            if g.empty:
-                continue
-            hover = f"{row}<br>%{{x}} %: %{{y:.1f}} %" + (" (n=%{customdata})" if col == 1 else " (paper)")
-            fig.add_trace(
-                go.Scatter(x=g["subset"], y=g["mean"], name=row, legendgroup=row, showlegend=row not in in_legend,
-                           mode="lines+markers", customdata=g["n"], hovertemplate=hover + "<extra></extra>",
-                           line=dict(color=colours[k % len(colours)], dash="solid" if col == 1 else "dash"),
-                           error_y=dict(type="data", array=g["std"], visible=col == 1)),
-                row=1, col=col,
-            )  # fmt: skip
-            in_legend.add(row)
+    def trace(g, row, colour, left):
+        hover = f"{row}<br>%{{x}} %: %{{y:.1f}} %" + (" (n=%{customdata})" if left else " (paper)")
+        return go.Scatter(x=g["subset"], y=g["mean"], mode="lines+markers", customdata=g["n"],
+                          hovertemplate=hover + "<extra></extra>",
+                          line=dict(color=colour, dash="solid" if left else "dash"),
+                          error_y=dict(type="data", array=g["std"], visible=left))  # fmt: skip
+
+    fig = _ours_beside_paper(long, ours, paper, trace, px.colors.qualitative.Plotly, horizontal_spacing=0.08)
     fig.update_xaxes(type="log", tickvals=[5, 25, 100], ticktext=["5 %", "25 %", "100 %"], title_text="training subset")
     fig.update_yaxes(title_text="macro class accuracy (%)", col=1)
-    fig.update_layout(height=440, margin=dict(l=50, r=10, t=40, b=40), legend=dict(orientation="h", y=-0.22))
     return fig
 
 
@@ -386,29 +394,17 @@ def vs_paper_gain_figure(gains, ours: str, paper: str, reference: str):
     both panels is a direction the product reproduces."""
     import plotly.express as px
     import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
 
-    fig = make_subplots(rows=1, cols=2, subplot_titles=(ours, paper), shared_yaxes=True, horizontal_spacing=0.04)
+    def trace(g, row, colour, left):
+        return go.Bar(x=[f"{s} %" for s in g["subset"]], y=g["gain"], marker_color=colour,
+                      error_y=dict(type="data", array=g["spread"], visible=left),
+                      hovertemplate=f"{row}<br>%{{x}}: %{{y:+.1f}} points over {reference}<extra></extra>")  # fmt: skip
+
     colours = px.colors.qualitative.Plotly[1:]  # the reference row is the first colour of the accuracy view
-    in_legend = set()
-    for k, row in enumerate(dict.fromkeys(gains["row"])):
-        for col, source in ((1, ours), (2, paper)):
-            g = gains[(gains["row"] == row) & (gains["source"] == source)].sort_values("subset")
-            if g.empty:
-                continue
-            fig.add_trace(
-                go.Bar(x=[f"{s} %" for s in g["subset"]], y=g["gain"], name=row, legendgroup=row,
-                       showlegend=row not in in_legend, marker_color=colours[k % len(colours)],
-                       error_y=dict(type="data", array=g["spread"], visible=col == 1),
-                       hovertemplate=f"{row}<br>%{{x}}: %{{y:+.1f}} points over {reference}<extra></extra>"),
-                row=1, col=col,
-            )  # fmt: skip
-            in_legend.add(row)
+    fig = _ours_beside_paper(gains, ours, paper, trace, colours, shared_yaxes=True, horizontal_spacing=0.04)
     fig.add_hline(y=0, line_color="grey", line_width=1)
-    for col in (1, 2):
-        # a category axis, said outright: plotly.js reads "5 %" as the number 5 when left to guess
-        fig.update_xaxes(type="category", categoryorder="array", categoryarray=["5 %", "25 %", "100 %"], row=1, col=col)
-    fig.update_yaxes(title_text=f"points over {reference}", col=1, zeroline=True)
-    fig.update_layout(barmode="group", height=440, margin=dict(l=50, r=10, t=40, b=40),
-                      legend=dict(orientation="h", y=-0.22))  # fmt: skip
+    # a category axis, said outright: plotly.js reads "5 %" as the number 5 when left to guess
+    fig.update_xaxes(type="category", categoryorder="array", categoryarray=["5 %", "25 %", "100 %"])
+    fig.update_yaxes(title_text=f"points over {reference}", col=1)
+    fig.update_layout(barmode="group")
     return fig
