@@ -188,7 +188,7 @@ def runs_of(items: list[dict]) -> list[dict]:
 # ---------------------------------------------------------------- results kept in the repository
 _FIELDS = ["table", "row", "subset", "seed", "config_digest", "run_id", "macro_accuracy", "seen", "unseen",
            "params", "macs", "device_specific_macro_accuracy", "seconds", "machine", "per_device", "per_class",
-           "per_device_specific"]  # fmt: skip
+           "per_device_specific", "teacher_accuracy"]  # fmt: skip
 
 
 def result_key(cfg: ExperimentConfig) -> str:
@@ -277,6 +277,8 @@ def collect(store, items: list[dict]) -> int:
     n, machine = 0, _machine()
     for r in store.list_runs("done"):
         key = (_run_key(r), int((r.get("config") or {}).get("seed", 0)))
+        if key in rows and rows[key]["run_id"] == r["run_id"] and not rows[key].get("teacher_accuracy"):
+            rows[key]["teacher_accuracy"] = _teacher_accuracy(r["summary"] or {})  # a column added after the row
         if key not in by_key or key in rows or r["run_id"] in have_runs:
             continue
         i, s = by_key[key], r["summary"] or {}
@@ -288,7 +290,8 @@ def collect(store, items: list[dict]) -> int:
                      "device_specific_macro_accuracy": ds.get("macro_accuracy"), "seconds": s.get("seconds"),
                      "machine": machine, "per_device": json.dumps(s.get("per_device") or {}),
                      "per_class": json.dumps(s.get("per_class") or {}),
-                     "per_device_specific": json.dumps(ds.get("per_device") or {})}  # fmt: skip
+                     "per_device_specific": json.dumps(ds.get("per_device") or {}),
+                     "teacher_accuracy": _teacher_accuracy(s)}  # fmt: skip
         n += 1
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     for table in TABLES:
@@ -299,12 +302,21 @@ def collect(store, items: list[dict]) -> int:
         if mine:  # written whole, then renamed: a collect running beside this one never reads half a file
             path = RESULTS_DIR / f"table_{table}.csv"
             tmp = path.with_name(f".{path.name}.{os.getpid()}")
+            # columns this code does not know (written by a newer version sharing the folder) are kept, not refused
+            extra = sorted({k for v in mine for k in v if k not in _FIELDS and k is not None})
             with open(tmp, "w", newline="") as f:
-                w = csv.DictWriter(f, _FIELDS)
+                w = csv.DictWriter(f, _FIELDS + extra)
                 w.writeheader()
                 w.writerows(mine)
             os.replace(tmp, path)
     return n
+
+
+def _teacher_accuracy(summary: dict) -> str:
+    """The run's teachers' own test accuracy (%), {model: accuracy} as JSON ("" for a run without teachers): what a
+    KD row's student could learn from, kept with its result."""
+    names, accs = summary.get("teachers") or [], summary.get("teacher_accuracy") or []
+    return json.dumps({n: round(a, 2) for n, a in zip(names, accs) if a is not None}) if names else ""
 
 
 def results_frame() -> pd.DataFrame:
@@ -360,9 +372,21 @@ def cell_runs(table: str, row: str, subset: int) -> pd.DataFrame:
                     "macro_acc": _number(v.get("macro_accuracy")), "seen": _number(v.get("seen")),
                     "unseen": _number(v.get("unseen")), "macs": _number(v.get("macs")),
                     "seconds": _number(v.get("seconds")), "machine": v.get("machine", ""),
+                    "teachers": _teachers_text(v.get("teacher_accuracy")),
                     **{f"acc.{d}": per_device.get(d) for d in DEVICES}})  # fmt: skip
-    cols = ["name", "run_id", "status", "seed", "macro_acc", "seen", "unseen", "macs", "seconds", "machine"]
+    cols = ["name", "run_id", "status", "seed", "macro_acc", "seen", "unseen", "macs", "seconds", "machine",
+            "teachers"]  # fmt: skip
     return pd.DataFrame(out, columns=cols + [f"acc.{d}" for d in DEVICES]).sort_values("seed", ignore_index=True)
+
+
+def _teachers_text(cell) -> str:
+    """'cp_resnet 53.1 %, cp_mobile 39.8 %' from a CSV's teacher_accuracy; "" for none or a row recorded before
+    the column was (its run on another machine)."""
+    try:
+        accs = json.loads(cell or "{}")
+    except ValueError:
+        return ""
+    return ", ".join(f"{n} {a:.1f} %" for n, a in accs.items())
 
 
 def _number(v) -> float:

@@ -1,6 +1,7 @@
 """The paper tables: planned through the normal configs, collected from real runs into CSVs, rendered."""
 
 import csv
+import json
 
 import pytest
 
@@ -38,6 +39,42 @@ def test_the_whole_plan_validates_with_scaled_epochs():
     assert by[("IV", "CNN teachers (CP-ResNet + CP-Mobile-64)", 25, 0)].optim.validate_every == 2
     often = cnn.model_copy(update={"optim": cnn.optim.model_copy(update={"validate_every": 1})})
     assert tables.result_key(often) == tables.result_key(cnn)
+
+
+def test_a_kd_run_keeps_its_teachers_accuracy_and_an_older_row_gains_it(tmp_path, monkeypatch):
+    """The teachers' own accuracy goes into the CSV with the student's (what a KD row could learn from); a row
+    recorded before the column existed gets it from its run in the store, and nothing else of it changes."""
+    monkeypatch.setattr(tables, "RESULTS_DIR", tmp_path / "results")
+    store = Store(tmp_path / "runs")
+    items = [i for i in tables.plan(["IV"], (25,), 2, "standard") if i["row"].startswith("CNN teachers (")]
+    summary = {"macro_accuracy": 61.5, "per_device": {"a": 70.0}, "teachers": ["cp_resnet", "cp_mobile"],
+               "teacher_accuracy": [63.96, 58.04], "seconds": 10.0}  # fmt: skip
+    ids = []
+    for i in items:
+        ids.append(store.create_run(i["config"].model_dump(mode="json"), name=i["config"].name, status="done"))
+        store.update_run(ids[-1], summary=summary)
+    assert tables.collect(store, items[:1]) == 1
+    path = tmp_path / "results" / "table_IV.csv"
+    with open(path, newline="") as f:
+        (row,) = list(csv.DictReader(f))
+    assert json.loads(row["teacher_accuracy"]) == {"cp_resnet": 63.96, "cp_mobile": 58.04}
+    cell = tables.cell_runs("IV", items[0]["row"], 25)
+    assert list(cell["teachers"]) == ["cp_resnet 64.0 %, cp_mobile 58.0 %"]
+    # the row as an older collect wrote it (no such column): the next collect fills it in, and only it
+    old = path.read_text().splitlines()
+    head, body = old[0].split(","), next(csv.reader(old[1:2]))
+    k = head.index("teacher_accuracy")
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(head[:k] + head[k + 1 :])
+        w.writerow(body[:k] + body[k + 1 :])
+    assert tables.collect(store, items) == 1  # the second seed is new; the first is filled in
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["run_id"] for r in rows] == ids and all(
+        json.loads(r["teacher_accuracy"])["cp_mobile"] == 58.04 for r in rows
+    )
+    assert rows[0]["macro_accuracy"] == row["macro_accuracy"] and rows[0]["per_device"] == row["per_device"]
 
 
 @pytest.mark.slow  # trains two small models
@@ -132,3 +169,43 @@ def test_the_tables_command_plans_with_estimates_and_renders(tiny_root, tmp_path
     r = run_cli("tables", "render", *common)
     assert r.returncode == 0, r.stderr
     assert "## Table II" in (tmp_path / "RESULTS.md").read_text()
+
+
+def test_collect_keeps_columns_it_does_not_know(tmp_path, monkeypatch):
+    """A folder shared with a newer version of this code: its extra columns survive this version's collect."""
+    monkeypatch.setattr(tables, "RESULTS_DIR", tmp_path)
+    path = tmp_path / "table_V.csv"
+    path.write_text("table,row,subset,seed,config_digest,run_id,macro_accuracy,newer_column\n"
+                    "V,width 32,25,0,d0,r0,50.0,kept\n")  # fmt: skip
+    tables.collect(Store(tmp_path / "runs"), [])
+    with open(path, newline="") as f:
+        (row,) = list(csv.DictReader(f))
+    assert row["newer_column"] == "kept" and row["macro_accuracy"] == "50.0"
+
+
+@pytest.mark.slow  # a real worker trains one small run
+def test_a_failing_collect_does_not_stop_the_campaign(tiny_root, tmp_path, monkeypatch):
+    """`tables run` collects every 15 s; one collect that fails (a CSV another process is rewriting, a newer
+    schema) is reported and tried again — it once took the workers down with it, runs and all."""
+    from asc_core import jobs
+    from asc_core.cli import tables as cli
+
+    monkeypatch.setattr(tables, "RESULTS_DIR", tmp_path / "results")
+    store = Store(tmp_path / "runs")
+    items = tables.plan(["II"], (25,), 1, str(tiny_root))[:1]
+    cfg = items[0]["config"]
+    items[0]["config"] = cfg.model_copy(update={"optim": cfg.optim.model_copy(update={"epochs": 1})})
+    (run_id,) = jobs.launch([items[0]["config"]], store)
+    real, calls = tables.collect, []
+
+    def collect_failing_once(*a):
+        calls.append(1)
+        if len(calls) == 1:
+            raise tables.ResultsError("table_II.csv: being rewritten")
+        return real(*a)
+
+    monkeypatch.setattr(tables, "collect", collect_failing_once)
+    cli._run_workers(store, items, workers=1, budget_s=300)
+    assert store.get_run(run_id)["status"] == "done" and len(calls) >= 2
+    with open(tmp_path / "results" / "table_II.csv", newline="") as f:
+        assert [r["run_id"] for r in csv.DictReader(f)] == [run_id]

@@ -97,9 +97,14 @@ def _run_workers(store, items, workers: int, budget_s: float) -> None:
         while time.time() - t0 < budget_s:
             time.sleep(15)
             open_runs = [r for r in store.list_runs() if r["status"] in ("queued", "running")]
-            tables.collect(store, items)
+            try:
+                tables.collect(store, items)
+                collected = True
+            except Exception as e:  # noqa: BLE001 — bookkeeping: the runs go on (their results stay in the store)
+                print(f"collect failed, tried again at the next check: {type(e).__name__}: {e}", file=sys.stderr)
+                collected = False
             print(f"[{time.time() - t0:.0f} s] {len(open_runs)} runs queued or running", file=sys.stderr)
-            if not open_runs:
+            if not open_runs and collected:  # done when the last runs are in the CSVs too
                 break
     finally:
         os.killpg(proc.pid, signal.SIGINT)  # running jobs checkpoint at their next batch and stay resumable
