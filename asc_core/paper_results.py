@@ -100,8 +100,10 @@ def directions(table: str, results: pd.DataFrame) -> pd.DataFrame:
     - ``inside the spread``: a gain the seeds cannot tell from none, whichever its sign;
     - ``one seed``: no spread to judge by; ``no paper figure``: the paper did not run this cell.
 
-    The spread is the seeds' standard deviation, not a standard error: at two seeds it is what the issue asks
-    ("larger than the seed-to-seed spread"), and stricter than a t-test would be with so few runs."""
+    The spread is the seeds' standard deviation, as the issue asks ("larger than the seed-to-seed spread"). It is a
+    reading rule, not a test: with two seeds a row, a two-sided t-test at 5 % would need a gain of about three
+    spreads (t₀.₉₇₅ at 2 degrees of freedom is 4.3, and the difference's standard error is the spread over √2), so
+    an *agrees* or *disagrees* here says which way the runs point, not that the difference is significant."""
     from asc_core.tables import reference_row
 
     g = gains(comparison(table, results), reference_row(table))
@@ -130,7 +132,8 @@ def directions_text(table: str, results: pd.DataFrame) -> str:
     d = directions(table, results)
     if d.empty:
         return ""
-    lines = [f"Against the paper, row by row (points over *{reference_row(table)}*; ± the seeds' spread):", "",
+    lines = [f"Against the paper, row by row (points over *{reference_row(table)}*; ± the seeds' spread — beyond "
+             "it, a direction worth reading; significant at two seeds would take about three spreads):", "",
              "| row | subset | ours | paper | verdict |", "|---|---|---|---|---|"]  # fmt: skip
     for r in d.itertuples():
         paper = "–" if pd.isna(r.paper) else f"{r.paper:+.2f}"
