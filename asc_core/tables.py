@@ -246,6 +246,13 @@ def missing(items: list[dict], store) -> list[dict]:
     return [i for i in items if (result_key(i["config"]), i["seed"]) not in have]
 
 
+def progress(table: str) -> tuple[int, int]:
+    """(runs recorded in the committed CSVs, runs planned) for one table, at the default plan (2 seeds)."""
+    items = runs_of(plan([table], dataset="standard"))
+    have = set(recorded())
+    return sum((result_key(i["config"]), i["seed"]) in have for i in items), len(items)
+
+
 def _run_key(run: dict) -> str | None:
     try:
         return result_key(parse_config(run["config"]))
@@ -417,7 +424,8 @@ def render(path: Path | None = None) -> str:
               "device": "Device-specific fine-tuning (25 %)"}  # fmt: skip
     for table in TABLES:
         cells = with_paper(table_cells(df, table), table)
-        parts += [f"## {titles[table]}", "", _markdown(cells), ""]
+        done, planned = progress(table)
+        parts += [f"## {titles[table]}", "", f"{done} of {planned} runs recorded.", "", _markdown(cells), ""]
         if table == "device":
             parts += [_device_table(df), ""]
         if directions_text(table, df):

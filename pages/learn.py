@@ -137,6 +137,8 @@ for table, title in (("V", "Table V — widths and pruning"), ("IV", "Table IV �
     if (cells == "missing").all().all():
         continue
     st.subheader(title)
+    done, planned = tables.progress(table)
+    st.caption(f"{done} of {planned} runs recorded" + ("" if done == planned else " — `tables run` does the rest"))
     headline, rest = tables.finding_parts(table)
     if headline:
         st.info(headline[:1].upper() + headline[1:], icon=":material/lightbulb:")

@@ -75,6 +75,7 @@ def test_a_kd_run_keeps_its_teachers_accuracy_and_an_older_row_gains_it(tmp_path
         json.loads(r["teacher_accuracy"])["cp_mobile"] == 58.04 for r in rows
     )
     assert rows[0]["macro_accuracy"] == row["macro_accuracy"] and rows[0]["per_device"] == row["per_device"]
+    assert tables.progress("IV") == (2, 30) and tables.progress("V") == (0, 40)  # recorded of planned
 
 
 @pytest.mark.slow  # trains two small models

@@ -9,7 +9,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from asc_core import jobs
+from asc_core import jobs, tables
 from asc_core.config import parse_config
 from asc_core.store import Store
 from asc_core.train.runner import run_experiment
@@ -280,6 +280,7 @@ def test_learn_page_widgets_move_the_numbers(monkeypatch, filled, tiny_root):
     assert any("No pruned runs" in i.value for i in at.info)
     # the committed evidence: Table V's measured rows (docs/results), not runs of this store
     assert any(h.value == "Table V — widths and pruning" for h in at.subheader)
+    assert any(c.value.startswith(f"{tables.progress('V')[0]} of 40 runs recorded") for c in at.caption)
     v = next(d.value for d in at.dataframe if "width 96, unpruned" in d.value.index)
     assert v.loc["width 96, unpruned", "25 %"].endswith("(n=2)")
     assert any(m.value.startswith("**What it shows") for m in at.markdown)  # each table's paragraph beside it
