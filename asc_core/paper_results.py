@@ -45,13 +45,14 @@ def comparison(table: str, results: pd.DataFrame) -> pd.DataFrame:
     items = plan([table], subsets, 1, "standard")
     order = list(dict.fromkeys(i["row"] for i in items))
     shown = {(i["row"], i["subset"]): i.get("same_as") or i["row"] for i in items}
-    mine = results[results["table"] == table] if not results.empty else results
+    mine = results[results["table"] == table].dropna(subset=["macro_acc"]) if not results.empty else results
+    stats = mine.groupby(["row", "cfg.subset"])["macro_acc"].agg(["mean", "std", "count"]) if len(mine) else None
     out = []
     for (row, subset), src in shown.items():
-        acc = mine[(mine["row"] == src) & (mine["cfg.subset"] == subset)]["macro_acc"].dropna() if len(mine) else []
-        if len(acc):
-            out.append({"row": row, "subset": subset, "source": OURS, "mean": acc.mean(),
-                        "std": acc.std(ddof=1) if len(acc) > 1 else 0.0, "n": len(acc)})  # fmt: skip
+        if stats is not None and (src, subset) in stats.index:
+            m = stats.loc[(src, subset)]
+            out.append({"row": row, "subset": subset, "source": OURS, "mean": m["mean"],
+                        "std": m["std"] if m["count"] > 1 else 0.0, "n": int(m["count"])})  # fmt: skip
     for r in paper_frame(table).itertuples():
         out.append({"row": r.row, "subset": r.subset, "source": PAPER, "mean": r.accuracy, "std": 0.0, "n": 1})
     df = pd.DataFrame(out, columns=["row", "subset", "source", "mean", "std", "n"])

@@ -130,6 +130,14 @@ except tables.ResultsError as e:
     st.error(str(e))
     results = tables.results_frame_empty()
 local = {r["run_id"] for r in runs}
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _evidence_figure(results, table: str, view: str):
+    """The figures change only when docs/results does (the frame is the cache key): built once, not every rerun."""
+    return learn.evidence_figure(results, table, view)
+
+
 for table, title in (("V", "Table V — widths and pruning"), ("IV", "Table IV — teacher ensembles"),
                      ("II", "Table II — Rep-Mobile's branches"), ("III", "Table III — teachers alone"),
                      ("device", "Device-specific fine-tuning")):  # fmt: skip
@@ -146,7 +154,7 @@ for table, title in (("V", "Table V — widths and pruning"), ("IV", "Table IV �
     if table != "device":
         view = st.radio("Show", EVIDENCE_VIEWS, horizontal=True, key=f"learn_view_{table}",
                         format_func=lambda v, t=table: v.replace("the first row", tables.reference_row(t)))  # fmt: skip
-    fig = learn.evidence_figure(results, table, view)
+    fig = _evidence_figure(results, table, view)
     if fig is not None:
         st.plotly_chart(fig, width="stretch", key=f"learn_evidence_{table}")
     st.dataframe(paper_results.with_paper(cells, table), width="stretch")

@@ -19,7 +19,7 @@ warnings.filterwarnings("ignore")
 ROOT = Path(__file__).resolve().parent.parent
 p = argparse.ArgumentParser()
 p.add_argument("--repeats", type=int, default=3)
-p.add_argument("--pages", nargs="*", default=["home", "experiment", "jobs", "compare"])
+p.add_argument("--pages", nargs="*", default=["home", "experiment", "jobs", "compare", "learn"])
 a = p.parse_args()
 out = {}
 for page in a.pages:

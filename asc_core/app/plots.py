@@ -349,9 +349,9 @@ def per_second_figure(probs, labels):
 
 
 def _ours_beside_paper(frame, ours: str, paper: str, trace, colours, **subplots):
-    """Two panels, this product's figures (left) and the paper's (right): ``trace(group, row, colour, left)`` for
-    each row and panel that has figures. A row keeps its colour in both panels and has one legend entry, which
-    hides it in both."""
+    """Two panels, this product's figures (left) and the paper's (right): ``trace(group, row, colour, left,
+    **legend)`` for each row and panel that has figures. A row keeps its colour in both panels and has one legend
+    entry, which hides it in both."""
     from plotly.subplots import make_subplots
 
     fig = make_subplots(rows=1, cols=2, subplot_titles=(ours, paper), **subplots)
@@ -361,8 +361,8 @@ def _ours_beside_paper(frame, ours: str, paper: str, trace, colours, **subplots)
             g = frame[(frame["row"] == row) & (frame["source"] == source)].sort_values("subset")
             if g.empty:
                 continue
-            t = trace(g, row, colours[k % len(colours)], col == 1)
-            fig.add_trace(t.update(name=row, legendgroup=row, showlegend=row not in in_legend), row=1, col=col)
+            legend = dict(name=row, legendgroup=row, showlegend=row not in in_legend)  # one validation, not two
+            fig.add_trace(trace(g, row, colours[k % len(colours)], col == 1, **legend), row=1, col=col)
             in_legend.add(row)
     fig.update_layout(height=440, margin=dict(l=50, r=10, t=40, b=40), legend=dict(orientation="h", y=-0.22))
     return fig
@@ -375,12 +375,12 @@ def vs_paper_figure(long, ours: str, paper: str):
     import plotly.express as px
     import plotly.graph_objects as go
 
-    def trace(g, row, colour, left):
+    def trace(g, row, colour, left, **legend):
         hover = f"{row}<br>%{{x}} %: %{{y:.1f}} %" + (" (n=%{customdata})" if left else " (paper)")
         return go.Scatter(x=g["subset"], y=g["mean"], mode="lines+markers", customdata=g["n"],
                           hovertemplate=hover + "<extra></extra>",
                           line=dict(color=colour, dash="solid" if left else "dash"),
-                          error_y=dict(type="data", array=g["std"], visible=left))  # fmt: skip
+                          error_y=dict(type="data", array=g["std"], visible=left), **legend)  # fmt: skip
 
     fig = _ours_beside_paper(long, ours, paper, trace, px.colors.qualitative.Plotly, horizontal_spacing=0.08)
     fig.update_xaxes(type="log", tickvals=[5, 25, 100], ticktext=["5 %", "25 %", "100 %"], title_text="training subset")
@@ -395,10 +395,11 @@ def vs_paper_gain_figure(gains, ours: str, paper: str, reference: str):
     import plotly.express as px
     import plotly.graph_objects as go
 
-    def trace(g, row, colour, left):
+    def trace(g, row, colour, left, **legend):
         return go.Bar(x=[f"{s} %" for s in g["subset"]], y=g["gain"], marker_color=colour,
                       error_y=dict(type="data", array=g["spread"], visible=left),
-                      hovertemplate=f"{row}<br>%{{x}}: %{{y:+.1f}} points over {reference}<extra></extra>")  # fmt: skip
+                      hovertemplate=f"{row}<br>%{{x}}: %{{y:+.1f}} points over {reference}<extra></extra>",
+                      **legend)  # fmt: skip
 
     colours = px.colors.qualitative.Plotly[1:]  # the reference row is the first colour of the accuracy view
     fig = _ours_beside_paper(gains, ours, paper, trace, colours, shared_yaxes=True, horizontal_spacing=0.04)
