@@ -129,6 +129,10 @@ def register(sub) -> None:
     t.add_argument("--dataset", default=None, help="default: the embedded standard set in the data home")
     t.add_argument("--workers", type=int, default=1, help="run: worker processes")
     t.add_argument("--budget-s", type=float, default=10**9, help="run: stop the workers after this many seconds")
+    t.epilog = (
+        "run plans once, at its start, with the rows its code has then: after adding a row, `tables queue` "
+        "queues its runs (the workers take them) and `tables collect` records them, or restart `tables run`."
+    )
     t.add_argument("--results", default=None, help="CSV folder (default docs/results; RESULTS.md goes beside it)")
     t.add_argument("--runs", default=None)
     t.add_argument("--json", action="store_true")
