@@ -428,8 +428,9 @@ def render(path: Path | None = None) -> str:
         parts += [f"## {titles[table]}", "", f"{done} of {planned} runs recorded.", "", _markdown(cells), ""]
         if table == "device":
             parts += [_device_table(df), ""]
-        if directions_text(table, df):
-            parts += [directions_text(table, df), ""]
+        verdicts = directions_text(table, df)
+        if verdicts:
+            parts += [verdicts, ""]
         if finding(table):
             parts += [finding(table), ""]
     machines = sorted(set(df["machine"])) if "machine" in df else []
