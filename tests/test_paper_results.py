@@ -129,3 +129,34 @@ def test_the_directions_command_prints_the_committed_verdicts(tmp_path):
     assert len(cells) == len(expected) and {c["verdict"] for c in cells} == set(expected["verdict"])
     r = run_cli("tables", "directions", "--tables", "II", "--results", str(tmp_path))  # nothing recorded there
     assert r.returncode == 0 and "Table II\nnothing recorded yet" in r.stdout
+
+
+def _recorded_cells() -> set[str]:
+    """Every "mean ± std" the committed runs give, as the tables print it (one decimal)."""
+    df = tables.results_frame()
+    cells = set()
+    for table in tables.TABLES:
+        ours = pr.comparison(table, df).query("source == @pr.OURS")
+        cells |= {f"{m:.1f} ± {s:.1f}" for m, s in zip(ours["mean"], ours["std"])}
+    spec = df.loc[df["table"] == "device", "device_specific_macro_accuracy"].astype(float)
+    if len(spec) > 1:  # the device table's second figure: the device-specific models' macro accuracy
+        cells.add(f"{spec.mean():.1f} ± {spec.std():.1f}")
+    return cells
+
+
+def test_every_cell_a_finding_quotes_is_a_recorded_cell():
+    """The findings are written by hand from the runs: a "mean ± std" there that no longer matches the committed
+    runs (a cell that gained a run, a rounding slip) fails here, not in front of a class."""
+    cells = _recorded_cells()
+    for table in tables.TABLES:
+        stale = sorted(set(re.findall(r"\d+\.\d ± \d+\.\d", tables.finding(table))) - cells)
+        assert not stale, f"findings/{table}.md quotes {stale}, which no committed cell gives"
+
+
+@pytest.mark.skipif(SEED is None, reason="the seed paper's text (../shared/seeds/004_*.txt) is not on this machine")
+def test_every_paper_figure_a_finding_quotes_is_in_the_paper():
+    """The findings quote the paper's figures (two decimals, as it prints them): each must be in its text."""
+    text = SEED.read_text()
+    for table in tables.TABLES:
+        for figure in re.findall(r"(?<![\d.])\d{2}\.\d\d(?!\d)", tables.finding(table)):
+            assert re.search(rf"\b{re.escape(figure)}\b", text), (table, figure)
