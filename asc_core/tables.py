@@ -236,14 +236,24 @@ def recorded() -> dict[tuple[str, int], dict]:
     return out
 
 
-def missing(items: list[dict], store) -> list[dict]:
-    """The planned runs neither in the committed CSVs nor in the store (done, queued or running)."""
-    items = runs_of(items)
+def standing(items: list[dict], store) -> dict[str, list[dict]]:
+    """The planned runs by where they stand: "recorded" (in the committed CSVs), "in the store" (queued, running or
+    done there, not yet collected) and "to run" (neither: what ``queue`` would launch)."""
     have = set(recorded())
+    in_store = set()
     for r in store.list_runs():
         if r["status"] in ("done", "queued", "running") and r.get("config"):
-            have.add((_run_key(r), int(r["config"].get("seed", 0))))
-    return [i for i in items if (result_key(i["config"]), i["seed"]) not in have]
+            in_store.add((_run_key(r), int(r["config"].get("seed", 0))))
+    out = {"recorded": [], "in the store": [], "to run": []}
+    for i in runs_of(items):
+        key = (result_key(i["config"]), i["seed"])
+        out["recorded" if key in have else "in the store" if key in in_store else "to run"].append(i)
+    return out
+
+
+def missing(items: list[dict], store) -> list[dict]:
+    """The planned runs neither in the committed CSVs nor in the store (done, queued or running)."""
+    return standing(items, store)["to run"]
 
 
 def progress(table: str) -> tuple[int, int]:

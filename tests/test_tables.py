@@ -167,6 +167,11 @@ def test_the_tables_command_plans_with_estimates_and_renders(tiny_root, tmp_path
     out = json.loads(r.stdout)
     assert out["planned"] == out["to_run"] == 5 and all(x["estimate_s"] > 0 for x in out["runs"])
     assert {x["row"] for x in out["runs"]} >= {"without 3×3", "plain CP-Mobile (no branches)"}
+    assert run_cli("tables", "queue", *common).returncode == 0
+    r = run_cli("tables", "plan", *common)  # a campaign under way: its queued runs and the time they need
+    assert r.returncode == 0, r.stderr
+    assert "0 of 5 runs recorded; 5 queued, running or done" in r.stdout and "0 to queue" in r.stdout
+    assert r.stdout.count("in the store") == 5
     r = run_cli("tables", "render", *common)
     assert r.returncode == 0, r.stderr
     assert "## Table II" in (tmp_path / "RESULTS.md").read_text()

@@ -21,7 +21,6 @@ def _plan(a):
 
 def cmd_tables(a) -> int:
     from asc_core import jobs, tables
-    from asc_core.grid import fmt_duration, plan
     from asc_core.store import Store
 
     if a.results:
@@ -30,27 +29,9 @@ def cmd_tables(a) -> int:
         return _directions(a)
     store = Store(a.runs)
     items = _plan(a)
-    todo = tables.missing(items, store)
     if a.action == "plan":
-        try:
-            each = [e["estimate_s"] for e in plan([i["config"] for i in todo], store)] if todo else []
-        except (ValueError, FileNotFoundError) as e:  # the dataset is not generated yet: no estimate
-            print(f"no estimate: {e}", file=sys.stderr)
-            each = [0] * len(todo)
-        est = sum(each)
-        runs = [{**{k: i[k] for k in ("table", "row", "subset", "seed")}, "estimate_s": s} for i, s in zip(todo, each)]
-        out = {"planned": len(tables.runs_of(items)), "to_run": len(todo), "estimate_s": est, "runs": runs}
-        text = "\n".join(
-            f"Table {r['table']:6s} {r['row']:45s} {r['subset']:3d} %  seed {r['seed']}  "
-            f"~{fmt_duration(r['estimate_s']) if r['estimate_s'] else '?'}"
-            for r in out["runs"]
-        )
-        _emit(
-            out,
-            a.json,
-            f"{text}\n{len(todo)} of {out['planned']} runs to do, about {fmt_duration(est)} on this machine",
-        )
-        return 0
+        return _plan_report(a, store, items)
+    todo = tables.missing(items, store)
     if a.action in ("queue", "run") and todo:
         jobs.launch([i["config"] for i in todo], store, group="paper tables")
         print(f"queued {len(todo)} runs of {len(tables.runs_of(items))} (the rest are recorded)", file=sys.stderr)
@@ -63,6 +44,39 @@ def cmd_tables(a) -> int:
         tables.render(tables.RESULTS_DIR.parent / "RESULTS.md")
     planned = len(tables.runs_of(items))
     _emit({"planned": planned, "to_run": len(todo)}, a.json, f"{planned} planned, {len(todo)} were missing")
+    return 0
+
+
+def _plan_report(a, store, items) -> int:
+    """Each planned run not yet recorded, with where it stands and an estimate, and the time left on this machine:
+    runs queued or running in the store count too (a campaign under way is not "nothing to do")."""
+    from asc_core import tables
+    from asc_core.grid import fmt_duration, plan
+
+    stand = tables.standing(items, store)
+    left = [(i, state) for state in ("in the store", "to run") for i in stand[state]]
+    try:
+        each = [e["estimate_s"] for e in plan([i["config"] for i, _ in left], store)] if left else []
+    except (ValueError, FileNotFoundError) as e:  # the dataset is not generated yet: no estimate
+        print(f"no estimate: {e}", file=sys.stderr)
+        each = [0] * len(left)
+    runs = [{**{k: i[k] for k in ("table", "row", "subset", "seed")}, "state": state, "estimate_s": s}
+            for (i, state), s in zip(left, each)]  # fmt: skip
+    counts = {state: len(v) for state, v in stand.items()}
+    est = {state: sum(r["estimate_s"] for r in runs if r["state"] == state) for state in ("in the store", "to run")}
+    out = {"planned": len(tables.runs_of(items)), **{k.replace(" ", "_"): v for k, v in counts.items()},
+           "estimate_s": sum(est.values()), "runs": runs}  # fmt: skip
+    lines = [
+        f"Table {r['table']:6s} {r['row']:45s} {r['subset']:3d} %  seed {r['seed']}  {r['state']:12s}  "
+        f"~{fmt_duration(r['estimate_s']) if r['estimate_s'] else '?'}"
+        for r in runs
+    ]
+    lines.append(
+        f"{counts['recorded']} of {out['planned']} runs recorded; {counts['in the store']} queued, running or done "
+        f"in {store.root} (about {fmt_duration(est['in the store'])} of training on this machine, at most); "
+        f"{counts['to run']} to queue (about {fmt_duration(est['to run'])})"
+    )
+    _emit(out, a.json, "\n".join(lines))
     return 0
 
 
