@@ -316,6 +316,9 @@ def test_a_queued_run_can_be_put_next_and_a_worker_takes_it_first(tiny_root, tmp
     assert jobs.queue_order(store) == [other, ids[2], ids[0], ids[1], ids[3]]
     shown, can = jobs.in_queue_order(store, store.list_runs("queued"))
     assert can and [x["run_id"] for x in shown] == jobs.queue_order(store)
+    r = run_cli("runs", "list", "--queue", "--runs", str(runs), "--json")  # the CLI lists it as Jobs does
+    assert r.returncode == 0, r.stderr
+    assert [x["run_id"] for x in json.loads(r.stdout)] == jobs.queue_order(store)
     jobs.cancel(store, ids[3])
     with pytest.raises(ValueError, match="only a queued run can be put next"):
         jobs.run_next(store, ids[3])

@@ -127,12 +127,19 @@ def cmd_runs(a) -> int:
     store.mark_interrupted()
     if a.runs_command == "list":
         runs = store.list_runs()
+        if a.status:
+            runs = [r for r in runs if r["status"] in a.status.split(",")]
+        if a.queue:  # what the Jobs page lists under "queued": in the order the workers will take them
+            from asc_core.jobs import in_queue_order
+
+            runs, _ = in_queue_order(store, [r for r in runs if r["status"] == "queued"])
         rows = [
             {
                 "run_id": r["run_id"],
                 "status": r["status"],
                 "name": r["name"],
                 "group": r["group_name"],
+                "subset": (r.get("config") or {}).get("subset"),
                 "stage": r["stage"],
                 "progress": r["progress"],
                 "macro_accuracy": (r["summary"] or {}).get("macro_accuracy"),
@@ -141,7 +148,9 @@ def cmd_runs(a) -> int:
         ]
         text = (
             "\n".join(
-                f"{r['run_id']}  {r['status']:<11} {r['name'] or '':<16} {r['stage'] or '':<28} "
+                f"{r['run_id']}  {r['status']:<11} {r['name'] or '':<16} "
+                + (f"{r['subset']:>3} %  " if r["subset"] is not None else "")
+                + f"{r['stage'] or '':<28} "
                 + (f"{r['macro_accuracy']:.1f} %" if r["macro_accuracy"] is not None else "")
                 for r in rows
             )
@@ -171,6 +180,8 @@ def register(sub) -> None:
 
     r = sub.add_parser("runs", help="the run store").add_subparsers(dest="runs_command", required=True)
     rl = r.add_parser("list")
+    rl.add_argument("--status", default="", help="only runs in these states, e.g. queued,running")
+    rl.add_argument("--queue", action="store_true", help="the queued runs, in the order the workers will take them")
     rl.add_argument("--runs", default=None)
     rl.add_argument("--json", action="store_true")
     rl.set_defaults(func=cmd_runs)
