@@ -12,12 +12,12 @@ from asc_core.train.runner import run_experiment
 
 def test_the_whole_plan_validates_with_scaled_epochs():
     items = tables.plan(dataset="data/mini")
-    assert len(items) == 128  # II 30, III 24, IV 30, V 42, device 2
+    assert len(items) == 134  # II 30, III 24, IV 36, V 42, device 2
     assert len({(tables.result_key(i["config"]), i["seed"]) for i in items}) == len(items)
     # at 100 % (3 epochs) both progressive rows fine-tune one epoch per round: one config, run once
     same = [(i["row"], i["subset"], i["same_as"]) for i in items if i.get("same_as")]
     assert same == [("progressive 96→64→32 (full FT per round)", 100, "progressive 96→64→32 (same FT budget)")] * 2
-    assert len(tables.runs_of(items)) == 126
+    assert len(tables.runs_of(items)) == 132
     by = {(i["table"], i["row"], i["subset"], i["seed"]): i["config"] for i in items}
     assert by[("II", "without 1×1", 5, 0)].optim.epochs == 60 and by[("II", "without 1×1", 100, 1)].optim.epochs == 3
     assert by[("II", "without 1×1", 25, 0)].student.kwargs["branches"] == ["3x3", "3x1", "1x3"]
@@ -28,6 +28,11 @@ def test_the_whole_plan_validates_with_scaled_epochs():
     both = by[("IV", "CNN + transformer teachers", 25, 1)].teachers
     assert [t.model.name for t in both] == ["cp_resnet", "cp_mobile", "passt_tiny"] and {t.seed for t in both} == {1}
     assert by[("device", "general model → device-specific fine-tuning", 25, 0)].device_finetune.enabled
+    paper_kd = by[("IV", "CNN teachers at lr 0.01, the paper's KD loss", 5, 0)]
+    assert (paper_kd.kd.variant, paper_kd.kd.tau, paper_kd.kd.lam) == ("paper", 0.1, 0.02)
+    # the lr-0.01 row's teachers, the same zoo entries: only the student's loss differs between the two rows
+    assert paper_kd.teachers == by[("IV", "CNN teachers at the paper's lr 0.01", 5, 0)].teachers
+    assert paper_kd.kd.views == by[("IV", "CNN teachers at the paper's lr 0.01", 5, 0)].kd.views
     # about 12 validations at most per training, student and teachers alike; how often is not part of a result
     cnn = by[("IV", "CNN teachers (CP-ResNet + CP-Mobile-64)", 5, 0)]
     assert cnn.optim.validate_every == 5 and {t.optim.validate_every for t in cnn.teachers} == {5}
@@ -75,7 +80,7 @@ def test_a_kd_run_keeps_its_teachers_accuracy_and_an_older_row_gains_it(tmp_path
         json.loads(r["teacher_accuracy"])["cp_mobile"] == 58.04 for r in rows
     )
     assert rows[0]["macro_accuracy"] == row["macro_accuracy"] and rows[0]["per_device"] == row["per_device"]
-    assert tables.progress("IV") == (2, 30) and tables.progress("V") == (0, 40)  # recorded of planned
+    assert tables.progress("IV") == (2, 36) and tables.progress("V") == (0, 40)  # recorded of planned
 
 
 @pytest.mark.slow  # trains two small models

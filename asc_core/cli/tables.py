@@ -34,7 +34,10 @@ def cmd_tables(a) -> int:
     todo = tables.missing(items, store)
     if a.action in ("queue", "run") and todo:
         jobs.launch([i["config"] for i in todo], store, group="paper tables")
-        print(f"queued {len(todo)} runs of {len(tables.runs_of(items))} (the rest are recorded)", file=sys.stderr)
+        print(
+            f"queued {len(todo)} runs of {len(tables.runs_of(items))} (the rest are recorded or already in the store)",
+            file=sys.stderr,
+        )
     if a.action == "run":
         _run_workers(store, items, a.workers, a.budget_s)
     if a.action in ("collect", "run"):
