@@ -251,14 +251,19 @@ def standing(items: list[dict], store) -> dict[str, list[dict]]:
     """The planned runs by where they stand: "recorded" (in the committed CSVs), "in the store" (queued, running or
     done there, not yet collected) and "to run" (neither: what ``queue`` would launch)."""
     have = set(recorded())
-    in_store = set()
+    in_store = {}
     for r in store.list_runs():
         if r["status"] in ("done", "queued", "running") and r.get("config"):
-            in_store.add((_run_key(r), int(r["config"].get("seed", 0))))
+            in_store.setdefault((_run_key(r), int(r["config"].get("seed", 0))), r)
     out = {"recorded": [], "in the store": [], "to run": []}
     for i in runs_of(items):
         key = (result_key(i["config"]), i["seed"])
-        out["recorded" if key in have else "in the store" if key in in_store else "to run"].append(i)
+        if key in have:
+            out["recorded"].append(i)
+        elif key in in_store:  # with its run: how far it got (a resumed run goes on from its checkpoint)
+            out["in the store"].append({**i, "run": in_store[key]})
+        else:
+            out["to run"].append(i)
     return out
 
 

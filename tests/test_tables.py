@@ -220,3 +220,12 @@ def test_a_failing_collect_does_not_stop_the_campaign(tiny_root, tmp_path, monke
     assert store.get_run(run_id)["status"] == "done" and len(calls) >= 2
     with open(tmp_path / "results" / "table_II.csv", newline="") as f:
         assert [r["run_id"] for r in csv.DictReader(f)] == [run_id]
+
+
+def test_the_plan_counts_only_what_is_left_of_a_run_in_the_store():
+    from asc_core.cli.tables import _done_part
+
+    assert _done_part(None) == 0.0 and _done_part({"status": "done"}) == 1.0
+    assert _done_part({"status": "queued", "started_at": 1.0, "run_progress": 0.25}) == 0.25  # resumes from there
+    assert _done_part({"status": "running", "started_at": 1.0, "run_progress": 0.6}) == 0.6
+    assert _done_part({"status": "queued", "started_at": None, "run_progress": None}) == 0.0

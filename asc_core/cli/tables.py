@@ -63,7 +63,8 @@ def _plan_report(a, store, items) -> int:
     except (ValueError, FileNotFoundError) as e:  # the dataset is not generated yet: no estimate
         print(f"no estimate: {e}", file=sys.stderr)
         each = [0] * len(left)
-    runs = [{**{k: i[k] for k in ("table", "row", "subset", "seed")}, "state": state, "estimate_s": s}
+    runs = [{**{k: i[k] for k in ("table", "row", "subset", "seed")}, "state": state,
+             "estimate_s": round(s * (1 - _done_part(i.get("run"))))}
             for (i, state), s in zip(left, each)]  # fmt: skip
     counts = {state: len(v) for state, v in stand.items()}
     est = {state: sum(r["estimate_s"] for r in runs if r["state"] == state) for state in ("in the store", "to run")}
@@ -76,11 +77,21 @@ def _plan_report(a, store, items) -> int:
     ]
     lines.append(
         f"{counts['recorded']} of {out['planned']} runs recorded; {counts['in the store']} queued, running or done "
-        f"in {store.root} (about {fmt_duration(est['in the store'])} of training on this machine, at most); "
+        f"in {store.root} (about {fmt_duration(est['in the store'])} of training left on this machine); "
         f"{counts['to run']} to queue (about {fmt_duration(est['to run'])})"
     )
     _emit(out, a.json, "\n".join(lines))
     return 0
+
+
+def _done_part(run: dict | None) -> float:
+    """How much of a run in the store is behind it: 1 when done; its progress when it is running or queued to resume
+    (it goes on from its checkpoint); 0 for a fresh one."""
+    if not run:
+        return 0.0
+    if run["status"] == "done":
+        return 1.0
+    return min(max(float(run.get("run_progress") or 0.0), 0.0), 1.0) if run.get("started_at") else 0.0
 
 
 def _directions(a) -> int:
