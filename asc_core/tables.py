@@ -139,6 +139,11 @@ def _rows(table: str) -> dict[str, dict]:
     raise ValueError(f"unknown table {table!r}; tables: {', '.join(TABLES)}")
 
 
+def row_prunes(table: str, row: str) -> bool:
+    """Whether a table's row prunes its student (Table V's single and progressive rows)."""
+    return table in TABLES and "pruning" in _rows(table).get(row, {})
+
+
 def _config(table: str, row: str, over: dict, subset: int, seed: int, dataset: str) -> ExperimentConfig:
     epochs = epochs_for(subset)
     raw = {"preset": "quick", "dataset": dataset, "subset": subset, "seed": seed, "name": f"Table {table} · {row}"}
@@ -199,7 +204,7 @@ def runs_of(items: list[dict]) -> list[dict]:
 # ---------------------------------------------------------------- results kept in the repository
 _FIELDS = ["table", "row", "subset", "seed", "config_digest", "run_id", "macro_accuracy", "seen", "unseen",
            "params", "macs", "device_specific_macro_accuracy", "seconds", "machine", "per_device", "per_class",
-           "per_device_specific", "teacher_accuracy"]  # fmt: skip
+           "per_device_specific", "teacher_accuracy", "pruning"]  # fmt: skip
 
 
 def result_key(cfg: ExperimentConfig) -> str:
@@ -310,8 +315,10 @@ def collect(store, items: list[dict]) -> int:
     n, machine = 0, _machine()
     for r in store.list_runs("done"):
         key = (_run_key(r), int((r.get("config") or {}).get("seed", 0)))
-        if key in rows and rows[key]["run_id"] == r["run_id"] and not rows[key].get("teacher_accuracy"):
-            rows[key]["teacher_accuracy"] = _teacher_accuracy(r["summary"] or {})  # a column added after the row
+        if key in rows and rows[key]["run_id"] == r["run_id"]:  # columns added after the row: filled from its run
+            for col, fill in _LATER_COLUMNS.items():
+                if not rows[key].get(col):
+                    rows[key][col] = fill(r["summary"] or {})
         if key not in by_key or key in rows or r["run_id"] in have_runs:
             continue
         i, s = by_key[key], r["summary"] or {}
@@ -324,7 +331,7 @@ def collect(store, items: list[dict]) -> int:
                      "machine": machine, "per_device": json.dumps(s.get("per_device") or {}),
                      "per_class": json.dumps(s.get("per_class") or {}),
                      "per_device_specific": json.dumps(ds.get("per_device") or {}),
-                     "teacher_accuracy": _teacher_accuracy(s)}  # fmt: skip
+                     **{col: fill(s) for col, fill in _LATER_COLUMNS.items()}}  # fmt: skip
         n += 1
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     for table in TABLES:
@@ -350,6 +357,24 @@ def _teacher_accuracy(summary: dict) -> str:
     KD row's student could learn from, kept with its result."""
     names, accs = summary.get("teachers") or [], summary.get("teacher_accuracy") or []
     return json.dumps({n: round(a, 2) for n, a in zip(names, accs) if a is not None}) if names else ""
+
+
+def _pruning(summary: dict) -> str:
+    """A pruned run's path, round by round, as JSON: [{target, before, after_pruning, after_finetune, params, macs}]
+    (macro accuracy, %) — how a pruned cell got where it is, kept with its result ("" for a run not pruned)."""
+    rounds = summary.get("pruning_rounds") or []
+    keep = {"target": "target", "before": "accuracy_before", "after_pruning": "accuracy_after_pruning",
+            "after_finetune": "accuracy_after_finetune", "params": "params", "macs": "macs"}  # fmt: skip
+    return json.dumps([{k: _rounded(r.get(v)) for k, v in keep.items()} for r in rounds]) if rounds else ""
+
+
+def _rounded(v):
+    return round(v, 2) if isinstance(v, float) else v
+
+
+# Columns added after rows were recorded: collect fills them in from the run when it is in this machine's store
+# (rows made elsewhere keep them empty), and every new row gets them.
+_LATER_COLUMNS = {"teacher_accuracy": _teacher_accuracy, "pruning": _pruning}
 
 
 def results_frame() -> pd.DataFrame:
@@ -406,10 +431,20 @@ def cell_runs(table: str, row: str, subset: int) -> pd.DataFrame:
                     "unseen": _number(v.get("unseen")), "macs": _number(v.get("macs")),
                     "seconds": _number(v.get("seconds")), "machine": v.get("machine", ""),
                     "teachers": _teachers_text(v.get("teacher_accuracy")),
+                    "pruning": _json_list(v.get("pruning")),
                     **{f"acc.{d}": per_device.get(d) for d in DEVICES}})  # fmt: skip
     cols = ["name", "run_id", "status", "seed", "macro_acc", "seen", "unseen", "macs", "seconds", "machine",
-            "teachers"]  # fmt: skip
+            "teachers", "pruning"]  # fmt: skip
     return pd.DataFrame(out, columns=cols + [f"acc.{d}" for d in DEVICES]).sort_values("seed", ignore_index=True)
+
+
+def _json_list(cell) -> list:
+    """A CSV's JSON list (the pruning path); [] for none, a row recorded before the column, or a hand-edited cell."""
+    try:
+        v = json.loads(cell or "[]")
+    except ValueError:
+        return []
+    return v if isinstance(v, list) else []
 
 
 def _teachers_text(cell) -> str:

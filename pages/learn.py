@@ -8,7 +8,7 @@ from asc_core import paper_results, tables
 from asc_core.app import compare, learn
 from asc_core.app import model_views as mv
 from asc_core.app.learn import EVIDENCE_VIEWS
-from asc_core.app.plots import kernels_figure, per_device_figure, trajectory_figure
+from asc_core.app.plots import kernels_figure, per_device_figure, pruning_path_figure, trajectory_figure
 from asc_core.data.labels import SCENES
 from asc_core.store import Store
 
@@ -181,6 +181,14 @@ for table, title in (("V", "Table V â€” widths and pruning"), ("IV", "Table IV â
         st.dataframe(learn.cell_table(cell), hide_index=True, width="stretch")
         st.plotly_chart(per_device_figure(compare.per_device_frame(cell)), width="stretch",
                         key=f"learn_cell_dev_{table}")  # fmt: skip
+        paths = learn.pruning_paths(cell)
+        if not paths.empty:
+            st.caption("How the pruned network got there: accuracy after training wide, right after each cut, and "
+                       "after each fine-tuning (the test split, %).")  # fmt: skip
+            st.plotly_chart(pruning_path_figure(paths), width="stretch", key=f"learn_cell_path_{table}")
+        elif tables.row_prunes(table, row):
+            st.caption("These runs were recorded before docs/results kept a pruned run's path (cut by cut); it is in "
+                       "the run store of the machine that trained them.")  # fmt: skip
         for run_id in cell["run_id"]:
             if run_id in local:
                 if st.button(f"Listen to the mistakes of run {run_id}", key=f"learn_listen_{table}_{run_id}"):

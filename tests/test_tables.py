@@ -229,3 +229,16 @@ def test_the_plan_counts_only_what_is_left_of_a_run_in_the_store():
     assert _done_part({"status": "queued", "started_at": 1.0, "run_progress": 0.25}) == 0.25  # resumes from there
     assert _done_part({"status": "running", "started_at": 1.0, "run_progress": 0.6}) == 0.6
     assert _done_part({"status": "queued", "started_at": None, "run_progress": None}) == 0.0
+
+
+def test_a_pruned_run_keeps_its_path_cut_by_cut():
+    summary = {"pruning_rounds": [
+        {"round": 1, "target": "width 64", "accuracy_before": 63.0001, "accuracy_after_pruning": 38.1111,
+         "accuracy_after_finetune": 64.5, "params": 225310, "macs": 109846942, "channels": {"a": 1}},
+        {"round": 2, "target": "width 32", "accuracy_before": 64.5, "accuracy_after_pruning": 13.17,
+         "accuracy_after_finetune": 64.8, "params": 60680, "macs": 29e6}]}  # fmt: skip
+    path = json.loads(tables._pruning(summary))
+    assert [p["target"] for p in path] == ["width 64", "width 32"] and path[0]["after_pruning"] == 38.11
+    assert "channels" not in path[0]  # what the figure needs, not the layer-by-layer widths
+    assert tables._pruning({}) == "" and tables._json_list("") == [] and tables._json_list("{broken") == []
+    assert tables.row_prunes("V", "single 64→32") and not tables.row_prunes("V", "width 32, unpruned")

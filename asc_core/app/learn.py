@@ -95,6 +95,23 @@ def cell_table(cell: pd.DataFrame) -> pd.DataFrame:
                                "seconds": "training (s)", "teachers": "its teachers alone (%)"})  # fmt: skip
 
 
+def pruning_paths(cell: pd.DataFrame) -> pd.DataFrame:
+    """The pruned runs of a results cell (``tables.cell_runs``), step by step: seed, step, accuracy (%), kind
+    ("trained" / "right after the cut" / "fine-tuned"). Empty when none kept its path (rows recorded before the
+    CSVs had the column, on a machine whose store is gone)."""
+    out = []
+    for seed, rounds in zip(cell["seed"], cell["pruning"]):
+        if not rounds:
+            continue
+        out.append({"seed": seed, "step": "trained wide", "accuracy": rounds[0].get("before"), "kind": "trained"})
+        for r in rounds:
+            out.append({"seed": seed, "step": f"cut to {r['target']}", "accuracy": r.get("after_pruning"),
+                        "kind": "right after the cut"})  # fmt: skip
+            out.append({"seed": seed, "step": f"fine-tuned at {r['target']}", "accuracy": r.get("after_finetune"),
+                        "kind": "fine-tuned"})  # fmt: skip
+    return pd.DataFrame(out, columns=["seed", "step", "accuracy", "kind"])
+
+
 # ---------------------------------------------------------------- 4. the evidence: the seeds' tables, run here
 EVIDENCE_VIEWS = ("gain over the first row", "accuracy per subset")
 

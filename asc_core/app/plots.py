@@ -306,6 +306,24 @@ def trajectory_figure(df):
     return fig
 
 
+def pruning_path_figure(long):
+    """The pruned runs of one results cell, one line per seed through each step (``learn.pruning_paths``): where
+    the cut leaves the network and what fine-tuning wins back."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    symbols = {"trained": "circle", "right after the cut": "x", "fine-tuned": "diamond"}
+    for seed, g in long.groupby("seed", sort=True):
+        fig.add_trace(go.Scatter(x=g["step"], y=g["accuracy"], name=f"seed {seed}", mode="lines+markers",
+                                 marker={"symbol": [symbols.get(k, "circle") for k in g["kind"]], "size": 9},
+                                 customdata=g["kind"],
+                                 hovertemplate="%{x}: %{y:.1f} % (%{customdata})<extra></extra>"))  # fmt: skip
+    fig.update_xaxes(type="category", categoryorder="array", categoryarray=list(dict.fromkeys(long["step"])))
+    fig.update_yaxes(title_text="macro accuracy (%)", range=[0, 100])
+    fig.update_layout(height=320, margin=dict(l=50, r=20, t=30, b=40), legend_title_text="")
+    return fig
+
+
 def topk_figure(top: list[tuple[str, float]], k: int = 5):
     """The k most probable scenes as horizontal bars."""
     import plotly.graph_objects as go

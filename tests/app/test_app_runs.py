@@ -300,8 +300,11 @@ def test_learn_page_widgets_move_the_numbers(monkeypatch, filled, tiny_root):
 
 
 def test_learn_page_lists_the_runs_behind_a_cell_and_opens_one_in_listen(monkeypatch, filled, tiny_root, tmp_path):
+    import base64
     import csv
     import json
+
+    import numpy as np
 
     from asc_core import tables
 
@@ -310,20 +313,25 @@ def test_learn_page_lists_the_runs_behind_a_cell_and_opens_one_in_listen(monkeyp
     monkeypatch.setattr(tables, "RESULTS_DIR", tmp_path)
     with open(tmp_path / "table_V.csv", "w", newline="") as f:
         w = csv.DictWriter(f, ["table", "row", "subset", "seed", "config_digest", "run_id", "macro_accuracy", "seen",
-                               "unseen", "macs", "seconds", "machine", "per_device"])  # fmt: skip
+                               "unseen", "macs", "seconds", "machine", "per_device", "pruning"])  # fmt: skip
         w.writeheader()
-        for seed, run_id in ((0, here), (1, elsewhere)):
+        path = [{"target": "width 32", "before": 63.0, "after_pruning": 13.2, "after_finetune": 60.0}]
+        for seed, run_id in ((0, here), (1, elsewhere)):  # the run elsewhere: recorded before its path was kept
             w.writerow({"table": "V", "row": "single 64→32", "subset": 25, "seed": seed, "config_digest": f"d{seed}",
                         "run_id": run_id, "macro_accuracy": 60 + seed, "seen": 62, "unseen": 55, "macs": 29e6,
-                        "seconds": 100, "machine": "vm",
-                        "per_device": json.dumps({"a": 70.0, "s4": 50.0})})  # fmt: skip
+                        "seconds": 100, "machine": "vm", "per_device": json.dumps({"a": 70.0, "s4": 50.0}),
+                        "pruning": json.dumps(path) if seed == 0 else ""})  # fmt: skip
     at = _app(monkeypatch, filled, tiny_root, "pages/learn.py")
     at.selectbox(key="learn_cell_row_V").set_value("single 64→32").run()
     at.selectbox(key="learn_cell_sub_V").set_value(25).run()
     assert not at.exception, at.exception
     listed = next(d.value for d in at.dataframe if "run" in d.value.columns)
     assert list(listed["run"]) == [here, elsewhere] and list(listed["macro accuracy (%)"]) == [60.0, 61.0]
-    bars = json.loads(at.get("plotly_chart")[-1].proto.spec)  # per device, one series per seed
+    bars = json.loads(at.get("plotly_chart")[-2].proto.spec)  # per device, one series per seed
+    cut = json.loads(at.get("plotly_chart")[-1].proto.spec)["data"]  # the path of the seed that kept it
+    y = np.frombuffer(base64.b64decode(cut[0]["y"]["bdata"]), cut[0]["y"]["dtype"])  # plotly's packed array
+    assert [t["name"] for t in cut] == ["seed 0"] and list(y) == [63.0, 13.2, 60.0]
+    assert cut[0]["x"] == ["trained wide", "cut to width 32", "fine-tuned at width 32"]
     assert {t["name"].split(",")[0] for t in bars["data"]} >= {f"seed 0 ({here[-4:]})", f"seed 1 ({elsewhere[-4:]})"}
     assert any(elsewhere in c.value and "not this one's" in c.value for c in at.caption)
     at.button(key=f"learn_listen_V_{here}").click().run()
