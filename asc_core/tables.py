@@ -56,6 +56,10 @@ _CNN_PAPER_LR = "CNN teachers at the paper's lr 0.01"
 # whether the loss is why.
 _CNN_PAPER_KD = "CNN teachers at lr 0.01, the paper's KD loss"
 _PAPER_KD = {"variant": "paper", "tau": 0.1, "lam": 0.02, "views": 2}
+# And the quick recipe's loss (CP-JKU's, τ 2) at CP-JKU's own λ 0.02 instead of 0.3: the teachers lead as in the row
+# above, with their soft targets kept. Beside the lr-0.01 row (λ 0.3) and the paper's loss, it tells the weight from
+# the loss's form.
+_CNN_CPJKU_LAM = "CNN teachers at lr 0.01, CP-JKU's λ 0.02"
 _BRANCHES = {  # Table II: Rep-Mobile's training-time branches (the paper's four), KD off
     "all branches (3×3, 1×1, 3×1, 1×3)": ["3x3", "1x1", "3x1", "1x3"],
     "without 3×3": ["1x1", "3x1", "1x3"],
@@ -122,7 +126,8 @@ def _rows(table: str) -> dict[str, dict]:
                 "transformer teacher (PaSST tiny)": {**rep32, "teachers": _TRANSFORMER},
                 "CNN + transformer teachers": {**rep32, "teachers": _CNN + _TRANSFORMER},
                 _CNN_PAPER_LR: {**rep32, "teachers": cnn_lr01},
-                _CNN_PAPER_KD: {**rep32, "teachers": cnn_lr01, "kd": _PAPER_KD}}  # fmt: skip
+                _CNN_PAPER_KD: {**rep32, "teachers": cnn_lr01, "kd": _PAPER_KD},
+                _CNN_CPJKU_LAM: {**rep32, "teachers": cnn_lr01, "kd": {"lam": 0.02}}}  # fmt: skip
     if table == "V":
         rows = {f"width {w}, unpruned": {"student": {"name": "rep_mobile", "width": w}} for w in (32, 64, 96)}
         for label, w, chain in (("single 64→32", 64, [32]), ("single 96→32", 96, [32])):
@@ -477,7 +482,7 @@ def render(path: Path | None = None) -> str:
              "read the 100 % column as the same number of steps, not as a model trained to convergence). "
              "Distillation (Tables IV, V, device): CP-JKU's loss (τ 2, on the teachers' mean logits) at λ 0.3, the "
              "quick preset's; the paper's own loss (eq. 1: KL per teacher at τ 0.1; λ 0.02, as Han et al. give none) "
-             f"only in the row *{_CNN_PAPER_KD}*. "
+             f"only in the row *{_CNN_PAPER_KD}*, and CP-JKU's loss at its own λ 0.02 in *{_CNN_CPJKU_LAM}*. "
              "`· paper`: the Rep-Mobile paper's figure for the row (Han et al., Tables II–V, on TAU22's development "
              "split — 20× the clips, real recordings: compare the direction between rows, not the level; "
              "`assets/paper_tables.csv`).",

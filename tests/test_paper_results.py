@@ -76,8 +76,8 @@ def test_the_figures_show_each_row_in_both_panels():
     long = pr.comparison("IV", res)
     fig = vs_paper_figure(long, pr.OURS, pr.PAPER)
     ours = [t for t in fig.data if t.xaxis == "x"]
-    assert {t.name for t in ours} == {"no KD", "CNN + transformer teachers"} and len(fig.data) == 2 + 6
-    assert sum(t.showlegend for t in fig.data) == 6  # one legend entry per row, shared by both panels
+    assert {t.name for t in ours} == {"no KD", "CNN + transformer teachers"} and len(fig.data) == 2 + 7
+    assert sum(t.showlegend for t in fig.data) == 7  # one legend entry per row, shared by both panels
     gain = vs_paper_gain_figure(pr.gains(long, "no KD"), pr.OURS, pr.PAPER, "no KD")
     assert gain.layout.xaxis.type == gain.layout.xaxis2.type == "category"  # "5 %" is not the number 5
     bars = {(t.name, t.xaxis): list(t.y) for t in gain.data}
