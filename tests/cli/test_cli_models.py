@@ -78,3 +78,15 @@ def test_bench_memory_measures_both_modes_in_fresh_processes():
     row = json.loads(r.stdout)["rows"][0]
     assert row["network"] == "rep_mobile-32" and row["fast: clips/s"] > 0 and row["low: clips/s"] > 0
     assert row["low: peak MB"] < row["fast: peak MB"]
+
+
+@pytest.mark.slow  # a subprocess
+def test_a_reader_that_goes_away_gets_no_traceback():
+    """`python -m asc_core models | head -1`: the pipe closes before the listing is printed."""
+    import subprocess
+    import sys
+
+    p = subprocess.Popen([sys.executable, "-m", "asc_core", "models"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdout.close()  # the reader is gone before the command prints (it takes a second to start)
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=120) == 141 and "Traceback" not in err and "BrokenPipe" not in err, err
