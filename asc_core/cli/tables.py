@@ -70,11 +70,14 @@ def _plan_report(a, store, items) -> int:
     est = {state: sum(r["estimate_s"] for r in runs if r["state"] == state) for state in ("in the store", "to run")}
     out = {"planned": len(tables.runs_of(items)), **{k.replace(" ", "_"): v for k, v in counts.items()},
            "estimate_s": sum(est.values()), "runs": runs}  # fmt: skip
+    for r, (i, _) in zip(runs, left):  # a run in the store says what it is doing: queued, running, done
+        r["status"] = i["run"]["status"] if "run" in i else "to run"
     lines = [
-        f"Table {r['table']:6s} {r['row']:45s} {r['subset']:3d} %  seed {r['seed']}  {r['state']:12s}  "
-        f"~{fmt_duration(r['estimate_s']) if r['estimate_s'] else '?'}"
+        f"Table {r['table']:6s} {r['row']:45s} {r['subset']:3d} %  seed {r['seed']}  {r['status']:8s}  "
+        + ("done, not collected yet" if r["status"] == "done" else
+           f"~{fmt_duration(r['estimate_s']) if r['estimate_s'] else '?'}")
         for r in runs
-    ]
+    ]  # fmt: skip
     lines.append(
         f"{counts['recorded']} of {out['planned']} runs recorded; {counts['in the store']} queued, running or done "
         f"in {store.root} (about {fmt_duration(est['in the store'])} of training left on this machine); "
