@@ -319,6 +319,11 @@ def test_a_queued_run_can_be_put_next_and_a_worker_takes_it_first(tiny_root, tmp
     r = run_cli("runs", "list", "--queue", "--runs", str(runs), "--json")  # the CLI lists it as Jobs does
     assert r.returncode == 0, r.stderr
     assert [x["run_id"] for x in json.loads(r.stdout)] == jobs.queue_order(store)
+    r = run_cli("runs", "list", "--status", "queued,done", "--runs", str(runs), "--json")
+    assert r.returncode == 0, r.stderr
+    listed = json.loads(r.stdout)  # every run is queued yet: all of them, each with its subset
+    assert {x["run_id"] for x in listed} == {*ids, other}
+    assert all(x["subset"] == store.get_run(x["run_id"])["config"]["subset"] for x in listed)
     jobs.cancel(store, ids[3])
     with pytest.raises(ValueError, match="only a queued run can be put next"):
         jobs.run_next(store, ids[3])
