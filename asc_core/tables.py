@@ -257,14 +257,22 @@ def recorded() -> dict[tuple[str, int], dict]:
     return out
 
 
+# a run in the store stands for its planned run in this order; a cancelled or failed one does not (someone stopped
+# it, or it would fail again): the plan runs it afresh
+_STANDING = ("done", "running", "queued", "interrupted")
+
+
 def standing(items: list[dict], store) -> dict[str, list[dict]]:
-    """The planned runs by where they stand: "recorded" (in the committed CSVs), "in the store" (queued, running or
-    done there, not yet collected) and "to run" (neither: what ``queue`` would launch)."""
+    """The planned runs by where they stand: "recorded" (in the committed CSVs), "in the store" (done there and not
+    yet collected, queued, running, or interrupted: ``queue`` resumes it from its checkpoint) and "to run" (none of
+    these: what ``queue`` launches). Where one config has several runs, the furthest along stands for it."""
     have = set(recorded())
-    in_store = {}
+    in_store: dict = {}
     for r in store.list_runs():
-        if r["status"] in ("done", "queued", "running") and r.get("config"):
-            in_store.setdefault((_run_key(r), int(r["config"].get("seed", 0))), r)
+        if r["status"] in _STANDING and r.get("config"):
+            key = (_run_key(r), int(r["config"].get("seed", 0)))
+            if key not in in_store or _STANDING.index(r["status"]) < _STANDING.index(in_store[key]["status"]):
+                in_store[key] = r
     out = {"recorded": [], "in the store": [], "to run": []}
     for i in runs_of(items):
         key = (result_key(i["config"]), i["seed"])
@@ -278,8 +286,14 @@ def standing(items: list[dict], store) -> dict[str, list[dict]]:
 
 
 def missing(items: list[dict], store) -> list[dict]:
-    """The planned runs neither in the committed CSVs nor in the store (done, queued or running)."""
+    """The planned runs neither in the committed CSVs nor in the store (done, running, queued or interrupted)."""
     return standing(items, store)["to run"]
+
+
+def interrupted(items: list[dict], store) -> list[dict]:
+    """The planned runs whose run in the store was interrupted (a worker stopped or killed): ``queue`` resumes them
+    from their checkpoints rather than training them again."""
+    return [i["run"] for i in standing(items, store)["in the store"] if i["run"]["status"] == "interrupted"]
 
 
 def progress(table: str) -> tuple[int, int]:

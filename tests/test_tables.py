@@ -175,8 +175,18 @@ def test_the_tables_command_plans_with_estimates_and_renders(tiny_root, tmp_path
     assert run_cli("tables", "queue", *common).returncode == 0
     r = run_cli("tables", "plan", *common)  # a campaign under way: its queued runs and the time they need
     assert r.returncode == 0, r.stderr
-    assert "0 of 5 runs recorded; 5 queued, running or done" in r.stdout and "0 to queue" in r.stdout
+    assert "0 of 5 runs recorded; 5 queued, running, interrupted or done" in r.stdout and "0 to queue" in r.stdout
     assert r.stdout.count(" queued  ") == 5  # each run says what it is doing
+    # a worker stopped under one of them: the plan says so, and queue resumes that run instead of training it anew
+    store = Store(tmp_path / "runs")
+    stopped = store.list_runs()[0]["run_id"]
+    store.update_run(stopped, status="interrupted", started_at=1.0, run_progress=0.5)
+    r = run_cli("tables", "plan", *common)
+    assert r.stdout.count("  interrupted  ") == 1 and "`tables queue` resumes it from its checkpoint" in r.stdout
+    assert run_cli("tables", "queue", *common).returncode == 0
+    runs = store.list_runs()
+    assert len(runs) == 5 and {r["status"] for r in runs} == {"queued"}
+    assert store.get_run(stopped)["stage"] == "queued to resume"
     r = run_cli("tables", "render", *common)
     assert r.returncode == 0, r.stderr
     assert "## Table II" in (tmp_path / "RESULTS.md").read_text()

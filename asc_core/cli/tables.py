@@ -32,10 +32,15 @@ def cmd_tables(a) -> int:
     if a.action == "plan":
         return _plan_report(a, store, items)
     todo = tables.missing(items, store)
-    if a.action in ("queue", "run") and todo:
-        jobs.launch([i["config"] for i in todo], store, group="paper tables")
+    if a.action in ("queue", "run"):
+        stopped = tables.interrupted(items, store)
+        for run in stopped:  # from its checkpoint, in its place in the queue
+            jobs.resume(store, run["run_id"])
+        if todo:
+            jobs.launch([i["config"] for i in todo], store, group="paper tables")
         print(
-            f"queued {len(todo)} runs of {len(tables.runs_of(items))} (the rest are recorded or already in the store)",
+            f"queued {len(todo)} runs and resumed {len(stopped)} interrupted ones, of {len(tables.runs_of(items))} "
+            "planned (the rest are recorded or already queued, running or done in the store)",
             file=sys.stderr,
         )
     if a.action == "run":
@@ -73,14 +78,16 @@ def _plan_report(a, store, items) -> int:
     for r, (i, _) in zip(runs, left):  # a run in the store says what it is doing: queued, running, done
         r["status"] = i["run"]["status"] if "run" in i else "to run"
     lines = [
-        f"Table {r['table']:6s} {r['row']:45s} {r['subset']:3d} %  seed {r['seed']}  {r['status']:8s}  "
+        f"Table {r['table']:6s} {r['row']:45s} {r['subset']:3d} %  seed {r['seed']}  {r['status']:11s}  "
         + ("done, not collected yet" if r["status"] == "done" else
-           f"~{fmt_duration(r['estimate_s']) if r['estimate_s'] else '?'}")
+           f"~{fmt_duration(r['estimate_s']) if r['estimate_s'] else '?'}"
+           + ("  (`tables queue` resumes it from its checkpoint)" if r["status"] == "interrupted" else ""))
         for r in runs
     ]  # fmt: skip
     lines.append(
-        f"{counts['recorded']} of {out['planned']} runs recorded; {counts['in the store']} queued, running or done "
-        f"in {store.root} (about {fmt_duration(est['in the store'])} of training left on this machine); "
+        f"{counts['recorded']} of {out['planned']} runs recorded; {counts['in the store']} queued, running, "
+        f"interrupted or done in {store.root} (about {fmt_duration(est['in the store'])} of training left on this "
+        "machine); "
         f"{counts['to run']} to queue (about {fmt_duration(est['to run'])})"
     )
     _emit(out, a.json, "\n".join(lines))
