@@ -59,6 +59,10 @@ MIGRATIONS = [
     ALTER TABLE runs ADD COLUMN run_progress REAL;
     ALTER TABLE runs ADD COLUMN run_eta_s REAL;
     """,
+    # v5: seconds a run spent running over all its attempts (a resumed run's summary counts the earlier ones)
+    """
+    ALTER TABLE runs ADD COLUMN active_s REAL;
+    """,
 ]
 
 # each table's primary key (upserts, and copying rows between stores)
@@ -205,16 +209,24 @@ class Store:
             )
         return run_id
 
-    def update_run(self, run_id: str, **fields):
+    def update_run(self, run_id: str, *, ended_at_last_update: bool = False, **fields):
+        """Set a run's fields. A run that stops running (done, failed, cancelled, interrupted) adds the attempt's
+        seconds to ``active_s``: up to now, or up to its last update when its process died unseen
+        (``ended_at_last_update``: the time it was found dead says nothing of when it stopped)."""
         if "status" in fields and fields["status"] not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {fields['status']!r}")
         for k in ("summary", "config"):
             if k in fields:
                 fields[f"{k}_json"] = json.dumps(fields.pop(k), default=str)
-        fields["updated_at"] = time.time()
-        cols = ", ".join(f"{k}=?" for k in fields)
+        now = fields["updated_at"] = time.time()
+        cols, params = ", ".join(f"{k}=?" for k in fields), [*fields.values()]
+        if fields.get("status", "running") != "running":  # SET reads the row as it was: status still 'running'
+            end = "updated_at" if ended_at_last_update else "?"
+            cols += (f", active_s = CASE WHEN status='running' AND started_at IS NOT NULL AND {end} > started_at"
+                     f" THEN COALESCE(active_s, 0) + {end} - started_at ELSE active_s END")  # fmt: skip
+            params += [] if ended_at_last_update else [now, now]
         with self.tx() as con:
-            cur = con.execute(f"UPDATE runs SET {cols} WHERE run_id=?", (*fields.values(), run_id))
+            cur = con.execute(f"UPDATE runs SET {cols} WHERE run_id=?", (*params, run_id))
             if cur.rowcount == 0:
                 raise RunNotFound(run_id)
 
@@ -259,7 +271,8 @@ class Store:
             if dead:
                 gone.append(r["run_id"])
         for run_id in gone:
-            self.update_run(run_id, status="interrupted", error="the process running this job ended unexpectedly")
+            self.update_run(run_id, status="interrupted", error="the process running this job ended unexpectedly",
+                            ended_at_last_update=True)  # fmt: skip
         return gone
 
     def request_cancel(self, run_id: str):

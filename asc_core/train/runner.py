@@ -85,6 +85,7 @@ def _stage_plan(cfg: ExperimentConfig, ds, store: Store) -> dict[str, float]:
 
 def _run(cfg: ExperimentConfig, store: Store, run_id: str, run_dir: Path, reporter: Reporter, resume: bool) -> dict:
     t_start = time.time()
+    earlier_s = store.get_run(run_id).get("active_s") or 0.0  # a resumed run: the attempts before this one
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     ds = open_dataset(cfg.dataset or default_dataset_root())
     reporter.set_plan(_stage_plan(cfg, ds, store))  # the whole run's progress weighs its stages by their cost
@@ -179,7 +180,7 @@ def _run(cfg: ExperimentConfig, store: Store, run_id: str, run_dir: Path, report
     # ---- device-specific fine-tuning
     if cfg.device_finetune.enabled:
         summary["device_specific"] = _device_finetune(student, dm, cfg, store, run_id, run_dir, reporter, result)
-    summary["seconds"] = round(time.time() - t_start, 1)
+    summary["seconds"] = round(earlier_s + time.time() - t_start, 1)  # all its attempts, not only the last
     reporter.close_stage()
     summary["peak_memory_mb"] = dict(reporter.peaks)  # per stage: where a memory problem comes from
     summary["memory_mode"] = memory_mode()

@@ -162,12 +162,16 @@ def test_killed_run_leaves_a_consistent_store_and_resumes(tiny_root, tmp_path):
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     con.close()
     run_id = store.list_runs()[0]["run_id"]
-    assert store.get_run(run_id)["status"] == "running", "the run finished before it could be killed"
+    killed = store.get_run(run_id)
+    assert killed["status"] == "running", "the run finished before it could be killed"
     assert store.mark_interrupted() == [run_id]
     assert store.get_run(run_id)["status"] == "interrupted"
+    spent = store.get_run(run_id)["active_s"]  # the first attempt, up to its last sign of life
+    assert spent == pytest.approx(killed["updated_at"] - killed["started_at"]) and spent > 0
     before = store.metrics(run_id)
     s = resume_run(store, run_id)
     assert s["status"] == "done", s
+    assert s["seconds"] > spent and 0 <= store.get_run(run_id)["active_s"] - s["seconds"] < 5  # both attempts
     after = store.metrics(run_id)
     epochs = sorted(after[after["key"] == "train_loss"]["epoch"].unique())
     assert epochs[-1] == 19 and len(before) > 0
