@@ -12,16 +12,23 @@ from asc_core.train.runner import run_experiment
 
 def test_the_whole_plan_validates_with_scaled_epochs():
     items = tables.plan(dataset="data/mini")
-    assert len(items) == 140  # II 30, III 24, IV 42, V 42, device 2
+    assert len(items) == 146  # II 30, III 30, IV 42, V 42, device 2
     assert len({(tables.result_key(i["config"]), i["seed"]) for i in items}) == len(items)
     # at 100 % (3 epochs) both progressive rows fine-tune one epoch per round: one config, run once
     same = [(i["row"], i["subset"], i["same_as"]) for i in items if i.get("same_as")]
     assert same == [("progressive 96→64→32 (full FT per round)", 100, "progressive 96→64→32 (same FT budget)")] * 2
-    assert len(tables.runs_of(items)) == 138
+    assert len(tables.runs_of(items)) == 144
     by = {(i["table"], i["row"], i["subset"], i["seed"]): i["config"] for i in items}
     assert by[("II", "without 1×1", 5, 0)].optim.epochs == 60 and by[("II", "without 1×1", 100, 1)].optim.epochs == 3
     assert by[("II", "without 1×1", 25, 0)].student.kwargs["branches"] == ["3x3", "3x1", "1x3"]
     assert not by[("II", "without 1×1", 25, 0)].teachers
+    # PaSST-tiny once more at 4× the table's steps (the flat row: the budget or the data?); its curve as sampled
+    longer, base = (
+        by[("III", r, 100, 0)] for r in ("PaSST (tiny), from scratch, 4× the steps", "PaSST (tiny), from scratch")
+    )
+    assert (longer.optim.epochs, base.optim.epochs) == (12, 3) and longer.model_copy(
+        update={"optim": base.optim, "name": base.name}) == base  # fmt: skip
+    assert by[("III", "PaSST (tiny), from scratch, 4× the steps", 5, 1)].optim.validate_every == 20
     same = by[("V", "progressive 96→64→32 (same FT budget)", 25, 0)].pruning
     full = by[("V", "progressive 96→64→32 (full FT per round)", 25, 0)].pruning
     assert same.chain == full.chain == [64, 32] and full.finetune_epochs == 2 * same.finetune_epochs
