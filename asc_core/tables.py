@@ -26,6 +26,7 @@ import pandas as pd
 
 from asc_core.config import ExperimentConfig, parse_config
 from asc_core.data.labels import DEVICES
+from asc_core.embedded.synth import dataset_tag
 from asc_core.paths import PROJECT_ROOT
 
 RESULTS_DIR = PROJECT_ROOT / "docs" / "results"
@@ -217,17 +218,36 @@ def runs_of(items: list[dict]) -> list[dict]:
 # ---------------------------------------------------------------- results kept in the repository
 _FIELDS = ["table", "row", "subset", "seed", "config_digest", "run_id", "macro_accuracy", "seen", "unseen",
            "params", "macs", "device_specific_macro_accuracy", "seconds", "machine", "per_device", "per_class",
-           "per_device_specific", "teacher_accuracy", "pruning"]  # fmt: skip
+           "per_device_specific", "teacher_accuracy", "pruning", "dataset"]  # fmt: skip
 
 
-def result_key(cfg: ExperimentConfig) -> str:
-    """The digest a result is kept under: the config without the dataset's folder, plus the dataset's name — the
-    same run on another machine (its data elsewhere) is the same result — and without ``validate_every``."""
+def result_key(cfg: ExperimentConfig, dataset: str | None = None) -> str:
+    """The digest a result is kept under: the config without the dataset's folder, plus what the data is
+    (``dataset_tag``: its name, and the embedded generator's version from 2 on) — the same run on another machine
+    (its data elsewhere) is the same result, on another version of the embedded set it is not — and without
+    ``validate_every``. ``dataset``: the tag, where it is known otherwise (a finished run's summary)."""
     import hashlib
 
     d = _without(cfg.model_dump(mode="json"), "validate_every")  # how often a curve is sampled, not what trains
-    d["dataset"] = Path(d.get("dataset") or "mini").name
+    d["dataset"] = dataset or dataset_tag(d.get("dataset"))
     return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _version(tag: str) -> int:
+    return int(tag.rsplit(" v", 1)[1]) if " v" in tag else 1
+
+
+def row_dataset(row: dict) -> str:
+    """The dataset a CSV row was measured on; rows recorded before the column: the embedded standard set of
+    generator 1 (every one of them was)."""
+    return row.get("dataset") or "standard"
+
+
+def shown_dataset(table: str) -> str:
+    """The dataset whose rows a table shows: the newest version with a row in it (a table is never a mix of
+    datasets: its rows are compared with each other), else what this code would generate."""
+    tags = {row_dataset(r) for r in recorded().values() if r["table"] == table}
+    return max(tags, key=_version) if tags else dataset_tag("standard")
 
 
 def _without(d, key: str):
@@ -306,14 +326,18 @@ def interrupted(items: list[dict], store) -> list[dict]:
 
 def progress(table: str) -> tuple[int, int]:
     """(runs recorded in the committed CSVs, runs planned) for one table, at the default plan (2 seeds)."""
-    items = runs_of(plan([table], dataset="standard"))
+    items, tag = runs_of(plan([table], dataset="standard")), shown_dataset(table)
     have = set(recorded())
-    return sum((result_key(i["config"]), i["seed"]) in have for i in items), len(items)
+    return sum((result_key(i["config"], tag), i["seed"]) in have for i in items), len(items)
 
 
 def _run_key(run: dict) -> str | None:
+    """A run's result key: on the data its summary names; a finished run without one is older than generator 2
+    (its folder's bare name); a run not finished yet trains on its folder as it is now."""
+    summary = run.get("summary") or {}
+    tag = summary.get("dataset_tag") or (Path(run["config"].get("dataset") or "mini").name if summary else None)
     try:
-        return result_key(parse_config(run["config"]))
+        return result_key(parse_config(run["config"]), tag)
     except Exception:  # noqa: BLE001 — a run of an older config schema is simply not one of the tables'
         return None
 
@@ -355,7 +379,8 @@ def collect(store, items: list[dict]) -> int:
                      "seen": s.get("seen"), "unseen": s.get("unseen"), "params": cx.get("params"),
                      "macs": cx.get("macs"),
                      "device_specific_macro_accuracy": ds.get("macro_accuracy"), "seconds": s.get("seconds"),
-                     "machine": machine, "per_device": json.dumps(s.get("per_device") or {}),
+                     "machine": machine, "dataset": s.get("dataset_tag") or Path(i["config"].dataset or "mini").name,
+                     "per_device": json.dumps(s.get("per_device") or {}),
                      "per_class": json.dumps(s.get("per_class") or {}),
                      "per_device_specific": json.dumps(ds.get("per_device") or {}),
                      **{col: fill(s) for col, fill in _LATER_COLUMNS.items()}}  # fmt: skip
@@ -406,7 +431,8 @@ _LATER_COLUMNS = {"teacher_accuracy": _teacher_accuracy, "pruning": _pruning}
 
 def results_frame() -> pd.DataFrame:
     """The committed CSV rows as the Compare page's runs frame columns (name, status, cfg.subset, macro_acc)."""
-    rows = list(recorded().values())
+    shown = {t: shown_dataset(t) for t in TABLES}
+    rows = [{**r, "dataset": row_dataset(r)} for r in recorded().values() if row_dataset(r) == shown.get(r["table"])]
     df = pd.DataFrame(rows)
     if df.empty:
         return results_frame_empty()
@@ -445,9 +471,9 @@ def cell_runs(table: str, row: str, subset: int) -> pd.DataFrame:
     the Compare page's columns (name, run_id, status, macro_acc, seen, unseen, macs, seconds, machine, seed and
     ``acc.<device>``), so its per-device bars come from the CSV alone — the run itself may be on another machine."""
     shown = next((i.get("same_as") or row for i in plan([table], (subset,), 1, "standard") if i["row"] == row), row)
-    out = []
+    out, data = [], shown_dataset(table)
     for v in recorded().values():
-        if v["table"] != table or v["row"] != shown or int(v["subset"]) != subset:
+        if v["table"] != table or v["row"] != shown or int(v["subset"]) != subset or row_dataset(v) != data:
             continue
         try:
             per_device = json.loads(v.get("per_device") or "{}")
@@ -508,6 +534,13 @@ def render(path: Path | None = None) -> str:
              "`· paper`: the Rep-Mobile paper's figure for the row (Han et al., Tables II–V, on TAU22's development "
              "split — 20× the clips, real recordings: compare the direction between rows, not the level; "
              "`assets/paper_tables.csv`).",
+             "",
+             "**Which data.** Every result so far is on the embedded `standard` set of generator 1. There, each of "
+             "the devices b, c, s1, s2 and s3 recorded only two scenes in training (its parallel captures went round "
+             "the ten scenes and the five devices in step), where in TAU22 each records all ten; the test set has "
+             "every scene on every device. A model could take a device for its scene, and the device-specific "
+             "fine-tuning saw two classes per device. Generator 2 spreads each device over every scene; results on "
+             "it are kept apart (their digests name the version) and a table shows them once it has any.",
              ""]  # fmt: skip
     titles = {"II": "Table II — Rep-Mobile branch ablation (width 32, no KD)",
               "III": "Table III — each teacher alone", "IV": "Table IV — teacher ensembles → Rep-Mobile-32",
@@ -516,7 +549,8 @@ def render(path: Path | None = None) -> str:
     for table in TABLES:
         cells = with_paper(table_cells(df, table), table)
         done, planned = progress(table)
-        parts += [f"## {titles[table]}", "", f"{done} of {planned} runs recorded.", "", _markdown(cells), ""]
+        parts += [f"## {titles[table]}", "", f"{done} of {planned} runs recorded, {_on(shown_dataset(table))}.", "",
+                  _markdown(cells), ""]  # fmt: skip
         if table == "device":
             parts += [_device_table(df), ""]
         verdicts = directions_text(table, df)
@@ -532,6 +566,14 @@ def render(path: Path | None = None) -> str:
     if path:
         path.write_text(text)
     return text
+
+
+def _on(tag: str) -> str:
+    """Where a table's runs were made, in words."""
+    if tag == "standard":
+        return ("on the embedded `standard` set of generator 1, where b, c and s1–s3 each recorded two of the ten "
+                "scenes (fixed in generator 2; a device could name the scene)")  # fmt: skip
+    return f"on `{tag}`"
 
 
 def finding(table: str) -> str:

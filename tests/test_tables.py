@@ -60,7 +60,7 @@ def test_a_kd_run_keeps_its_teachers_accuracy_and_an_older_row_gains_it(tmp_path
     store = Store(tmp_path / "runs")
     items = [i for i in tables.plan(["IV"], (25,), 2, "standard") if i["row"].startswith("CNN teachers (")]
     summary = {"macro_accuracy": 61.5, "per_device": {"a": 70.0}, "teachers": ["cp_resnet", "cp_mobile"],
-               "teacher_accuracy": [63.96, 58.04], "seconds": 10.0}  # fmt: skip
+               "teacher_accuracy": [63.96, 58.04], "seconds": 10.0, "dataset_tag": "standard v2"}  # fmt: skip
     ids = []
     for i in items:
         ids.append(store.create_run(i["config"].model_dump(mode="json"), name=i["config"].name, status="done"))
@@ -88,6 +88,35 @@ def test_a_kd_run_keeps_its_teachers_accuracy_and_an_older_row_gains_it(tmp_path
     )
     assert rows[0]["macro_accuracy"] == row["macro_accuracy"] and rows[0]["per_device"] == row["per_device"]
     assert tables.progress("IV") == (2, 42) and tables.progress("V") == (0, 40)  # recorded of planned
+
+
+def test_results_on_two_versions_of_the_embedded_set_are_kept_apart(tmp_path, monkeypatch):
+    """Generator 1 gave each of b, c, s1–s3 two scenes; a result on it is not one on generator 2. A run records the
+    data it trained on, its row says it, and a table shows one version — the newest it has — never a mix."""
+    monkeypatch.setattr(tables, "RESULTS_DIR", tmp_path / "results")
+    store = Store(tmp_path / "runs")
+    old_set, new_set = tmp_path / "v1" / "standard", tmp_path / "v2" / "standard"
+    for folder, version in ((old_set, 1), (new_set, 2)):
+        folder.mkdir(parents=True)
+        (folder / "synth.json").write_text(json.dumps({"preset": "standard", "seed": 0, "version": version}))
+    assert (tables.dataset_tag(old_set), tables.dataset_tag(new_set)) == ("standard", "standard v2")
+    on = {v: [i for i in tables.plan(["II"], (25,), 1, str(f)) if i["row"] == "without 3×3"]
+          for v, f in ((1, old_set), (2, new_set))}  # fmt: skip
+    assert tables.result_key(on[1][0]["config"]) != tables.result_key(on[2][0]["config"])
+    summary = {"macro_accuracy": 50.0, "per_device": {"a": 55.0}}  # a run finished before runs named their data
+    older = store.create_run(on[1][0]["config"].model_dump(mode="json"), name="v1", status="done")
+    store.update_run(older, summary=summary)
+    assert tables.collect(store, on[2]) == 0 and tables.missing(on[2], store) == on[2]  # not a generator-2 result
+    assert tables.collect(store, on[1]) == 1 and tables.shown_dataset("II") == "standard"
+    newer = store.create_run(on[2][0]["config"].model_dump(mode="json"), name="v2", status="done")
+    store.update_run(newer, summary={**summary, "macro_accuracy": 60.0, "dataset_tag": "standard v2"})
+    assert tables.collect(store, on[2]) == 1
+    with open(tmp_path / "results" / "table_II.csv", newline="") as f:
+        assert sorted(r["dataset"] for r in csv.DictReader(f)) == ["standard", "standard v2"]
+    assert tables.shown_dataset("II") == "standard v2"
+    assert list(tables.results_frame()["macro_acc"]) == [60.0]  # the table shows the newer data alone
+    assert list(tables.cell_runs("II", "without 3×3", 25)["run_id"]) == [newer]
+    assert tables.progress("II")[0] == 1 and "on `standard v2`" in tables.render()
 
 
 @pytest.mark.slow  # trains two small models

@@ -20,6 +20,7 @@ from asc_core.compress.rounds import check_reachable, run_rounds
 from asc_core.config import ExperimentConfig
 from asc_core.data import open_dataset
 from asc_core.data.labels import SCENES, TRAIN_DEVICES
+from asc_core.embedded.synth import dataset_tag
 from asc_core.health import assess
 from asc_core.jobs import record
 from asc_core.memory import memory_mode
@@ -175,6 +176,9 @@ def _run(cfg: ExperimentConfig, store: Store, run_id: str, run_dir: Path, report
             for k in ("accuracy", "macro_accuracy", "log_loss", "per_device", "seen", "unseen", "per_class")
         },
         "pruning_rounds": rounds,
+        "dataset_tag": dataset_tag(
+            cfg.dataset or default_dataset_root()
+        ),  # which data (the embedded generator's version)
         "health": assess(result),  # a model that predicts one scene for every clip is flagged, not tabled
     }
     # ---- device-specific fine-tuning

@@ -72,6 +72,15 @@ def test_standard_preset_proportions():
     assert abs(sizes[5] / len(order) - 0.05) < 0.005
     assert {r.scene for r, _ in five} == set(SCENES)
     assert {d for _, d in five} == {"a", *EXTRA_DEVICES}
+    # every training device records every scene, as in TAU22 (generator 1 gave each of b, c, s1–s3 two scenes, even
+    # at 100 %: a device named its scene); a smaller subset spreads each device's recordings over distinct scenes
+    for pct, at_least in ((100, 10), (50, 10), (25, 8), (5, 2)):
+        part = order[: sizes[pct]]
+        for dev in EXTRA_DEVICES:
+            mine = [r.scene for r, d in part if d == dev]
+            assert len(set(mine)) >= at_least, (pct, dev, mine)
+        per_scene = [sum(r.scene == sc for r, _ in part) for sc in SCENES]  # and the subset stays balanced
+        assert max(per_scene) - min(per_scene) <= 1 + (pct == 100), (pct, per_scene)
 
 
 def _digest(root):
