@@ -534,14 +534,17 @@ def render(path: Path | None = None) -> str:
              "`· paper`: the Rep-Mobile paper's figure for the row (Han et al., Tables II–V, on TAU22's development "
              "split — 20× the clips, real recordings: compare the direction between rows, not the level; "
              "`assets/paper_tables.csv`).",
-             "",
-             "**Which data.** Every result so far is on the embedded `standard` set of generator 1. There, each of "
-             "the devices b, c, s1, s2 and s3 recorded only two scenes in training (its parallel captures went round "
-             "the ten scenes and the five devices in step), where in TAU22 each records all ten; the test set has "
-             "every scene on every device. A model could take a device for its scene, and the device-specific "
-             "fine-tuning saw two classes per device. Generator 2 spreads each device over every scene; results on "
-             "it are kept apart (their digests name the version) and a table shows them once it has any.",
              ""]  # fmt: skip
+    old = [t for t in TABLES if shown_dataset(t) == "standard" and progress(t)[0]]
+    if old:
+        named = ", ".join(_TITLE_SHORT[t] for t in old[:-1]) + (" and " if len(old) > 1 else "") + _TITLE_SHORT[old[-1]]
+        parts += [f"**Which data.** {named[0].upper() + named[1:]} show results on the embedded "
+                  "`standard` set of generator 1. There, each of the devices b, c, s1, s2 and s3 recorded only two "
+                  "scenes in training (its parallel captures went round the ten scenes and the five devices in step), "
+                  "where in TAU22 each records all ten; the test set has every scene on every device. A model could "
+                  "take a device for its scene, and the device-specific fine-tuning saw two classes per device. "
+                  "Generator 2 spreads each device over every scene; results on it are kept apart (their digests name "
+                  "the version), and a table shows them once it has any.", ""]  # fmt: skip
     titles = {"II": "Table II — Rep-Mobile branch ablation (width 32, no KD)",
               "III": "Table III — each teacher alone", "IV": "Table IV — teacher ensembles → Rep-Mobile-32",
               "V": "Table V — widths and pruning (KD from CP-ResNet)",
@@ -549,8 +552,8 @@ def render(path: Path | None = None) -> str:
     for table in TABLES:
         cells = with_paper(table_cells(df, table), table)
         done, planned = progress(table)
-        parts += [f"## {titles[table]}", "", f"{done} of {planned} runs recorded, {_on(shown_dataset(table))}.", "",
-                  _markdown(cells), ""]  # fmt: skip
+        on = data_words(shown_dataset(table))
+        parts += [f"## {titles[table]}", "", f"{done} of {planned} runs recorded, {on}.", "", _markdown(cells), ""]
         if table == "device":
             parts += [_device_table(df), ""]
         verdicts = directions_text(table, df)
@@ -568,8 +571,12 @@ def render(path: Path | None = None) -> str:
     return text
 
 
-def _on(tag: str) -> str:
-    """Where a table's runs were made, in words."""
+_TITLE_SHORT = {"II": "Table II", "III": "Table III", "IV": "Table IV", "V": "Table V",
+                "device": "the device fine-tuning table"}  # fmt: skip
+
+
+def data_words(tag: str) -> str:
+    """The data a table's runs were made on, in words (RESULTS.md and the Learn page)."""
     if tag == "standard":
         return ("on the embedded `standard` set of generator 1, where b, c and s1–s3 each recorded two of the ten "
                 "scenes (fixed in generator 2; a device could name the scene)")  # fmt: skip
