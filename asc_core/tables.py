@@ -388,7 +388,7 @@ def collect(store, items: list[dict]) -> int:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     for table in TABLES:
         mine = sorted(
-            (v for v in rows.values() if v["table"] == table),
+            ({**v, "dataset": row_dataset(v)} for v in rows.values() if v["table"] == table),  # said, not implied
             key=lambda v: (v["row"], int(v["subset"]), int(v["seed"])),
         )
         if mine:  # written whole, then renamed: a collect running beside this one never reads half a file

@@ -268,6 +268,45 @@ def test_a_failing_collect_does_not_stop_the_campaign(tiny_root, tmp_path, monke
         assert [r["run_id"] for r in csv.DictReader(f)] == [run_id]
 
 
+@pytest.mark.slow  # a real `tables run` with its worker, stopped mid-run
+def test_tables_run_started_in_the_background_stops_its_workers_when_told(tiny_root, tmp_path):
+    """`nohup python -m asc_core tables run … &` from a script ignores SIGINT, and so did the command: told to
+    stop, it went on, its workers training. Now SIGINT (and SIGTERM) stop it wherever it was started: the run in
+    progress checkpoints and is interrupted (the next `tables queue` resumes it), the queued ones stay queued, and no
+    worker is left behind."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    runs = tmp_path / "runs"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "asc_core", "tables", "run", "--tables", "II", "--subsets", "25", "--seeds", "1",
+         "--dataset", str(tiny_root), "--runs", str(runs), "--results", str(tmp_path / "results")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # as `nohup … &` leaves it
+    )  # fmt: skip
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline:
+            time.sleep(0.5)
+            if (runs / "asc.db").exists() and any(r["status"] == "running" for r in Store(runs).list_runs()):
+                break
+        else:
+            pytest.fail("no run started")
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    statuses = [r["status"] for r in Store(runs).list_runs()]
+    assert "running" not in statuses and len(statuses) == 5, (statuses, err[-2000:])
+    assert set(statuses) <= {"interrupted", "done", "queued"} and "queued" in statuses
+    alive = subprocess.run(["pgrep", "-f", f"asc_core worker .*{runs}"], capture_output=True, text=True).stdout
+    assert not alive.strip(), f"workers left behind: {alive}"
+
+
 def test_the_plan_counts_only_what_is_left_of_a_run_in_the_store():
     from asc_core.cli.tables import _done_part
 

@@ -125,6 +125,12 @@ def _run_workers(store, items, workers: int, budget_s: float) -> None:
 
     from asc_core import tables
 
+    def stop(signum, frame):  # the workers are stopped in `finally`, their runs checkpointed
+        raise KeyboardInterrupt
+
+    # Ctrl-C and `kill` alike; SIGINT even where it was ignored (a command started with `nohup … &` from a script
+    # ignores it, and once kept training after it had been told to stop)
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     cmd = [sys.executable, "-m", "asc_core", "worker", "--concurrency", str(workers), "--runs", str(store.root)]
     # its own process group, output to the log: at the end every worker process is signalled and none keeps
     # this command's stdout open (a worker's child outliving its parent once held a pipeline open for minutes)
@@ -144,7 +150,13 @@ def _run_workers(store, items, workers: int, budget_s: float) -> None:
             print(f"[{time.time() - t0:.0f} s] {len(open_runs)} runs queued or running", file=sys.stderr)
             if not open_runs and collected:  # done when the last runs are in the CSVs too
                 break
+            if proc.poll() is not None:  # stopped from outside: the queued runs stay queued for the next workers
+                print(f"the workers ended (status {proc.returncode}); {len(open_runs)} runs left in the queue",
+                      file=sys.stderr)  # fmt: skip
+                break
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         os.killpg(proc.pid, signal.SIGINT)  # running jobs checkpoint at their next batch and stay resumable
         try:
             proc.wait(60)
