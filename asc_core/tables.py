@@ -243,10 +243,11 @@ def row_dataset(row: dict) -> str:
     return row.get("dataset") or "standard"
 
 
-def shown_dataset(table: str) -> str:
+def shown_dataset(table: str, rows: dict | None = None) -> str:
     """The dataset whose rows a table shows: the newest version with a row in it (a table is never a mix of
-    datasets: its rows are compared with each other), else what this code would generate."""
-    tags = {row_dataset(r) for r in recorded().values() if r["table"] == table}
+    datasets: its rows are compared with each other), else what this code would generate. ``rows``: ``recorded()``,
+    where the caller has read it already."""
+    tags = {row_dataset(r) for r in (recorded() if rows is None else rows).values() if r["table"] == table}
     return max(tags, key=_version) if tags else dataset_tag("standard")
 
 
@@ -326,8 +327,9 @@ def interrupted(items: list[dict], store) -> list[dict]:
 
 def progress(table: str) -> tuple[int, int]:
     """(runs recorded in the committed CSVs, runs planned) for one table, at the default plan (2 seeds)."""
-    items, tag = runs_of(plan([table], dataset="standard")), shown_dataset(table)
-    have = set(recorded())
+    rows = recorded()
+    items, tag = runs_of(plan([table], dataset="standard")), shown_dataset(table, rows)
+    have = set(rows)
     return sum((result_key(i["config"], tag), i["seed"]) in have for i in items), len(items)
 
 
@@ -431,8 +433,9 @@ _LATER_COLUMNS = {"teacher_accuracy": _teacher_accuracy, "pruning": _pruning}
 
 def results_frame() -> pd.DataFrame:
     """The committed CSV rows as the Compare page's runs frame columns (name, status, cfg.subset, macro_acc)."""
-    shown = {t: shown_dataset(t) for t in TABLES}
-    rows = [{**r, "dataset": row_dataset(r)} for r in recorded().values() if row_dataset(r) == shown.get(r["table"])]
+    have = recorded()  # read once: the CSVs are read on every rerun of the Learn and Compare pages
+    shown = {t: shown_dataset(t, have) for t in TABLES}
+    rows = [{**r, "dataset": row_dataset(r)} for r in have.values() if row_dataset(r) == shown.get(r["table"])]
     df = pd.DataFrame(rows)
     if df.empty:
         return results_frame_empty()
@@ -471,8 +474,9 @@ def cell_runs(table: str, row: str, subset: int) -> pd.DataFrame:
     the Compare page's columns (name, run_id, status, macro_acc, seen, unseen, macs, seconds, machine, seed and
     ``acc.<device>``), so its per-device bars come from the CSV alone — the run itself may be on another machine."""
     shown = next((i.get("same_as") or row for i in plan([table], (subset,), 1, "standard") if i["row"] == row), row)
-    out, data = [], shown_dataset(table)
-    for v in recorded().values():
+    have = recorded()
+    out, data = [], shown_dataset(table, have)
+    for v in have.values():
         if v["table"] != table or v["row"] != shown or int(v["subset"]) != subset or row_dataset(v) != data:
             continue
         try:
