@@ -228,6 +228,22 @@ def test_the_tables_command_plans_with_estimates_and_renders(tiny_root, tmp_path
     assert "## Table II" in (tmp_path / "RESULTS.md").read_text()
 
 
+def test_the_tables_command_checks_its_data_before_it_queues(tmp_path):
+    from tests.conftest import run_cli
+
+    runs = tmp_path / "runs"
+    # a folder named with --dataset that is not there: nothing queued, the reason named
+    r = run_cli("tables", "queue", "--tables", "II", "--dataset", str(tmp_path / "nope"), "--runs", str(runs))
+    assert r.returncode == 2 and "nope: dataset folder does not exist" in r.stderr
+    assert not Store(runs).list_runs()
+    # the default embedded set not generated yet: the plan says who makes it, and gives no "about 0 s"
+    env = {"ASC_DATA_HOME": str(tmp_path / "home")}
+    r = run_cli("tables", "plan", "--tables", "II", "--subsets", "5", "--runs", str(runs), env_extra=env)
+    assert r.returncode == 0, r.stderr
+    assert "standard is not here yet: `tables queue` or `tables run` generates it first" in r.stderr
+    assert "10 to queue (no estimate yet)" in r.stdout
+
+
 def test_collect_keeps_columns_it_does_not_know(tmp_path, monkeypatch):
     """A folder shared with a newer version of this code: its extra columns survive this version's collect."""
     monkeypatch.setattr(tables, "RESULTS_DIR", tmp_path)

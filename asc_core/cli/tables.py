@@ -27,6 +27,8 @@ def cmd_tables(a) -> int:
         tables.RESULTS_DIR = Path(a.results)  # e.g. a trial on a small set, kept out of docs/results
     if a.action == "directions":
         return _directions(a)
+    if a.action in ("plan", "queue", "run") and not _dataset_ready(a):
+        return 2
     store = Store(a.runs)
     items = _plan(a)
     if a.action == "plan":
@@ -53,6 +55,34 @@ def cmd_tables(a) -> int:
     planned = len(tables.runs_of(items))
     _emit({"planned": planned, "to_run": len(todo)}, a.json, f"{planned} planned, {len(todo)} were missing")
     return 0
+
+
+def _dataset_ready(a) -> bool:
+    """Before anything is queued: the data the runs read must be there. The embedded standard set (the default) is
+    made here when its folder is missing, as `make app` makes the mini one — before, a fresh machine's `tables run`
+    queued 30 runs that all failed in their first second. A folder named with --dataset is never made or replaced:
+    one that does not open stops the command with the reason. An embedded set of an older generator is left as it
+    is (a campaign may be reading it); the plan says which version its runs will be on."""
+    from asc_core.cli._common import _bar
+    from asc_core.data import open_dataset
+    from asc_core.data.errors import DatasetError
+    from asc_core.embedded.synth import dataset_tag, generate
+    from asc_core.paths import data_home
+
+    root = Path(a.dataset) if a.dataset else data_home() / "standard"
+    if not a.dataset and not root.exists() and a.action != "plan":
+        print(f"{root}: the embedded standard set is not here yet; generating it (a few minutes) ...", file=sys.stderr)
+        generate("standard", 0, root, progress=_bar("standard: recordings"))
+    try:
+        open_dataset(root)
+    except DatasetError as e:
+        if a.action == "plan" and not a.dataset:
+            print(f"{root} is not here yet: `tables queue` or `tables run` generates it first", file=sys.stderr)
+            return True
+        print(f"error: {e}", file=sys.stderr)
+        return False
+    print(f"data: {root} ({dataset_tag(root)})", file=sys.stderr)
+    return True
 
 
 def _plan_report(a, store, items) -> int:
@@ -84,11 +114,13 @@ def _plan_report(a, store, items) -> int:
            + ("  (`tables queue` resumes it from its checkpoint)" if r["status"] == "interrupted" else ""))
         for r in runs
     ]  # fmt: skip
+    def about(state: str) -> str:  # no estimate (the data is not there yet) is not "about 0 s"
+        return f"about {fmt_duration(est[state])}" if est[state] or not counts[state] else "no estimate yet"
+
     lines.append(
         f"{counts['recorded']} of {out['planned']} runs recorded; {counts['in the store']} queued, running, "
-        f"interrupted or done in {store.root} (about {fmt_duration(est['in the store'])} of training left on this "
-        "machine); "
-        f"{counts['to run']} to queue (about {fmt_duration(est['to run'])})"
+        f"interrupted or done in {store.root} ({about('in the store')} of training left on this machine); "
+        f"{counts['to run']} to queue ({about('to run')})"
     )
     _emit(out, a.json, "\n".join(lines))
     return 0

@@ -73,6 +73,13 @@ def find_split_file(root: Path, name: str) -> Path | None:
     return None
 
 
+def _preset_hint(root: Path) -> str:
+    """The embedded preset a missing folder is named after (``data/standard`` → standard), else mini."""
+    from asc_core.embedded.synth import PRESETS
+
+    return root.name if root.name in PRESETS else "mini"
+
+
 class TAU22Dataset:
     """Open a TAU22-layout root; list clips with scene, city, location, recording, device and splits.
 
@@ -87,7 +94,7 @@ class TAU22Dataset:
             raise DatasetError(
                 self.root,
                 "dataset folder does not exist",
-                "create one with `python -m asc_core data synth --preset mini --out DIR`",
+                f"create one with `python -m asc_core data synth --preset {_preset_hint(self.root)} --out {self.root}`",
             )
         meta_path = self.root / "meta.csv"
         if not meta_path.exists():
