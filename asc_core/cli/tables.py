@@ -114,6 +114,7 @@ def _plan_report(a, store, items) -> int:
            + ("  (`tables queue` resumes it from its checkpoint)" if r["status"] == "interrupted" else ""))
         for r in runs
     ]  # fmt: skip
+
     def about(state: str) -> str:  # no estimate (the data is not there yet) is not "about 0 s"
         return f"about {fmt_duration(est[state])}" if est[state] or not counts[state] else "no estimate yet"
 
