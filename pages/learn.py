@@ -146,8 +146,7 @@ for table, title in (("V", "Table V — widths and pruning"), ("IV", "Table IV �
         continue
     st.subheader(title)
     done, planned = tables.progress(table)
-    st.caption(f"{done} of {planned} runs recorded, {tables.data_words(tables.shown_dataset(table))}"
-               + ("" if done == planned else " — `tables run` does the rest"))  # fmt: skip
+    st.caption(tables.standing_words(table) + ("" if done == planned else " `tables run` does the rest."))
     headline, rest = tables.finding_parts(table)
     if headline:
         st.info(headline[:1].upper() + headline[1:], icon=":material/lightbulb:")
