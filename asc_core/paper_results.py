@@ -37,7 +37,7 @@ def paper_frame(table: str) -> pd.DataFrame:
 
 def comparison(table: str, results: pd.DataFrame) -> pd.DataFrame:
     """Long form for the figure: row, subset, source (OURS or PAPER), mean, std, n — ours from ``results`` (the
-    committed runs, ``tables.results_frame()``), a row that shares another's config at a subset (``same_as``)
+    committed runs, ``table_record.results_frame()``), a row that shares another's config at a subset (``same_as``)
     shown with that row's runs, as its table cell is; rows in the plan's order."""
     from asc_core.tables import TABLE_SUBSETS, plan
 
@@ -61,8 +61,8 @@ def comparison(table: str, results: pd.DataFrame) -> pd.DataFrame:
 
 
 def with_paper(cells: pd.DataFrame, table: str) -> pd.DataFrame:
-    """``tables.table_cells`` with the paper's figure after each subset's column ("5 % · paper"); a table the paper
-    does not have (device fine-tuning) comes back as it was."""
+    """``table_record.table_cells`` with the paper's figure after each subset's column ("5 % · paper"); a table the
+    paper does not have (device fine-tuning) comes back as it was."""
     paper = paper_frame(table)
     if paper.empty:
         return cells

@@ -4,7 +4,7 @@ paper's Tables IV and V regenerated from the runs that exist, exports."""
 
 import streamlit as st
 
-from asc_core import jobs, paper_results, tables
+from asc_core import jobs, paper_results, table_record
 from asc_core.app import compare
 from asc_core.app.plots import (
     confusion_figure,
@@ -27,11 +27,11 @@ df = compare.runs_frame(runs)
 def _committed(table: str) -> None:
     """The seeds' table as measured and committed with the product (docs/results), marked as such."""
     try:
-        res = tables.results_frame()
-    except tables.ResultsError as e:
+        res = table_record.results_frame()
+    except table_record.ResultsError as e:
         st.error(str(e))
         return
-    cells = tables.table_cells(res, table)
+    cells = table_record.table_cells(res, table)
     if (cells == "missing").all().all():
         return
     machines = ", ".join(sorted(set(res["machine"]))) if "machine" in res else ""

@@ -4,7 +4,7 @@ single-step vs progressive pruning — each linking to where the app uses it."""
 import plotly.express as px
 import streamlit as st
 
-from asc_core import paper_results, tables
+from asc_core import paper_results, table_record, table_report, tables
 from asc_core.app import compare, learn
 from asc_core.app import model_views as mv
 from asc_core.app.learn import EVIDENCE_VIEWS
@@ -125,10 +125,10 @@ st.markdown(
     "compare the two for **direction** — which row is above which — not for level."
 )
 try:
-    results = tables.results_frame()
-except tables.ResultsError as e:
+    results = table_record.results_frame()
+except table_record.ResultsError as e:
     st.error(str(e))
-    results = tables.results_frame_empty()
+    results = table_record.results_frame_empty()
 local = {r["run_id"] for r in runs}
 
 
@@ -141,13 +141,13 @@ def _evidence_figure(results, table: str, view: str):
 for table, title in (("V", "Table V — widths and pruning"), ("IV", "Table IV — teacher ensembles"),
                      ("II", "Table II — Rep-Mobile's branches"), ("III", "Table III — teachers alone"),
                      ("device", "Device-specific fine-tuning")):  # fmt: skip
-    cells = tables.table_cells(results, table)
+    cells = table_record.table_cells(results, table)
     if (cells == "missing").all().all():
         continue
     st.subheader(title)
-    done, planned = tables.progress(table)
-    st.caption(tables.standing_words(table) + ("" if done == planned else " `tables run` does the rest."))
-    headline, rest = tables.finding_parts(table)
+    done, planned = table_record.progress(table)
+    st.caption(table_report.standing_words(table) + ("" if done == planned else " `tables run` does the rest."))
+    headline, rest = table_report.finding_parts(table)
     if headline:
         st.info(headline[:1].upper() + headline[1:], icon=":material/lightbulb:")
     view = EVIDENCE_VIEWS[0]
@@ -174,7 +174,7 @@ for table, title in (("V", "Table V — widths and pruning"), ("IV", "Table IV �
         row = c1.selectbox("Row", list(cells.index), key=f"learn_cell_row_{table}")
         subset = c2.selectbox("Subset", [int(c.split()[0]) for c in cells.columns], key=f"learn_cell_sub_{table}",
                               format_func=lambda s: f"{s} %")  # fmt: skip
-        cell = tables.cell_runs(table, row, subset)
+        cell = table_record.cell_runs(table, row, subset)
         if cell.empty:
             st.caption("Not run yet: `python -m asc_core tables run` queues it.")
             continue

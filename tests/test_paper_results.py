@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from asc_core import paper_results as pr
-from asc_core import tables
+from asc_core import table_record, table_report, tables
 from asc_core.paths import PROJECT_ROOT
 
 SEED = next(iter(sorted((PROJECT_ROOT.parent / "shared" / "seeds").glob("004_*.txt"))), None)
@@ -18,7 +18,7 @@ def test_every_paper_row_is_a_row_the_product_runs():
     for table in ("II", "III", "IV", "V"):
         paper = pr.paper_frame(table)
         assert not paper.empty and set(paper["subset"]) <= set(tables.TABLE_SUBSETS)
-        assert set(paper["row"]) <= set(tables._rows(table)) | {tables._PRETRAINED}, table
+        assert set(paper["row"]) <= set(tables.row_overrides(table)) | {tables.PRETRAINED_ROW}, table
     assert pr.paper_frame("device").empty  # the DCASE2025 baseline has no such table
 
 
@@ -58,12 +58,12 @@ def test_comparison_and_gains_from_the_committed_runs():
 
 
 def test_tables_carry_the_papers_column_only_where_it_has_figures():
-    cells = tables.table_cells(tables.results_frame_empty(), "II")
+    cells = table_record.table_cells(table_record.results_frame_empty(), "II")
     shown = pr.with_paper(cells, "II")
     assert list(shown.columns) == ["5 %", "25 %", "100 %", "100 % · paper"]  # Table II: 100 % only
     assert shown.loc["without 3×3", "100 % · paper"] == "57.06"
     assert shown.loc["plain CP-Mobile (no branches)", "100 % · paper"] == "–"
-    device = tables.table_cells(tables.results_frame_empty(), "device")
+    device = table_record.table_cells(table_record.results_frame_empty(), "device")
     assert pr.with_paper(device, "device").equals(device)
 
 
@@ -86,15 +86,15 @@ def test_the_figures_show_each_row_in_both_panels():
 
 
 def test_a_finding_has_a_headline_for_the_demo(tmp_path, monkeypatch):
-    monkeypatch.setattr(tables, "RESULTS_DIR", tmp_path)
+    monkeypatch.setattr(table_record, "RESULTS_DIR", tmp_path)
     (tmp_path / "findings").mkdir()
     (tmp_path / "findings" / "V.md").write_text("In one line: pruning wins at 25 %.\n\n**What it shows.** More.\n")
-    assert tables.finding_parts("V") == ("pruning wins at 25 %.", "**What it shows.** More.")
+    assert table_report.finding_parts("V") == ("pruning wins at 25 %.", "**What it shows.** More.")
     (tmp_path / "findings" / "IV.md").write_text("**What it shows.** No headline.\n")
-    assert tables.finding_parts("IV") == ("", "**What it shows.** No headline.")
+    assert table_report.finding_parts("IV") == ("", "**What it shows.** No headline.")
     for table in tables.TABLES:  # the committed findings each have one, as the Learn page expects
-        monkeypatch.setattr(tables, "RESULTS_DIR", PROJECT_ROOT / "docs" / "results")
-        assert tables.finding_parts(table)[0], table
+        monkeypatch.setattr(table_record, "RESULTS_DIR", PROJECT_ROOT / "docs" / "results")
+        assert table_report.finding_parts(table)[0], table
 
 
 def test_each_cell_gets_a_verdict_against_the_papers_direction():
@@ -125,7 +125,7 @@ def test_the_directions_command_prints_the_committed_verdicts(tmp_path):
     r = run_cli("tables", "directions", "--tables", "V", "--json")
     assert r.returncode == 0, r.stderr
     cells = json.loads(r.stdout)["V"]
-    expected = pr.directions("V", tables.results_frame())
+    expected = pr.directions("V", table_record.results_frame())
     assert len(cells) == len(expected) and {c["verdict"] for c in cells} == set(expected["verdict"])
     r = run_cli("tables", "directions", "--tables", "II", "--results", str(tmp_path))  # nothing recorded there
     assert r.returncode == 0 and "Table II\nnothing recorded yet" in r.stdout
@@ -133,7 +133,7 @@ def test_the_directions_command_prints_the_committed_verdicts(tmp_path):
 
 def _recorded_cells() -> set[str]:
     """Every "mean ± std" the committed runs give, as the tables print it (one decimal)."""
-    df = tables.results_frame()
+    df = table_record.results_frame()
     cells = set()
     for table in tables.TABLES:
         ours = pr.comparison(table, df).query("source == @pr.OURS")
@@ -149,7 +149,7 @@ def test_every_cell_a_finding_quotes_is_a_recorded_cell():
     runs (a cell that gained a run, a rounding slip) fails here, not in front of a class."""
     cells = _recorded_cells()
     for table in tables.TABLES:
-        stale = sorted(set(re.findall(r"\d+\.\d ± \d+\.\d", tables.finding(table))) - cells)
+        stale = sorted(set(re.findall(r"\d+\.\d ± \d+\.\d", table_report.finding(table))) - cells)
         assert not stale, f"findings/{table}.md quotes {stale}, which no committed cell gives"
 
 
@@ -158,5 +158,5 @@ def test_every_paper_figure_a_finding_quotes_is_in_the_paper():
     """The findings quote the paper's figures (two decimals, as it prints them): each must be in its text."""
     text = SEED.read_text()
     for table in tables.TABLES:
-        for figure in re.findall(r"(?<![\d.])\d{2}\.\d\d(?!\d)", tables.finding(table)):
+        for figure in re.findall(r"(?<![\d.])\d{2}\.\d\d(?!\d)", table_report.finding(table)):
             assert re.search(rf"\b{re.escape(figure)}\b", text), (table, figure)

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from asc_core import tables
+from asc_core import table_record, table_report, tables
 from asc_core.store import Store
 from asc_core.train.runner import run_experiment
 
@@ -56,7 +56,7 @@ def test_the_whole_plan_validates_with_scaled_epochs():
 def test_a_kd_run_keeps_its_teachers_accuracy_and_an_older_row_gains_it(tmp_path, monkeypatch):
     """The teachers' own accuracy goes into the CSV with the student's (what a KD row could learn from); a row
     recorded before the column existed gets it from its run in the store, and nothing else of it changes."""
-    monkeypatch.setattr(tables, "RESULTS_DIR", tmp_path / "results")
+    monkeypatch.setattr(table_record, "RESULTS_DIR", tmp_path / "results")
     store = Store(tmp_path / "runs")
     items = [i for i in tables.plan(["IV"], (25,), 2, "standard") if i["row"].startswith("CNN teachers (")]
     summary = {"macro_accuracy": 61.5, "per_device": {"a": 70.0}, "teachers": ["cp_resnet", "cp_mobile"],
@@ -65,12 +65,12 @@ def test_a_kd_run_keeps_its_teachers_accuracy_and_an_older_row_gains_it(tmp_path
     for i in items:
         ids.append(store.create_run(i["config"].model_dump(mode="json"), name=i["config"].name, status="done"))
         store.update_run(ids[-1], summary=summary)
-    assert tables.collect(store, items[:1]) == 1
+    assert table_record.collect(store, items[:1]) == 1
     path = tmp_path / "results" / "table_IV.csv"
     with open(path, newline="") as f:
         (row,) = list(csv.DictReader(f))
     assert json.loads(row["teacher_accuracy"]) == {"cp_resnet": 63.96, "cp_mobile": 58.04}
-    cell = tables.cell_runs("IV", items[0]["row"], 25)
+    cell = table_record.cell_runs("IV", items[0]["row"], 25)
     assert list(cell["teachers"]) == ["cp_resnet 64.0 %, cp_mobile 58.0 %"]
     # the row as an older collect wrote it (no such column): the next collect fills it in, and only it
     old = path.read_text().splitlines()
@@ -80,20 +80,20 @@ def test_a_kd_run_keeps_its_teachers_accuracy_and_an_older_row_gains_it(tmp_path
         w = csv.writer(f)
         w.writerow(head[:k] + head[k + 1 :])
         w.writerow(body[:k] + body[k + 1 :])
-    assert tables.collect(store, items) == 1  # the second seed is new; the first is filled in
+    assert table_record.collect(store, items) == 1  # the second seed is new; the first is filled in
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     assert [r["run_id"] for r in rows] == ids and all(
         json.loads(r["teacher_accuracy"])["cp_mobile"] == 58.04 for r in rows
     )
     assert rows[0]["macro_accuracy"] == row["macro_accuracy"] and rows[0]["per_device"] == row["per_device"]
-    assert tables.progress("IV") == (2, 42) and tables.progress("V") == (0, 40)  # recorded of planned
+    assert table_record.progress("IV") == (2, 42) and table_record.progress("V") == (0, 40)  # recorded of planned
 
 
 def test_results_on_two_versions_of_the_embedded_set_are_kept_apart(tmp_path, monkeypatch):
     """Generator 1 gave each of b, c, s1–s3 two scenes; a result on it is not one on generator 2. A run records the
     data it trained on, its row says it, and a table shows one version — the newest it has — never a mix."""
-    monkeypatch.setattr(tables, "RESULTS_DIR", tmp_path / "results")
+    monkeypatch.setattr(table_record, "RESULTS_DIR", tmp_path / "results")
     store = Store(tmp_path / "runs")
     old_set, new_set = tmp_path / "v1" / "standard", tmp_path / "v2" / "standard"
     for folder, version in ((old_set, 1), (new_set, 2)):
@@ -107,38 +107,40 @@ def test_results_on_two_versions_of_the_embedded_set_are_kept_apart(tmp_path, mo
     for item in on[1]:
         older = store.create_run(item["config"].model_dump(mode="json"), name="v1", status="done")
         store.update_run(older, summary=summary)
-    assert tables.collect(store, on[2]) == 0 and tables.missing(on[2], store) == on[2]  # not a generator-2 result
-    assert tables.collect(store, on[1]) == 2 and tables.shown_dataset("II") == "standard"
+    assert table_record.collect(store, on[2]) == 0  # not a generator-2 result
+    assert table_record.missing(on[2], store) == on[2]
+    assert table_record.collect(store, on[1]) == 2 and table_record.shown_dataset("II") == "standard"
     newer = []
     for item in on[2]:
         newer.append(store.create_run(item["config"].model_dump(mode="json"), name="v2", status="done"))
         store.update_run(newer[-1], summary={**summary, "macro_accuracy": 60.0, "dataset_tag": "standard v2"})
-        assert tables.collect(store, on[2]) == 1
+        assert table_record.collect(store, on[2]) == 1
         if len(newer) == 1:  # one generator-2 run beside two on generator 1: the table stays where it has most
-            assert tables.shown_dataset("II") == "standard" and list(tables.results_frame()["macro_acc"]) == [50.0] * 2
-            words = tables.standing_words("II")
+            assert table_record.shown_dataset("II") == "standard"
+            assert list(table_record.results_frame()["macro_acc"]) == [50.0] * 2
+            words = table_report.standing_words("II")
             assert words.startswith("2 of 30 runs recorded, on the embedded `standard` set of generator 1")
             assert "On `standard v2`, 1 of 30 so far: the table moves to them once they are as many" in words
     with open(tmp_path / "results" / "table_II.csv", newline="") as f:
         assert sorted(r["dataset"] for r in csv.DictReader(f)) == ["standard"] * 2 + ["standard v2"] * 2
-    assert tables.shown_dataset("II") == "standard v2"  # caught up: the newer data, alone
-    assert list(tables.results_frame()["macro_acc"]) == [60.0] * 2
-    assert set(tables.cell_runs("II", "without 3×3", 25)["run_id"]) == set(newer)
-    assert tables.progress("II")[0] == 2 and "on `standard v2`" in tables.render()
-    assert "so far" not in tables.standing_words("II")  # an older version is not "under way"
+    assert table_record.shown_dataset("II") == "standard v2"  # caught up: the newer data, alone
+    assert list(table_record.results_frame()["macro_acc"]) == [60.0] * 2
+    assert set(table_record.cell_runs("II", "without 3×3", 25)["run_id"]) == set(newer)
+    assert table_record.progress("II")[0] == 2 and "on `standard v2`" in table_report.render()
+    assert "so far" not in table_report.standing_words("II")  # an older version is not "under way"
 
 
 @pytest.mark.slow  # trains two small models
 def test_collect_and_render_from_real_runs(tiny_root, tmp_path, monkeypatch):
-    monkeypatch.setattr(tables, "RESULTS_DIR", tmp_path / "results")
+    monkeypatch.setattr(table_record, "RESULTS_DIR", tmp_path / "results")
     store = Store(tmp_path / "runs")
     items = tables.plan(["II"], (25,), 1, str(tiny_root))
     for i in items[:2]:
         cfg = i["config"].model_copy(update={"optim": i["config"].optim.model_copy(update={"epochs": 1})})
         i["config"] = cfg
         assert run_experiment(cfg, store)["status"] == "done"
-    assert tables.collect(store, items) == 2
-    assert tables.collect(store, items) == 0  # already recorded: merged, not duplicated
+    assert table_record.collect(store, items) == 2
+    assert table_record.collect(store, items) == 0  # already recorded: merged, not duplicated
     with open(tmp_path / "results" / "table_II.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 2 and {r["config_digest"] for r in rows} == {tables.result_key(i["config"]) for i in items[:2]}
@@ -146,20 +148,20 @@ def test_collect_and_render_from_real_runs(tiny_root, tmp_path, monkeypatch):
     # a run recorded under a digest computed otherwise (an older key) is still one row, not two
     path = tmp_path / "results" / "table_II.csv"
     path.write_text(path.read_text().replace(rows[0]["config_digest"], "0123456789ab"))
-    assert tables.collect(store, items) == 0
+    assert table_record.collect(store, items) == 0
     with open(path) as f:
         assert len(list(csv.DictReader(f))) == 2
     path.write_text(path.read_text().replace("0123456789ab", rows[0]["config_digest"]))
-    assert len(tables.missing(items, Store(tmp_path / "other"))) == 3  # the CSVs alone say what is done
-    text = tables.render(tmp_path / "RESULTS.md")
+    assert len(table_record.missing(items, Store(tmp_path / "other"))) == 3  # the CSVs alone say what is done
+    text = table_report.render(tmp_path / "RESULTS.md")
     assert "## Table II" in text and "| without 3×1 + 1×3 |" in text and "missing" in text
-    cells = tables.table_cells(tables.results_frame(), "II")
+    cells = table_record.table_cells(table_record.results_frame(), "II")
     assert cells.loc["all branches (3×3, 1×1, 3×1, 1×3)", "25 %"] != "missing"
     assert cells.loc["plain CP-Mobile (no branches)", "25 %"] == "missing"
 
 
 def test_a_row_that_is_another_rows_config_shows_its_runs(tmp_path, monkeypatch):
-    monkeypatch.setattr(tables, "RESULTS_DIR", tmp_path)
+    monkeypatch.setattr(table_record, "RESULTS_DIR", tmp_path)
     row = "progressive 96→64→32 (same FT budget)"
     with open(tmp_path / "table_V.csv", "w", newline="") as f:
         w = csv.DictWriter(f, ["table", "row", "subset", "seed", "config_digest", "run_id", "macro_accuracy"])
@@ -167,24 +169,25 @@ def test_a_row_that_is_another_rows_config_shows_its_runs(tmp_path, monkeypatch)
         for seed, acc in ((0, 60.0), (1, 62.0)):
             w.writerow({"table": "V", "row": row, "subset": 100, "seed": seed, "config_digest": f"d{seed}",
                         "run_id": f"r{seed}", "macro_accuracy": acc})  # fmt: skip
-    cells = tables.table_cells(tables.results_frame(), "V")
+    cells = table_record.table_cells(table_record.results_frame(), "V")
     assert cells.loc[row, "100 %"] == "61.0 ± 1.4 (n=2)"
     assert cells.loc["progressive 96→64→32 (full FT per round)", "100 %"].startswith("61.0 ± 1.4 (n=2) (the runs above")
     assert cells.loc["progressive 96→64→32 (full FT per round)", "25 %"] == "missing"
 
 
 def test_a_broken_results_file_is_named_and_left_as_it_is(tmp_path, monkeypatch):
-    monkeypatch.setattr(tables, "RESULTS_DIR", tmp_path)
+    monkeypatch.setattr(table_record, "RESULTS_DIR", tmp_path)
     bad = tmp_path / "table_V.csv"
     bad.write_text("table,row,subset,seed,run_id\nV,width 32,25,0,r0\n")  # no digest, no accuracy
-    with pytest.raises(tables.ResultsError, match="table_V.csv: not a results table .*config_digest, macro_accuracy"):
-        tables.recorded()
-    with pytest.raises(tables.ResultsError):
-        tables.collect(Store(tmp_path / "runs"), [])
+    not_one = "table_V.csv: not a results table .*config_digest, macro_accuracy"
+    with pytest.raises(table_record.ResultsError, match=not_one):
+        table_record.recorded()
+    with pytest.raises(table_record.ResultsError):
+        table_record.collect(Store(tmp_path / "runs"), [])
     assert bad.read_text() == "table,row,subset,seed,run_id\nV,width 32,25,0,r0\n"  # nothing rewritten, nothing lost
     bad.write_text("table,row,subset,seed,config_digest,run_id,macro_accuracy\nV,width 32,25,one,d,r0,50\n")
-    with pytest.raises(tables.ResultsError, match="line 2: subset '25' or seed 'one'"):
-        tables.results_frame()
+    with pytest.raises(table_record.ResultsError, match="line 2: subset '25' or seed 'one'"):
+        table_record.results_frame()
 
 
 def test_the_pretrained_passt_row_is_planned_only_where_its_weights_are(tmp_path, monkeypatch):
@@ -247,7 +250,8 @@ def test_the_tables_command_checks_its_data_before_it_queues(tmp_path):
     assert not Store(runs).list_runs()
     # the default embedded set not generated yet: the plan says who makes it, and gives no "about 0 s"
     env = {"ASC_DATA_HOME": str(tmp_path / "home")}
-    r = run_cli("tables", "plan", "--tables", "II", "--subsets", "5", "--runs", str(runs), env_extra=env)
+    r = run_cli("tables", "plan", "--tables", "II", "--subsets", "5", "--runs", str(runs),
+                "--results", str(tmp_path / "results"), env_extra=env)  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert "standard is not here yet: `tables queue` or `tables run` generates it first" in r.stderr
     assert "10 to queue (no estimate yet)" in r.stdout
@@ -255,11 +259,11 @@ def test_the_tables_command_checks_its_data_before_it_queues(tmp_path):
 
 def test_collect_keeps_columns_it_does_not_know(tmp_path, monkeypatch):
     """A folder shared with a newer version of this code: its extra columns survive this version's collect."""
-    monkeypatch.setattr(tables, "RESULTS_DIR", tmp_path)
+    monkeypatch.setattr(table_record, "RESULTS_DIR", tmp_path)
     path = tmp_path / "table_V.csv"
     path.write_text("table,row,subset,seed,config_digest,run_id,macro_accuracy,newer_column\n"
                     "V,width 32,25,0,d0,r0,50.0,kept\n")  # fmt: skip
-    tables.collect(Store(tmp_path / "runs"), [])
+    table_record.collect(Store(tmp_path / "runs"), [])
     with open(path, newline="") as f:
         (row,) = list(csv.DictReader(f))
     assert row["newer_column"] == "kept" and row["macro_accuracy"] == "50.0"
@@ -272,21 +276,21 @@ def test_a_failing_collect_does_not_stop_the_campaign(tiny_root, tmp_path, monke
     from asc_core import jobs
     from asc_core.cli import tables as cli
 
-    monkeypatch.setattr(tables, "RESULTS_DIR", tmp_path / "results")
+    monkeypatch.setattr(table_record, "RESULTS_DIR", tmp_path / "results")
     store = Store(tmp_path / "runs")
     items = tables.plan(["II"], (25,), 1, str(tiny_root))[:1]
     cfg = items[0]["config"]
     items[0]["config"] = cfg.model_copy(update={"optim": cfg.optim.model_copy(update={"epochs": 1})})
     (run_id,) = jobs.launch([items[0]["config"]], store)
-    real, calls = tables.collect, []
+    real, calls = table_record.collect, []
 
     def collect_failing_once(*a):
         calls.append(1)
         if len(calls) == 1:
-            raise tables.ResultsError("table_II.csv: being rewritten")
+            raise table_record.ResultsError("table_II.csv: being rewritten")
         return real(*a)
 
-    monkeypatch.setattr(tables, "collect", collect_failing_once)
+    monkeypatch.setattr(table_record, "collect", collect_failing_once)
     cli._run_workers(store, items, workers=1, budget_s=300)
     assert store.get_run(run_id)["status"] == "done" and len(calls) >= 2
     with open(tmp_path / "results" / "table_II.csv", newline="") as f:
@@ -347,8 +351,9 @@ def test_a_pruned_run_keeps_its_path_cut_by_cut():
          "accuracy_after_finetune": 64.5, "params": 225310, "macs": 109846942, "channels": {"a": 1}},
         {"round": 2, "target": "width 32", "accuracy_before": 64.5, "accuracy_after_pruning": 13.17,
          "accuracy_after_finetune": 64.8, "params": 60680, "macs": 29e6}]}  # fmt: skip
-    path = json.loads(tables._pruning(summary))
+    path = json.loads(table_record._pruning(summary))
     assert [p["target"] for p in path] == ["width 64", "width 32"] and path[0]["after_pruning"] == 38.11
     assert "channels" not in path[0]  # what the figure needs, not the layer-by-layer widths
-    assert tables._pruning({}) == "" and tables._json_list("") == [] and tables._json_list("{broken") == []
+    assert table_record._pruning({}) == "" and table_record._json_list("") == []
+    assert table_record._json_list("{broken") == []
     assert tables.row_prunes("V", "single 64→32") and not tables.row_prunes("V", "width 32, unpruned")

@@ -84,7 +84,7 @@ def pruned_runs(runs: list[dict]) -> pd.DataFrame:
 
 
 def cell_table(cell: pd.DataFrame) -> pd.DataFrame:
-    """The runs behind a results cell (``tables.cell_runs``) as the Learn page lists them: plain column names
+    """The runs behind a results cell (``table_record.cell_runs``) as the Learn page lists them: plain column names
     with units, accuracies to one decimal."""
     out = cell[["seed", "run_id", "macro_acc", "seen", "unseen", "macs", "seconds", "machine", "teachers"]].copy()
     out[["macro_acc", "seen", "unseen"]] = out[["macro_acc", "seen", "unseen"]].round(1)
@@ -96,7 +96,7 @@ def cell_table(cell: pd.DataFrame) -> pd.DataFrame:
 
 
 def pruning_paths(cell: pd.DataFrame) -> pd.DataFrame:
-    """The pruned runs of a results cell (``tables.cell_runs``), step by step: seed, step, accuracy (%), kind
+    """The pruned runs of a results cell (``table_record.cell_runs``), step by step: seed, step, accuracy (%), kind
     ("trained" / "right after the cut" / "fine-tuned"). Empty when none kept its path (rows recorded before the
     CSVs had the column, on a machine whose store is gone)."""
     out = []
@@ -121,12 +121,12 @@ def evidence_figure(results: pd.DataFrame, table: str, view: str):
     or accuracy against the subset; None while nothing of it is recorded. The device table: general vs
     device-specific accuracy per device."""
     from asc_core import paper_results as pr
-    from asc_core import tables
+    from asc_core import table_report, tables
     from asc_core.app.plots import per_device_figure, vs_paper_figure, vs_paper_gain_figure
     from asc_core.data.labels import TRAIN_DEVICES
 
     if table == "device":
-        means, n = tables.device_means(results)
+        means, n = table_report.device_means(results)
         if not n:
             return None
         long = means.rename_axis("device").reset_index().melt("device", var_name="run", value_name="accuracy")

@@ -1,6 +1,7 @@
 """``tables plan | queue | run | collect | render | directions``: the seeds' Tables II–V and device fine-tuning,
-run through the normal queue, kept as docs/results/*.csv and rendered into docs/RESULTS.md (``asc_core.tables``);
-``directions`` sets each row's gain beside the paper's (``asc_core.paper_results``)."""
+run through the normal queue, kept as docs/results/*.csv and rendered into docs/RESULTS.md (``asc_core.tables``
+plans the runs, ``table_record`` keeps their results, ``table_report`` writes the page); ``directions`` sets each
+row's gain beside the paper's (``asc_core.paper_results``)."""
 
 from __future__ import annotations
 
@@ -20,11 +21,11 @@ def _plan(a):
 
 
 def cmd_tables(a) -> int:
-    from asc_core import jobs, tables
+    from asc_core import jobs, table_record, table_report, tables
     from asc_core.store import Store
 
     if a.results:
-        tables.RESULTS_DIR = Path(a.results)  # e.g. a trial on a small set, kept out of docs/results
+        table_record.RESULTS_DIR = Path(a.results)  # e.g. a trial on a small set, kept out of docs/results
     if a.action == "directions":
         return _directions(a)
     if a.action in ("plan", "queue", "run") and not _dataset_ready(a):
@@ -33,9 +34,9 @@ def cmd_tables(a) -> int:
     items = _plan(a)
     if a.action == "plan":
         return _plan_report(a, store, items)
-    todo = tables.missing(items, store)
+    todo = table_record.missing(items, store)
     if a.action in ("queue", "run"):
-        stopped = tables.interrupted(items, store)
+        stopped = table_record.interrupted(items, store)
         for run in stopped:  # from its checkpoint, in its place in the queue
             jobs.resume(store, run["run_id"])
         if todo:
@@ -48,10 +49,10 @@ def cmd_tables(a) -> int:
     if a.action == "run":
         _run_workers(store, items, a.workers, a.budget_s)
     if a.action in ("collect", "run"):
-        n = tables.collect(store, items)
-        print(f"{n} new result rows in {tables.RESULTS_DIR}", file=sys.stderr)
+        n = table_record.collect(store, items)
+        print(f"{n} new result rows in {table_record.RESULTS_DIR}", file=sys.stderr)
     if a.action in ("collect", "render", "run"):
-        tables.render(tables.RESULTS_DIR.parent / "RESULTS.md")
+        table_report.render(table_record.RESULTS_DIR.parent / "RESULTS.md")
     planned = len(tables.runs_of(items))
     _emit({"planned": planned, "to_run": len(todo)}, a.json, f"{planned} planned, {len(todo)} were missing")
     return 0
@@ -88,10 +89,10 @@ def _dataset_ready(a) -> bool:
 def _plan_report(a, store, items) -> int:
     """Each planned run not yet recorded, with where it stands and an estimate, and the time left on this machine:
     runs queued or running in the store count too (a campaign under way is not "nothing to do")."""
-    from asc_core import tables
+    from asc_core import table_record, tables
     from asc_core.grid import fmt_duration, plan
 
-    stand = tables.standing(items, store)
+    stand = table_record.standing(items, store)
     left = [(i, state) for state in ("in the store", "to run") for i in stand[state]]
     try:
         each = [e["estimate_s"] for e in plan([i["config"] for i, _ in left], store)] if left else []
@@ -139,9 +140,9 @@ def _done_part(run: dict | None) -> float:
 
 def _directions(a) -> int:
     """Each table's gains over its first row beside the paper's, with the verdict (``paper_results.directions``)."""
-    from asc_core import paper_results, tables
+    from asc_core import paper_results, table_record, tables
 
-    results = tables.results_frame()
+    results = table_record.results_frame()
     which = [t.strip() for t in a.tables.split(",")] if a.tables else [t for t in tables.TABLES if t != "device"]
     frames = {t: paper_results.directions(t, results) for t in which}
     text = "\n\n".join(f"Table {t}\n{paper_results.directions_text(t, results) or 'nothing recorded yet'}"
@@ -156,7 +157,7 @@ def _run_workers(store, items, workers: int, budget_s: float) -> None:
     import signal
     import subprocess
 
-    from asc_core import tables
+    from asc_core import table_record
 
     def stop(signum, frame):  # the workers are stopped in `finally`, their runs checkpointed
         raise KeyboardInterrupt
@@ -175,7 +176,7 @@ def _run_workers(store, items, workers: int, budget_s: float) -> None:
             time.sleep(15)
             open_runs = [r for r in store.list_runs() if r["status"] in ("queued", "running")]
             try:
-                tables.collect(store, items)
+                table_record.collect(store, items)
                 collected = True
             except Exception as e:  # noqa: BLE001 — bookkeeping: the runs go on (their results stay in the store)
                 print(f"collect failed, tried again at the next check: {type(e).__name__}: {e}", file=sys.stderr)

@@ -9,7 +9,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from asc_core import jobs, tables
+from asc_core import jobs, table_record
 from asc_core.config import parse_config
 from asc_core.store import Store
 from asc_core.train.runner import run_experiment
@@ -280,7 +280,7 @@ def test_learn_page_widgets_move_the_numbers(monkeypatch, filled, tiny_root):
     assert any("No pruned runs" in i.value for i in at.info)
     # the committed evidence: Table V's measured rows (docs/results), not runs of this store
     assert any(h.value == "Table V — widths and pruning" for h in at.subheader)
-    assert any(c.value.startswith(f"{tables.progress('V')[0]} of 40 runs recorded") for c in at.caption)
+    assert any(c.value.startswith(f"{table_record.progress('V')[0]} of 40 runs recorded") for c in at.caption)
     v = next(d.value for d in at.dataframe if "width 96, unpruned" in d.value.index)
     assert v.loc["width 96, unpruned", "25 %"].endswith("(n=2)")
     assert any(m.value.startswith("**What it shows") for m in at.markdown)  # each table's paragraph beside it
@@ -306,11 +306,11 @@ def test_learn_page_lists_the_runs_behind_a_cell_and_opens_one_in_listen(monkeyp
 
     import numpy as np
 
-    from asc_core import tables
+    from asc_core import table_record
 
     here = Store(filled).list_runs("done")[0]["run_id"]
     elsewhere = "20990101-000000-dead"  # trained on another machine: only its CSV row is here
-    monkeypatch.setattr(tables, "RESULTS_DIR", tmp_path)
+    monkeypatch.setattr(table_record, "RESULTS_DIR", tmp_path)
     with open(tmp_path / "table_V.csv", "w", newline="") as f:
         w = csv.DictWriter(f, ["table", "row", "subset", "seed", "config_digest", "run_id", "macro_accuracy", "seen",
                                "unseen", "macs", "seconds", "machine", "per_device", "pruning"])  # fmt: skip
@@ -340,9 +340,9 @@ def test_learn_page_lists_the_runs_behind_a_cell_and_opens_one_in_listen(monkeyp
 
 
 def test_a_broken_results_file_is_named_on_learn_and_compare(monkeypatch, filled, tiny_root, tmp_path):
-    from asc_core import tables
+    from asc_core import table_record
 
-    monkeypatch.setattr(tables, "RESULTS_DIR", tmp_path)
+    monkeypatch.setattr(table_record, "RESULTS_DIR", tmp_path)
     (tmp_path / "table_V.csv").write_text("table,row\nV,width 32\n")
     for runs, page in ((filled, "pages/learn.py"), (tmp_path / "empty", "pages/compare.py")):  # Compare: no runs
         at = _app(monkeypatch, runs, tiny_root, page)  # of its own, so it offers the committed ones
