@@ -237,6 +237,7 @@ def test_the_tables_command_plans_with_estimates_and_renders(tiny_root, tmp_path
     assert store.get_run(stopped)["stage"] == "queued to resume"
     r = run_cli("tables", "render", *common)
     assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("0 of 5 planned runs recorded, 5 in the store, 0 to run;") and "written" in r.stdout
     assert "## Table II" in (tmp_path / "RESULTS.md").read_text()
 
 

@@ -51,10 +51,23 @@ def cmd_tables(a) -> int:
     if a.action in ("collect", "run"):
         n = table_record.collect(store, items)
         print(f"{n} new result rows in {table_record.RESULTS_DIR}", file=sys.stderr)
-    if a.action in ("collect", "render", "run"):
+    written = a.action in ("collect", "render", "run")
+    if written:
         table_report.render(table_record.RESULTS_DIR.parent / "RESULTS.md")
+    stand = {k: len(v) for k, v in table_record.standing(items, store).items()}  # after the command, not before
     planned = len(tables.runs_of(items))
-    _emit({"planned": planned, "to_run": len(todo)}, a.json, f"{planned} planned, {len(todo)} were missing")
+    _emit(
+        {
+            "planned": planned,
+            "recorded": stand["recorded"],
+            "in_store": stand["in the store"],
+            "to_run": stand["to run"],
+        },
+        a.json,
+        f"{stand['recorded']} of {planned} planned runs recorded, {stand['in the store']} in the store, "
+        f"{stand['to run']} to run"
+        + (f"; {table_record.RESULTS_DIR.parent / 'RESULTS.md'} written" if written else ""),
+    )
     return 0
 
 
