@@ -106,6 +106,10 @@ def data_words(tag: str) -> str:
     if tag == "standard":
         return ("on the embedded `standard` set of generator 1, where b, c and s1–s3 each recorded two of the ten "
                 "scenes (fixed in generator 2; a device could name the scene)")  # fmt: skip
+    if tag == "standard v2":  # the split files of `data synth --preset standard` (tests/embedded/test_synth.py)
+        return ("on the embedded `standard` set of generator 2, where every device records every scene from 25 % "
+                "on; at 5 % (350 clips) each of b, c and s1–s3 has two recordings, so two scenes, as TAU22's 5 % "
+                "would have at this size")  # fmt: skip
     return f"on `{tag}`"
 
 
