@@ -126,7 +126,7 @@ def test_results_on_two_versions_of_the_embedded_set_are_kept_apart(tmp_path, mo
     assert table_record.shown_dataset("II") == "standard v2"  # caught up: the newer data, alone
     assert list(table_record.results_frame()["macro_acc"]) == [60.0] * 2
     assert set(table_record.cell_runs("II", "without 3×3", 25)["run_id"]) == set(newer)
-    assert table_record.progress("II")[0] == 2 and "on `standard v2`" in table_report.render()
+    assert table_record.progress("II")[0] == 2 and "set of generator 2, where every device" in table_report.render()
     assert "so far" not in table_report.standing_words("II")  # an older version is not "under way"
 
 
