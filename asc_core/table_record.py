@@ -22,7 +22,17 @@ import pandas as pd
 from asc_core.data.labels import DEVICES
 from asc_core.embedded.synth import dataset_tag
 from asc_core.paths import PROJECT_ROOT
-from asc_core.tables import PRETRAINED_ROW, TABLE_SUBSETS, TABLES, plan, result_key, row_overrides, run_key, runs_of
+from asc_core.tables import (
+    PRETRAINED_ROW,
+    TABLE_SUBSETS,
+    TABLES,
+    plan,
+    result_key,
+    row_overrides,
+    row_subsets,
+    run_key,
+    runs_of,
+)
 
 RESULTS_DIR = PROJECT_ROOT / "docs" / "results"
 
@@ -235,11 +245,22 @@ def table_cells(df: pd.DataFrame, table: str, items: list[dict] | None = None) -
     subsets = (25,) if table == "device" else TABLE_SUBSETS
     cells = cells[[f"{s} %" for s in subsets]].fillna("missing")
     cells.index = [i.split(" · ", 1)[1] for i in cells.index]
+    for row, over in row_overrides(table).items():  # a row planned at some subsets only: "–" at the others
+        for s in set(subsets) - set(row_subsets(table, over, subsets)):
+            cells.loc[row, f"{s} %"] = NOT_PLANNED
     for i in plan([table], subsets, 1, "standard"):
         col = f"{i['subset']} %"
         if i.get("same_as") and cells.loc[i["same_as"], col] != "missing":
             cells.loc[i["row"], col] = f"{cells.loc[i['same_as'], col]} (the runs above: one config here)"
     return cells
+
+
+NOT_PLANNED = "–"  # a row planned at some subsets only, at the others
+
+
+def nothing_recorded(cells: pd.DataFrame) -> bool:
+    """Whether ``table_cells`` holds no result at all (every cell missing or not planned)."""
+    return bool(cells.isin(["missing", NOT_PLANNED]).all().all())
 
 
 def cell_runs(table: str, row: str, subset: int) -> pd.DataFrame:

@@ -32,7 +32,7 @@ def _committed(table: str) -> None:
         st.error(str(e))
         return
     cells = table_record.table_cells(res, table)
-    if (cells == "missing").all().all():
+    if table_record.nothing_recorded(cells):
         return
     machines = ", ".join(sorted(set(res["machine"]))) if "machine" in res else ""
     st.caption(

@@ -142,7 +142,7 @@ for table, title in (("V", "Table V — widths and pruning"), ("IV", "Table IV �
                      ("II", "Table II — Rep-Mobile's branches"), ("III", "Table III — teachers alone"),
                      ("device", "Device-specific fine-tuning")):  # fmt: skip
     cells = table_record.table_cells(results, table)
-    if (cells == "missing").all().all():
+    if table_record.nothing_recorded(cells):
         continue
     st.subheader(title)
     done, planned = table_record.progress(table)
@@ -176,7 +176,9 @@ for table, title in (("V", "Table V — widths and pruning"), ("IV", "Table IV �
                               format_func=lambda s: f"{s} %")  # fmt: skip
         cell = table_record.cell_runs(table, row, subset)
         if cell.empty:
-            st.caption("Not run yet: `python -m asc_core tables run` queues it.")
+            planned = cells.loc[row, f"{subset} %"] != table_record.NOT_PLANNED
+            st.caption("Not run yet: `python -m asc_core tables run` queues it." if planned else
+                       "Not planned at this subset: the row measures the others only.")  # fmt: skip
             continue
         st.dataframe(learn.cell_table(cell), hide_index=True, width="stretch")
         st.plotly_chart(per_device_figure(compare.per_device_frame(cell)), width="stretch",

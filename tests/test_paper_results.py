@@ -63,6 +63,8 @@ def test_tables_carry_the_papers_column_only_where_it_has_figures():
     assert list(shown.columns) == ["5 %", "25 %", "100 %", "100 % · paper"]  # Table II: 100 % only
     assert shown.loc["without 3×3", "100 % · paper"] == "57.06"
     assert shown.loc["plain CP-Mobile (no branches)", "100 % · paper"] == "–"
+    # a row planned at 100 % only says so at the other subsets, rather than "missing" there for ever
+    assert list(shown.loc["all branches, 4× the steps"]) == ["–", "–", "missing", "–"]
     device = table_record.table_cells(table_record.results_frame_empty(), "device")
     assert pr.with_paper(device, "device").equals(device)
 

@@ -10,14 +10,25 @@ from asc_core.store import Store
 from asc_core.train.runner import run_experiment
 
 
+def by_row(items, row, subset=100, seed=0):
+    return next(i["config"] for i in items if (i["row"], i["subset"], i["seed"]) == (row, subset, seed))
+
+
 def test_the_whole_plan_validates_with_scaled_epochs():
     items = tables.plan(dataset="data/mini")
-    assert len(items) == 146  # II 30, III 30, IV 42, V 42, device 2
+    assert len(items) == 150  # II 34, III 30, IV 42, V 42, device 2
     assert len({(tables.result_key(i["config"]), i["seed"]) for i in items}) == len(items)
     # at 100 % (3 epochs) both progressive rows fine-tune one epoch per round: one config, run once
     same = [(i["row"], i["subset"], i["same_as"]) for i in items if i.get("same_as")]
     assert same == [("progressive 96→64→32 (full FT per round)", 100, "progressive 96→64→32 (same FT budget)")] * 2
-    assert len(tables.runs_of(items)) == 144
+    assert len(tables.runs_of(items)) == 148
+    # Table II's pair at 4× the steps, at 100 % only: the same networks as their rows, 12 epochs instead of 3
+    for row, base in (("all branches, 4× the steps", "all branches (3×3, 1×1, 3×1, 1×3)"),
+                      ("plain CP-Mobile, 4× the steps", "plain CP-Mobile (no branches)")):  # fmt: skip
+        assert sorted((i["subset"], i["seed"]) for i in items if i["row"] == row) == [(100, 0), (100, 1)]
+        mine, theirs = by_row(items, row), by_row(items, base)
+        assert (mine.optim.epochs, theirs.optim.epochs) == (12, 3) and mine.student == theirs.student
+        assert not mine.teachers
     by = {(i["table"], i["row"], i["subset"], i["seed"]): i["config"] for i in items}
     assert by[("II", "without 1×1", 5, 0)].optim.epochs == 60 and by[("II", "without 1×1", 100, 1)].optim.epochs == 3
     assert by[("II", "without 1×1", 25, 0)].student.kwargs["branches"] == ["3x3", "3x1", "1x3"]
@@ -119,8 +130,8 @@ def test_results_on_two_versions_of_the_embedded_set_are_kept_apart(tmp_path, mo
             assert table_record.shown_dataset("II") == "standard"
             assert list(table_record.results_frame()["macro_acc"]) == [50.0] * 2
             words = table_report.standing_words("II")
-            assert words.startswith("2 of 30 runs recorded, on the embedded `standard` set of generator 1")
-            assert "On `standard v2`, 1 of 30 so far: the table moves to them once they are as many" in words
+            assert words.startswith("2 of 34 runs recorded, on the embedded `standard` set of generator 1")
+            assert "On `standard v2`, 1 of 34 so far: the table moves to them once they are as many" in words
     with open(tmp_path / "results" / "table_II.csv", newline="") as f:
         assert sorted(r["dataset"] for r in csv.DictReader(f)) == ["standard"] * 2 + ["standard v2"] * 2
     assert table_record.shown_dataset("II") == "standard v2"  # caught up: the newer data, alone
