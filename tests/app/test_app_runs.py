@@ -339,6 +339,26 @@ def test_learn_page_lists_the_runs_behind_a_cell_and_opens_one_in_listen(monkeyp
     assert at.selectbox(key="listen_run").value == here  # Listen opened on that run
 
 
+def test_learn_tells_a_cell_not_run_yet_from_one_not_planned(monkeypatch, filled, tiny_root, tmp_path):
+    """Table II's 4×-steps pair is planned at 100 % only: at 5 % its cell says so, rather than 'not run yet'."""
+    import csv
+
+    from asc_core import table_record
+
+    monkeypatch.setattr(table_record, "RESULTS_DIR", tmp_path)
+    with open(tmp_path / "table_II.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, ["table", "row", "subset", "seed", "config_digest", "run_id", "macro_accuracy"])
+        w.writeheader()
+        w.writerow({"table": "II", "row": "without 3×3", "subset": 25, "seed": 0, "config_digest": "d0",
+                    "run_id": "20990101-000000-beef", "macro_accuracy": 60.0})  # fmt: skip
+    at = _app(monkeypatch, filled, tiny_root, "pages/learn.py")
+    at.selectbox(key="learn_cell_row_II").set_value("all branches, 4× the steps").run()
+    for subset, says in ((5, "Not planned at this subset"), (100, "Not run yet")):
+        at.selectbox(key="learn_cell_sub_II").set_value(subset).run()
+        assert not at.exception, at.exception
+        assert any(c.value.startswith(says) for c in at.caption), subset
+
+
 def test_a_broken_results_file_is_named_on_learn_and_compare(monkeypatch, filled, tiny_root, tmp_path):
     from asc_core import table_record
 
