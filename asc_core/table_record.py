@@ -214,10 +214,11 @@ def _rounded(v):
 _LATER_COLUMNS = {"teacher_accuracy": _teacher_accuracy, "pruning": _pruning}
 
 
-def results_frame() -> pd.DataFrame:
-    """The committed CSV rows as the Compare page's runs frame columns (name, status, cfg.subset, macro_acc)."""
+def results_frame(datasets: dict[str, str] | None = None) -> pd.DataFrame:
+    """The committed CSV rows as the Compare page's runs frame columns (name, status, cfg.subset, macro_acc): each
+    table's shown dataset, or the one ``datasets`` names for it ({table: tag}; an earlier version, side by side)."""
     have = recorded()  # read once: the CSVs are read on every rerun of the Learn and Compare pages
-    shown = {t: shown_dataset(t, have) for t in TABLES}
+    shown = {t: shown_dataset(t, have) for t in TABLES} | (datasets or {})
     rows = [{**r, "dataset": row_dataset(r)} for r in have.values() if row_dataset(r) == shown.get(r["table"])]
     df = pd.DataFrame(rows)
     if df.empty:
@@ -227,6 +228,14 @@ def results_frame() -> pd.DataFrame:
     df["cfg.subset"] = df["subset"].astype(int)
     df["macro_acc"] = pd.to_numeric(df["macro_accuracy"], errors="coerce")
     return df
+
+
+def earlier_datasets(table: str, rows: dict | None = None) -> list[str]:
+    """The other data versions a table has rows on, oldest first: what it showed before (kept, never mixed in)."""
+    rows = recorded() if rows is None else rows
+    shown = shown_dataset(table, rows)
+    tags = {row_dataset(r) for r in rows.values() if r["table"] == table} - {shown}
+    return sorted((t for t in tags if data_version(t) < data_version(shown)), key=data_version)
 
 
 def results_frame_empty() -> pd.DataFrame:

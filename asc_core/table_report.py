@@ -12,6 +12,7 @@ from asc_core import table_record
 from asc_core.data.labels import DEVICES
 from asc_core.table_record import (
     data_version,
+    earlier_datasets,
     progress,
     recorded,
     results_frame,
@@ -88,6 +89,10 @@ def render(path: Path | None = None) -> str:
             parts += [verdicts, ""]
         if finding(table):
             parts += [finding(table), ""]
+        for tag in earlier_datasets(table):  # what the table showed before its data changed: kept, folded away
+            old = table_cells(results_frame({table: tag}), table)
+            parts += [f"<details><summary>The same table {data_words(tag)}</summary>", "",
+                      _markdown(with_paper(old, table)), "", "</details>", ""]  # fmt: skip
     machines = sorted(set(df["machine"])) if "machine" in df else []
     if machines:
         secs = pd.to_numeric(df["seconds"], errors="coerce").sum()

@@ -169,6 +169,11 @@ for table, title in (("V", "Table V â€” widths and pruning"), ("IV", "Table IV â
     if rest:
         with st.expander("What the runs show, in full (the paper's numbers beside ours)"):
             st.markdown(rest)
+    for tag in table_record.earlier_datasets(table):
+        with st.expander(f"The same table on earlier data: {tag}"):
+            st.caption(f"Measured {table_report.data_words(tag)}. Kept for comparison; never mixed into the above.")
+            older = table_record.table_cells(table_record.results_frame({table: tag}), table)
+            st.dataframe(paper_results.with_paper(older, table), width="stretch")
     with st.expander("The runs behind a cell: per device, and where to listen to them"):
         c1, c2 = st.columns([3, 1])
         row = c1.selectbox("Row", list(cells.index), key=f"learn_cell_row_{table}")

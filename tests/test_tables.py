@@ -139,6 +139,10 @@ def test_results_on_two_versions_of_the_embedded_set_are_kept_apart(tmp_path, mo
     assert set(table_record.cell_runs("II", "without 3×3", 25)["run_id"]) == set(newer)
     assert table_record.progress("II")[0] == 2 and "set of generator 2, where every device" in table_report.render()
     assert "so far" not in table_report.standing_words("II")  # an older version is not "under way"
+    # ... but what the table showed before is kept beside it, folded away, never mixed in
+    assert table_record.earlier_datasets("II") == ["standard"]
+    assert list(table_record.results_frame({"II": "standard"})["macro_acc"]) == [50.0] * 2
+    assert "<details><summary>The same table on the embedded `standard` set of generator 1" in table_report.render()
 
 
 @pytest.mark.slow  # trains two small models

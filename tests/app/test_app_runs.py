@@ -347,11 +347,17 @@ def test_learn_tells_a_cell_not_run_yet_from_one_not_planned(monkeypatch, filled
 
     monkeypatch.setattr(table_record, "RESULTS_DIR", tmp_path)
     with open(tmp_path / "table_II.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, ["table", "row", "subset", "seed", "config_digest", "run_id", "macro_accuracy"])
+        w = csv.DictWriter(f, ["table", "row", "subset", "seed", "config_digest", "run_id", "macro_accuracy",
+                               "dataset"])  # fmt: skip
         w.writeheader()
-        w.writerow({"table": "II", "row": "without 3×3", "subset": 25, "seed": 0, "config_digest": "d0",
-                    "run_id": "20990101-000000-beef", "macro_accuracy": 60.0})  # fmt: skip
+        for n, data in enumerate(("standard", "standard v2", "standard v2")):  # the table moved to the newer data
+            w.writerow({"table": "II", "row": "without 3×3", "subset": 25, "seed": n, "config_digest": f"d{n}",
+                        "run_id": f"20990101-000000-bee{n}", "macro_accuracy": 50.0 + n, "dataset": data})  # fmt: skip
     at = _app(monkeypatch, filled, tiny_root, "pages/learn.py")
+    earlier = next(e for e in at.expander if e.label == "The same table on earlier data: standard")
+    assert earlier.dataframe[0].value.loc["without 3×3", "25 %"] == "50.0"  # its one run, not the newer two
+    shown = next(d.value for d in at.dataframe if "100 % · paper" in d.value.columns)
+    assert shown.loc["without 3×3", "25 %"].startswith("51.5 ± ")
     at.selectbox(key="learn_cell_row_II").set_value("all branches, 4× the steps").run()
     for subset, says in ((5, "Not planned at this subset"), (100, "Not run yet")):
         at.selectbox(key="learn_cell_sub_II").set_value(subset).run()
