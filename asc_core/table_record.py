@@ -230,12 +230,20 @@ def results_frame(datasets: dict[str, str] | None = None) -> pd.DataFrame:
     return df
 
 
-def earlier_datasets(table: str, rows: dict | None = None) -> list[str]:
-    """The other data versions a table has rows on, oldest first: what it showed before (kept, never mixed in)."""
+def datasets_beside(table: str, rows: dict | None = None) -> tuple[list[str], list[str]]:
+    """(earlier, newer) data versions a table has rows on besides the one it shows, oldest first: what it showed
+    before (kept, never mixed in) and what is under way."""
     rows = recorded() if rows is None else rows
     shown = shown_dataset(table, rows)
-    tags = {row_dataset(r) for r in rows.values() if r["table"] == table} - {shown}
-    return sorted((t for t in tags if data_version(t) < data_version(shown)), key=data_version)
+    tags = sorted({row_dataset(r) for r in rows.values() if r["table"] == table} - {shown}, key=data_version)
+    return [t for t in tags if data_version(t) < data_version(shown)], [
+        t for t in tags if data_version(t) > data_version(shown)
+    ]
+
+
+def earlier_datasets(table: str, rows: dict | None = None) -> list[str]:
+    """The data versions a table showed before the one it shows, oldest first."""
+    return datasets_beside(table, rows)[0]
 
 
 def results_frame_empty() -> pd.DataFrame:

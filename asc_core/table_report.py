@@ -11,27 +11,25 @@ import pandas as pd
 from asc_core import table_record
 from asc_core.data.labels import DEVICES
 from asc_core.table_record import (
-    data_version,
+    datasets_beside,
     earlier_datasets,
     progress,
     recorded,
     results_frame,
-    row_dataset,
     shown_dataset,
     table_cells,
 )
 from asc_core.tables import CNN_CPJKU_LAM_ROW, CNN_PAPER_KD_ROW, TABLE_SUBSETS, TABLES, epochs_for
 
 
-def standing_words(table: str) -> str:
+def standing_words(table: str, rows: dict | None = None) -> str:
     """How far a table is, on which data, and a newer version under way that it does not show yet (RESULTS.md and
-    the Learn page)."""
-    rows = recorded()
+    the Learn page). ``rows``: ``recorded()``, where the caller has read it already."""
+    rows = recorded() if rows is None else rows
     shown = shown_dataset(table, rows)
     done, planned = progress(table, shown, rows)
     words = f"{done} of {planned} runs recorded, {data_words(shown)}."
-    newer = sorted({row_dataset(r) for r in rows.values() if r["table"] == table} - {shown}, key=data_version)
-    for tag in (t for t in newer if data_version(t) > data_version(shown)):
+    for tag in datasets_beside(table, rows)[1]:
         words += (f" On `{tag}`, {progress(table, tag, rows)[0]} of {planned} so far: the table moves to them once "
                   "they are as many as these.")  # fmt: skip
     return words

@@ -126,9 +126,10 @@ st.markdown(
 )
 try:
     results = table_record.results_frame()
+    recorded = table_record.recorded()  # read once per rerun: each table's standing words and earlier data use it
 except table_record.ResultsError as e:
     st.error(str(e))
-    results = table_record.results_frame_empty()
+    results, recorded = table_record.results_frame_empty(), {}
 local = {r["run_id"] for r in runs}
 
 
@@ -145,8 +146,10 @@ for table, title in (("V", "Table V â€” widths and pruning"), ("IV", "Table IV â
     if table_record.nothing_recorded(cells):
         continue
     st.subheader(title)
-    done, planned = table_record.progress(table)
-    st.caption(table_report.standing_words(table) + ("" if done == planned else " `tables run` does the rest."))
+    done, planned = table_record.progress(table, rows=recorded)
+    st.caption(
+        table_report.standing_words(table, recorded) + ("" if done == planned else " `tables run` does the rest.")
+    )
     headline, rest = table_report.finding_parts(table)
     if headline:
         st.info(headline[:1].upper() + headline[1:], icon=":material/lightbulb:")
@@ -169,7 +172,7 @@ for table, title in (("V", "Table V â€” widths and pruning"), ("IV", "Table IV â
     if rest:
         with st.expander("What the runs show, in full (the paper's numbers beside ours)"):
             st.markdown(rest)
-    for tag in table_record.earlier_datasets(table):
+    for tag in table_record.earlier_datasets(table, recorded):
         with st.expander(f"The same table on earlier data: {tag}"):
             st.caption(f"Measured {table_report.data_words(tag)}. Kept for comparison; never mixed into the above.")
             older = table_record.table_cells(table_record.results_frame({table: tag}), table)
