@@ -26,10 +26,15 @@ from asc_core.train.augment import apply_ir, load_irs
 
 def die_with_parent(_worker_id: int = 0) -> None:
     """In a DataLoader worker: the kernel kills it when its parent dies (a SIGKILLed training process would
-    otherwise leave its loader workers, ~500 MB each, blocked on a pipe for tens of minutes). Linux only."""
+    otherwise leave its loader workers, ~500 MB each, blocked on a pipe for tens of minutes; Linux only). And it
+    ignores SIGINT: a stop sent to the process group (`tables run` ending its workers, Ctrl-C) is the training
+    process's to handle — it checkpoints at its next batch and then shuts its loaders down — where a worker dying of
+    it first failed the run ("DataLoader worker exited unexpectedly") instead of leaving it resumable."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         import ctypes
-        import signal
 
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except OSError:

@@ -233,7 +233,10 @@ def test_a_planted_checkpoint_is_refused_not_unpickled(tmp_path):
     assert WeightsOnlyCheckpointIO().load_checkpoint(good)["epoch"] == 3
 
 
-def test_loader_workers_die_with_a_killed_parent(tmp_path):
+def test_loader_workers_outlive_a_stop_signal_and_die_with_a_killed_parent(tmp_path):
+    """SIGINT to the process group (`tables run` stopping its workers, Ctrl-C) reaches the loader's workers too: they
+    ignore it, so the training process checkpoints at its next batch instead of failing on a dead loader (an H100
+    run stopped during validation once did: "DataLoader worker exited unexpectedly"). SIGKILL to the parent: they go."""
     import os
     import signal
     import subprocess
@@ -266,6 +269,10 @@ def test_loader_workers_die_with_a_killed_parent(tmp_path):
     )
     workers = [int(p) for p in parent.stdout.readline().split()]
     assert workers, "the loader started no worker"
+    for p in workers:
+        os.kill(p, signal.SIGINT)
+    time.sleep(1)
+    assert all(psutil.pid_exists(p) and psutil.Process(p).status() != "zombie" for p in workers)
     parent.send_signal(signal.SIGKILL)
     parent.wait()
     deadline = time.time() + 10
