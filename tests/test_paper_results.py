@@ -114,9 +114,15 @@ def test_each_cell_gets_a_verdict_against_the_papers_direction():
     assert d[("width 64, unpruned", 100)] == "inside the spread"
     assert d[("width 96, unpruned", 25)] == "one seed"
     assert d[("progressive 96→64→32 (same FT budget)", 25)] == "no paper figure"  # the paper's is the full-FT one
+    size = pr.directions("V", res).set_index(["row", "subset"])["size"]  # the sign alone flatters: how large
+    assert size[("width 64, unpruned", 25)] == "3.3× the paper's"  # +4.0 ± 1.0 against +1.21
+    assert size[("width 64, unpruned", 5)] == ""  # only an agreeing cell gets a size
+    assert pr._size(-2.0, 1.0, -1.5) == "as large" and pr._size(-36.0, 4.4, -1.51) == "23.8× the paper's"
     text = pr.directions_text("V", res)
-    assert "| width 64, unpruned | 5 % | -3.0 ± 1.0 | +0.55 | disagrees |" in text
-    assert text.endswith("1 agree, 1 disagree, 1 inside the spread (of 3 cells with a paper figure and two seeds).")
+    assert "| width 64, unpruned | 5 % | -3.0 ± 1.0 | +0.55 | disagrees | – |" in text
+    assert "| width 64, unpruned | 25 % | +4.0 ± 1.0 | +1.21 | agrees | 3.3× the paper's |" in text
+    assert text.endswith("1 agree (0 as large as the paper's, within the spread), 1 disagree, 1 inside the spread "
+                         "(of 3 cells with a paper figure and two seeds).")
 
 
 def test_the_directions_command_prints_the_committed_verdicts(tmp_path):

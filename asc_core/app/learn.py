@@ -148,4 +148,4 @@ def directions_table(d: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"row": d["row"], "subset": [f"{s} %" for s in d["subset"]],
                          "ours (points)": [f"{g:+.1f} ± {s:.1f}" for g, s in zip(d["ours"], d["spread"])],
                          "paper (points)": ["–" if pd.isna(p) else f"{p:+.2f}" for p in d["paper"]],
-                         "verdict": d["verdict"]})  # fmt: skip
+                         "verdict": d["verdict"], "size, where it agrees": d["size"]})  # fmt: skip

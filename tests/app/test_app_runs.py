@@ -290,6 +290,8 @@ def test_learn_page_widgets_move_the_numbers(monkeypatch, filled, tiny_root):
     assert {t["xaxis"] for t in evidence["data"]} == {"x", "x2"}
     verdicts = next(d.value for d in at.dataframe if "verdict" in d.value.columns)  # row by row against the paper
     assert set(verdicts["verdict"]) <= {"agrees", "disagrees", "inside the spread", "one seed", "no paper figure"}
+    sizes = verdicts.loc[verdicts["verdict"] == "agrees", "size, where it agrees"]  # the sign alone flatters
+    assert sizes.str.fullmatch(r"as large|\d+\.\d× the paper's").all()
     assert any(e.label.startswith("Row by row against the paper: ") for e in at.expander)
     at.radio(key="learn_view_V").set_value("accuracy per subset").run()
     assert not at.exception, at.exception
