@@ -125,8 +125,17 @@ def directions(table: str, results: pd.DataFrame) -> pd.DataFrame:
             verdict = "inside the spread"
         else:
             verdict = "agrees" if (r["gain"] > 0) == (p > 0) else "disagrees"
-        out.append({"row": row, "subset": subset, "ours": r["gain"], "spread": r["spread"], "paper": p,
-                    "verdict": verdict, "size": _size(r["gain"], r["spread"], p) if verdict == "agrees" else ""})
+        out.append(
+            {
+                "row": row,
+                "subset": subset,
+                "ours": r["gain"],
+                "spread": r["spread"],
+                "paper": p,
+                "verdict": verdict,
+                "size": _size(r["gain"], r["spread"], p) if verdict == "agrees" else "",
+            }
+        )
     return pd.DataFrame(out, columns=["row", "subset", "ours", "spread", "paper", "verdict", "size"])
 
 
@@ -150,8 +159,9 @@ def directions_text(table: str, results: pd.DataFrame) -> str:
              "|---|---|---|---|---|---|"]  # fmt: skip
     for r in d.itertuples():
         paper = "–" if pd.isna(r.paper) else f"{r.paper:+.2f}"
-        lines.append(f"| {r.row} | {r.subset} % | {r.ours:+.1f} ± {r.spread:.1f} | {paper} | {r.verdict} | "
-                     f"{r.size or '–'} |")
+        lines.append(
+            f"| {r.row} | {r.subset} % | {r.ours:+.1f} ± {r.spread:.1f} | {paper} | {r.verdict} | {r.size or '–'} |"
+        )
     return "\n".join([*lines, "", verdict_counts(d)])
 
 
@@ -162,6 +172,10 @@ def verdict_counts(d: pd.DataFrame) -> str:
     words = {"agrees": "agree", "disagrees": "disagree", "inside the spread": "inside the spread"}
     said = ", ".join(f"{counts[v]} {w}" for v, w in words.items() if v in counts)
     if "agrees" in counts:  # the sign alone flatters: say how many agree at the paper's size too
-        said = said.replace(f"{counts['agrees']} agree", f"{counts['agrees']} agree "
-                            f"({(judged['size'] == 'as large').sum()} as large as the paper's, within the spread)", 1)
+        said = said.replace(
+            f"{counts['agrees']} agree",
+            f"{counts['agrees']} agree "
+            f"({(judged['size'] == 'as large').sum()} as large as the paper's, within the spread)",
+            1,
+        )
     return f"{said} (of {len(judged)} cells with a paper figure and two seeds)." if said else ""

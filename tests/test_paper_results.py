@@ -121,8 +121,10 @@ def test_each_cell_gets_a_verdict_against_the_papers_direction():
     text = pr.directions_text("V", res)
     assert "| width 64, unpruned | 5 % | -3.0 ± 1.0 | +0.55 | disagrees | – |" in text
     assert "| width 64, unpruned | 25 % | +4.0 ± 1.0 | +1.21 | agrees | 3.3× the paper's |" in text
-    assert text.endswith("1 agree (0 as large as the paper's, within the spread), 1 disagree, 1 inside the spread "
-                         "(of 3 cells with a paper figure and two seeds).")
+    assert text.endswith(
+        "1 agree (0 as large as the paper's, within the spread), 1 disagree, 1 inside the spread "
+        "(of 3 cells with a paper figure and two seeds)."
+    )
 
 
 def test_the_directions_command_prints_the_committed_verdicts(tmp_path):
