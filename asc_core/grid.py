@@ -279,6 +279,17 @@ def final_complexity(cfg: ExperimentConfig) -> dict:
     }
 
 
+def wall_seconds(estimates: list[float], workers: int) -> float:
+    """How long a queue of runs takes with ``workers`` processes, each taking the next run in order as it frees
+    (the workers' own order), if each runs at its one-run estimate — on a CPU of as many cores as workers, about what
+    a tables campaign here measured (2 workers: about half the sum)."""
+    free = [0.0] * max(1, workers)
+    for e in estimates:
+        i = free.index(min(free))
+        free[i] += e
+    return max(free)
+
+
 def fmt_duration(seconds: float) -> str:
     """'40 s', '7 min', '2 h 05 min'."""
     s = int(round(seconds))

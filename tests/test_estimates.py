@@ -3,7 +3,7 @@
 import json
 
 from asc_core.config import parse_config
-from asc_core.grid import estimate_seconds
+from asc_core.grid import estimate_seconds, wall_seconds
 
 
 def test_estimate_uses_this_machines_bench_figures(tmp_path, monkeypatch):
@@ -68,3 +68,11 @@ def test_each_network_is_estimated_at_its_own_speed(tmp_path, monkeypatch):
     (tmp_path / "bench").mkdir()
     (tmp_path / "bench" / "train.json").write_text(json.dumps({"device": "cpu", "rates": {"rep_mobile@32": 50.0}}))
     assert abs(teacher_s("bc_resnet") - 2 * 1000 * 10 / 21.0) < 1
+
+
+def test_wall_time_of_a_queue_shared_by_workers():
+    """Each worker takes the next run as it frees: the campaign's wall time, not the sum `tables plan` prints."""
+    assert wall_seconds([60, 30, 30, 60], 1) == 180
+    assert wall_seconds([60, 30, 30, 60], 2) == 120  # 60 | 30 + 30, then the last 60 on whichever frees first
+    assert wall_seconds([100, 10, 10], 2) == 100  # one long run bounds it
+    assert wall_seconds([], 3) == 0

@@ -235,6 +235,9 @@ def test_the_tables_command_plans_with_estimates_and_renders(tiny_root, tmp_path
     out = json.loads(r.stdout)
     assert out["planned"] == out["to_run"] == 5 and all(x["estimate_s"] > 0 for x in out["runs"])
     assert {x["row"] for x in out["runs"]} >= {"without 3×3", "plain CP-Mobile (no branches)"}
+    r = run_cli("tables", "plan", *common, "--workers", "2", "--json")  # the sum is one run at a time
+    wall = json.loads(r.stdout)["wall_s"]
+    assert out["estimate_s"] / 2 <= wall < out["estimate_s"]
     assert run_cli("tables", "queue", *common).returncode == 0
     r = run_cli("tables", "plan", *common)  # a campaign under way: its queued runs and the time they need
     assert r.returncode == 0, r.stderr

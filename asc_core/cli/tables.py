@@ -103,7 +103,7 @@ def _plan_report(a, store, items) -> int:
     """Each planned run not yet recorded, with where it stands and an estimate, and the time left on this machine:
     runs queued or running in the store count too (a campaign under way is not "nothing to do")."""
     from asc_core import table_record, tables
-    from asc_core.grid import fmt_duration, plan
+    from asc_core.grid import fmt_duration, plan, wall_seconds
 
     stand = table_record.standing(items, store)
     left = [(i, state) for state in ("in the store", "to run") for i in stand[state]]
@@ -137,6 +137,12 @@ def _plan_report(a, store, items) -> int:
         f"interrupted or done in {store.root} ({about('in the store')} of training left on this machine); "
         f"{counts['to run']} to queue ({about('to run')})"
     )
+    if a.workers > 1 and out["estimate_s"]:  # the sum above is one run at a time
+        out["wall_s"] = round(wall_seconds([r["estimate_s"] for r in runs], a.workers))
+        lines.append(
+            f"with {a.workers} workers, about {fmt_duration(out['wall_s'])} of wall time, if each runs at "
+            "its one-run speed (a CPU with a core per worker; several runs sharing a GPU are not)"
+        )
     _emit(out, a.json, "\n".join(lines))
     return 0
 
@@ -224,7 +230,7 @@ def register(sub) -> None:
     t.add_argument("--subsets", default="", help="e.g. 5,25,100 (the default)")
     t.add_argument("--seeds", type=int, default=2)
     t.add_argument("--dataset", default=None, help="default: the embedded standard set in the data home")
-    t.add_argument("--workers", type=int, default=1, help="run: worker processes")
+    t.add_argument("--workers", type=int, default=1, help="run: worker processes; plan: the wall time with as many")
     t.add_argument("--budget-s", type=float, default=10**9, help="run: stop the workers after this many seconds")
     t.epilog = (
         "run plans once, at its start, with the rows its code has then: after adding a row, `tables queue` "
