@@ -307,6 +307,13 @@ def requeue_orphans(store: Store, grace_s: float = 30.0, url: str | None = None)
     return orphans
 
 
+# A stop sent to a process group reaches `worker --concurrency N`'s parent and its workers, and the parent forwards
+# it to them (it must, for a stop sent to it alone): each worker gets it twice within milliseconds. Taken as a second
+# Ctrl-C, the repeat ended the workers at once, mid-run, their runs left "running" (a campaign's `tables run`
+# stopping its workers, on an H100). Within this many seconds a repeat is the same stop.
+SAME_STOP_S = 2.0
+
+
 def _stop_current_run():
     """On SIGINT/SIGTERM: ask the current run to stop at its next batch (it saves a checkpoint)."""
     _state["stopping"] = True
@@ -389,11 +396,18 @@ def run_worker(runs_root: str | None = None, url: str | None = None) -> int:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 previous = signal.getsignal(sig)
 
-                def handler(num, frame, previous=previous):
+                def handler(num, frame, sig=sig, previous=previous):
+                    first = _state.get("stop_signal_at")
+                    if first is not None and num == signal.SIGINT:
+                        if time.monotonic() - first < SAME_STOP_S:
+                            return  # the same stop twice: the process group's and the parent's forward of it
+                        raise KeyboardInterrupt  # a second Ctrl-C: stop now (huey's way; the last checkpoint stays)
+                    _state["stop_signal_at"] = time.monotonic()
                     _stop_current_run()
                     self._received_signal, self._graceful = True, True  # wait for the run to checkpoint
                     if num == signal.SIGINT and callable(previous) and previous is not signal.default_int_handler:
-                        previous(num, frame)
+                        previous(num, frame)  # huey's, which then hands SIGINT to Python's KeyboardInterrupt:
+                        signal.signal(sig, handler)  # this handler keeps it, to tell a repeat from a second Ctrl-C
 
                 signal.signal(sig, handler)
 

