@@ -42,9 +42,9 @@ _TRANSFORMER = [{"model": {"name": "passt_tiny"}, "optim": {**_TEACHER_OPTIM, "l
 # students' recipe here; Han et al.: "all models, including the baseline systems, are trained for 150 epochs using
 # the Adam optimizer ... the learning rate is linearly increased from 0 to 0.01"). The other teachers keep the quick
 # preset's teacher recipe (lr 0.002), on which Tables IV and V were recorded before the paper's sentence was checked
-# (changing it changes their configs); that recipe's CP-Mobile-64 teachers reach 40 % at 5 %, 11 points below the same
-# network at lr 0.01 (Table III). This row measures what the teachers' recipe costs the student, beside the row it
-# repeats.
+# (changing it changes their configs); on generator 1 that recipe's CP-Mobile-64 teachers reached 40 % at 5 %, 11
+# points below the same network at lr 0.01 (Table III); on generator 2, 40 against 45. This row measures what the
+# teachers' recipe costs the student, beside the row it repeats.
 _CNN_PAPER_LR = "CNN teachers at the paper's lr 0.01"
 
 
@@ -53,8 +53,8 @@ _CNN_PAPER_LR = "CNN teachers at the paper's lr 0.01"
 # averaged over the teachers (train/kd.py, ``paper``), at CP-JKU's λ = 0.02, which the ``paper`` preset takes (Han
 # et al. give no λ). Every other KD row uses the quick preset's loss: CP-JKU's (τ 2, the teachers' mean logits, a
 # mean over batch and classes) at λ 0.3, which weighs the labels about as much as the teachers (0.3 CE against
-# 0.7·τ²/10 = 0.28 KL) where CP-JKU's λ 0.02 lets the teachers lead. At 5 % no KD row beat no KD; this row asks
-# whether the loss is why.
+# 0.7·τ²/10 = 0.28 KL) where CP-JKU's λ 0.02 lets the teachers lead. On generator 1 no KD row beat no KD at 5 %;
+# this row asked whether the loss was why (docs/results/findings/IV.md says what it found on each generator).
 CNN_PAPER_KD_ROW = "CNN teachers at lr 0.01, the paper's KD loss"
 
 
