@@ -12,7 +12,9 @@ what to run next. Status changes: queued → running → done | failed | cancell
 died is turned ``interrupted`` by the next reader of the store (``Store.mark_interrupted``); ``resume``
 puts an interrupted/cancelled/failed run back in the queue to continue from its last checkpoint.
 A worker asked to stop (Ctrl-C, SIGINT) stops its run at the next batch, saves its checkpoint and
-leaves it ``interrupted`` (resumable) rather than waiting for it to finish.
+leaves it ``interrupted`` (resumable) rather than waiting for it to finish. Asked to drain (SIGUSR1), it
+finishes its run, starts no other and exits; the queued runs stay queued (``tables run --grace-s``: a lent
+machine's last minutes go to finishing runs, not to starting ones it would lose).
 """
 
 from __future__ import annotations
@@ -384,8 +386,14 @@ def _consumer_parts():
     return _Worker, _Scheduler
 
 
+def _note_drain(num, frame):
+    """SIGUSR1 before the consumer is up (a worker takes seconds to import torch): remembered, not fatal."""
+    _state["drain"] = True
+
+
 def run_worker(runs_root: str | None = None, url: str | None = None) -> int:
     """One worker process executing one job at a time until stopped."""
+    signal.signal(signal.SIGUSR1, _note_drain)
     from huey.consumer import Consumer
 
     class _Consumer(Consumer):
@@ -410,6 +418,15 @@ def run_worker(runs_root: str | None = None, url: str | None = None) -> int:
                         signal.signal(sig, handler)  # this handler keeps it, to tell a repeat from a second Ctrl-C
 
                 signal.signal(sig, handler)
+
+            def drain(num=None, frame=None):  # finish the run in hand, take no other
+                log.warning("asked to drain: finishing the current run, starting no other")
+                self._received_signal, self._graceful = True, True
+
+            signal.signal(signal.SIGUSR1, drain)
+            if _state.get("drain"):  # asked while this worker was still starting (its threads are not yet):
+                drain()
+                self.stop_flag.set()  # they start stopped, before their first look at the queue
 
     import asc_core.train.runner  # noqa: F401  (torch, Lightning, NNI: imported once, not on the first job)
 
@@ -469,6 +486,8 @@ def run_workers(n: int, runs_root: str | None = None, url: str | None = None) ->
         cmd += ["--runs", str(runs_root)] if runs_root else []
         cmd += ["--queue", url] if url else []
         procs.append(subprocess.Popen(cmd, env=env))
+    # a drain sent to this process alone is theirs (sent to the group, they have it already: once more is the same)
+    signal.signal(signal.SIGUSR1, lambda num, frame: [p.send_signal(num) for p in procs if p.poll() is None])
     try:
         for p in procs:
             p.wait()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The paper tables on a lent GPU machine: TABLES (default V,IV,III,II,device: all of them, the costliest first — the data is generated afresh, so on the embedded set's current generator, where none is recorded yet), WORKERS concurrent runs on the one GPU,
-# BUDGET_S seconds of training (CHECK=0 skips the pruning schedule's GPU-path check, ~30 s, for a short call); the CSVs and RESULTS.md come back under $OUT (commit them into docs/). They are
+# BUDGET_S seconds of training, then up to GRACE_S more in which the runs in hand finish and no other starts (keep
+# BUDGET_S + GRACE_S about 100 s under the call's limit; CHECK=0 skips the pruning schedule's GPU-path check, ~30 s); the CSVs and RESULTS.md come back under $OUT (commit them into docs/). They are
 # copied there every 20 s as runs land, so a call cut off by its time limit still brings back what finished.
 set -o pipefail
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
@@ -23,7 +24,7 @@ echo "standard set in $(( $(date +%s) - t0 )) s"
 ( while sleep 20; do cp docs/results/*.csv "$OUT/" 2>/dev/null; done ) &
 copier=$!
 python3 -m asc_core tables run --tables "${TABLES:-V,IV,III,II,device}" --workers "${WORKERS:-8}" \
-  --budget-s "${BUDGET_S:-300}" 2>&1 | grep -E "^\[|queued|result rows|planned|Error|error" | tail -40
+  --budget-s "${BUDGET_S:-330}" --grace-s "${GRACE_S:-150}" 2>&1 | grep -E "^\[|queued|result rows|planned|workers ended|Error|error" | tail -40
 kill $copier
 cp docs/results/*.csv docs/RESULTS.md "$OUT/" 2>/dev/null
 grep -E "Error|error" /tmp/runs/tables-workers.log | sort | uniq -c | sort -rn | head -10

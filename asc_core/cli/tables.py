@@ -47,7 +47,7 @@ def cmd_tables(a) -> int:
             file=sys.stderr,
         )
     if a.action == "run":
-        _run_workers(store, items, a.workers, a.budget_s)
+        _run_workers(store, items, a.workers, a.budget_s, a.grace_s)
     if a.action in ("collect", "run"):
         n = table_record.collect(store, items)
         print(f"{n} new result rows in {table_record.RESULTS_DIR}", file=sys.stderr)
@@ -170,8 +170,32 @@ def _directions(a) -> int:
     return 0
 
 
-def _run_workers(store, items, workers: int, budget_s: float) -> None:
-    """Workers until every planned run has finished (or the time budget is spent), collecting as runs land."""
+def _wait_until_up(store, proc, workers: int, limit_s: float = 60) -> None:
+    """Until the ``workers`` processes of ``proc``'s group have registered in the store (each then takes a drain
+    as one, not as the default action of SIGUSR1, which ends a process), or ``limit_s`` has passed."""
+    import os
+    import socket
+
+    def up() -> int:
+        n = 0
+        for w in store.live_workers():
+            if w["host"] != socket.gethostname():  # another machine's, on a shared store
+                continue
+            try:
+                n += os.getpgid(w["pid"]) == proc.pid
+            except (ProcessLookupError, PermissionError):  # gone since
+                pass
+        return n
+
+    t0 = time.time()
+    while up() < workers and time.time() - t0 < limit_s and proc.poll() is None:
+        time.sleep(0.5)
+
+
+def _run_workers(store, items, workers: int, budget_s: float, grace_s: float = 0) -> None:
+    """Workers until every planned run has finished (or the time budget is spent), collecting as runs land. With
+    ``grace_s``, once the budget is spent the workers drain: they finish the runs in hand, for up to ``grace_s``
+    more, and start no other (on a lent machine that goes back bare, a run stopped mid-way is lost)."""
     import os
     import signal
     import subprocess
@@ -190,8 +214,16 @@ def _run_workers(store, items, workers: int, budget_s: float) -> None:
     log = open(store.root / "tables-workers.log", "a")
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=log, stderr=log)
     t0 = time.time()
+    draining, deadline = False, budget_s
     try:
-        while time.time() - t0 < budget_s:
+        while time.time() - t0 < deadline or (grace_s > 0 and not draining):
+            if not draining and grace_s > 0 and time.time() - t0 + 15 >= budget_s:
+                time.sleep(max(0.0, budget_s - (time.time() - t0)))
+                _wait_until_up(store, proc, workers)  # a worker still importing torch would die of SIGUSR1
+                os.killpg(proc.pid, signal.SIGUSR1)  # every worker of the group: finish the run in hand, no other
+                draining, deadline = True, budget_s + grace_s
+                print(f"[{time.time() - t0:.0f} s] the budget is spent: the runs in hand finish (up to {grace_s:.0f} s "
+                      "more), no other starts", file=sys.stderr)  # fmt: skip
             time.sleep(15)
             open_runs = [r for r in store.list_runs() if r["status"] in ("queued", "running")]
             try:
@@ -210,12 +242,14 @@ def _run_workers(store, items, workers: int, budget_s: float) -> None:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        os.killpg(proc.pid, signal.SIGINT)  # running jobs checkpoint at their next batch and stay resumable
-        try:
+        try:  # the group is gone where the workers ended on their own (drained, or stopped from outside)
+            os.killpg(proc.pid, signal.SIGINT)  # running jobs checkpoint at their next batch and stay resumable
             proc.wait(60)
+        except ProcessLookupError:
+            pass
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)  # a stage without a cancel point: interrupted, resumable
-            proc.wait()
+        proc.wait()
         log.close()
 
 
@@ -232,6 +266,12 @@ def register(sub) -> None:
     t.add_argument("--dataset", default=None, help="default: the embedded standard set in the data home")
     t.add_argument("--workers", type=int, default=1, help="run: worker processes; plan: the wall time with as many")
     t.add_argument("--budget-s", type=float, default=10**9, help="run: stop the workers after this many seconds")
+    t.add_argument(
+        "--grace-s",
+        type=float,
+        default=0,
+        help="run: after the budget, let the runs in hand finish for up to this long, starting no other",
+    )
     t.epilog = (
         "run plans once, at its start, with the rows its code has then: after adding a row, `tables queue` "
         "queues its runs (the workers take them) and `tables collect` records them, or restart `tables run`."
