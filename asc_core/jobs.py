@@ -146,6 +146,8 @@ def resume(store: Store, run_id: str) -> None:
     if run["status"] not in ("interrupted", "cancelled", "failed"):
         raise ValueError(f"run {run_id} is {run['status']}; only interrupted, cancelled or failed runs resume")
     store.update_run(run_id, status="queued", cancel_requested=0, stage="queued to resume", error=None)
+    if run_id in queued_run_ids(store):  # cancelled while queued: its message is still there and takes it, in its
+        return  # place (a second one behind it was only ever skipped, with a line in the worker's log)
     _enqueue(store, run_id, resume=True)
 
 

@@ -349,6 +349,16 @@ def test_a_worker_whose_queue_is_unreachable_says_so_once_and_stops_counting_as_
     assert err.count("the queue cannot be read") == 1 and "Traceback" not in err
 
 
+def test_a_run_cancelled_while_queued_and_resumed_keeps_its_place_and_one_message(tiny_root, tmp_path):
+    store = Store(tmp_path / "runs")
+    ids = jobs.launch([parse_config(cfg_dict(tiny_root, epochs=1, name=f"run {k}")) for k in range(3)], store, "g")
+    jobs.cancel(store, ids[0])
+    jobs.resume(store, ids[0])
+    assert store.get_run(ids[0])["status"] == "queued" and jobs.queue_order(store) == ids
+    queue = jobs.get_queue(jobs.queue_url(store.root))
+    assert len(queue.pending()) == 3  # no second message for it
+
+
 def test_a_queued_run_can_be_put_next_and_a_worker_takes_it_first(tiny_root, tmp_path):
     from tests.conftest import run_cli
 
