@@ -46,10 +46,19 @@ def cfg_dict(root, epochs=2, slow=False, **over):
     return d | over
 
 
-def start_worker(runs: Path, queue: str | None = None, **env_extra) -> subprocess.Popen:
+def start_worker(runs: Path, queue: str | None = None, concurrency: int = 1, **env_extra) -> subprocess.Popen:
+    """``concurrency`` > 1: `worker --concurrency N`, a parent and N workers, in a process group of their own (as
+    `tables run` starts them); ``kill_group`` ends what is left of it."""
     env = dict(os.environ, PYTHONUNBUFFERED="1", **env_extra)
     cmd = [sys.executable, "-m", "asc_core", "worker", "--runs", str(runs)] + (["--queue", queue] if queue else [])
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    cmd += ["--concurrency", str(concurrency)] if concurrency > 1 else []
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True,
+                            start_new_session=concurrency > 1)  # fmt: skip
+
+
+def kill_group(worker: subprocess.Popen) -> None:
+    if worker.poll() is None:
+        os.killpg(worker.pid, signal.SIGKILL)
 
 
 def wait_for(pred, timeout=240, what="condition"):
@@ -167,17 +176,14 @@ def test_a_stop_sent_to_the_workers_process_group_leaves_every_run_resumable(tin
     once ("Received request to shut down now"), their runs left running with no checkpoint of the stop."""
     runs = tmp_path / "runs"
     store = Store(runs)
-    cmd = [sys.executable, "-m", "asc_core", "worker", "--concurrency", "2", "--runs", str(runs)]
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    worker = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    worker = start_worker(runs, concurrency=2)
     try:
         ids = [jobs.submit(parse_config(cfg_dict(tiny_root, epochs=80, slow=True, seed=s)), store) for s in (0, 1)]
         wait_for(lambda: all((store.get_run(a)["epoch"] or 0) >= 1 for a in ids), what="both jobs to start")
         os.killpg(worker.pid, signal.SIGINT)
         worker.wait(120)
     finally:
-        if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGKILL)
+        kill_group(worker)
     err = worker.stderr.read()
     assert "shut down now" not in err and "terminate called" not in err, err[-2000:]
     for a in ids:
@@ -192,17 +198,14 @@ def test_draining_workers_finish_their_runs_and_start_no_other(tiny_root, tmp_pa
     minutes finish runs instead of starting ones it would lose)."""
     runs = tmp_path / "runs"
     store = Store(runs)
-    cmd = [sys.executable, "-m", "asc_core", "worker", "--concurrency", "2", "--runs", str(runs)]
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    worker = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    worker = start_worker(runs, concurrency=2)
     try:
         ids = [jobs.submit(parse_config(cfg_dict(tiny_root, epochs=6, seed=s)), store) for s in (0, 1, 2)]
         wait_for(lambda: sum(store.get_run(a)["status"] == "running" for a in ids) == 2, what="two jobs to start")
         os.killpg(worker.pid, signal.SIGUSR1)
         assert worker.wait(180) == 0
     finally:
-        if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGKILL)
+        kill_group(worker)
     err = worker.stderr.read()
     statuses = sorted(store.get_run(a)["status"] for a in ids)
     assert statuses == ["done", "done", "queued"], (statuses, err[-2000:])
