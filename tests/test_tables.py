@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 
 import pytest
 
@@ -372,6 +373,7 @@ def test_tables_run_with_a_grace_starts_nothing_after_its_budget(tiny_root, tmp_
     statuses = sorted(x["status"] for x in Store(runs).list_runs())
     assert statuses in (["queued"] * 5, ["done"] + ["queued"] * 4), (statuses, r.stderr[-2000:])
     assert f"the workers ended (status 0); {statuses.count('queued')} runs left in the queue" in r.stderr
+    assert re.search(r"^\[\d+ s\] [01] running, [45] queued$", r.stderr, re.M)  # the campaign's progress lines
 
 
 def test_the_plan_counts_only_what_is_left_of_a_run_in_the_store():

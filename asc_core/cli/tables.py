@@ -232,7 +232,8 @@ def _run_workers(store, items, workers: int, budget_s: float, grace_s: float = 0
             except Exception as e:  # noqa: BLE001 — bookkeeping: the runs go on (their results stay in the store)
                 print(f"collect failed, tried again at the next check: {type(e).__name__}: {e}", file=sys.stderr)
                 collected = False
-            print(f"[{time.time() - t0:.0f} s] {len(open_runs)} runs queued or running", file=sys.stderr)
+            running = sum(r["status"] == "running" for r in open_runs)
+            print(f"[{time.time() - t0:.0f} s] {running} running, {len(open_runs) - running} queued", file=sys.stderr)
             if not open_runs and collected:  # done when the last runs are in the CSVs too
                 break
             if proc.poll() is not None:  # stopped from outside: the queued runs stay queued for the next workers
