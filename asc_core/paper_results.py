@@ -102,7 +102,7 @@ def directions(table: str, results: pd.DataFrame) -> pd.DataFrame:
     - ``one seed``: no spread to judge by; ``no paper figure``: the paper did not run this cell.
 
     The verdict reads the sign only, so ``size`` says how large an agreeing gain is beside the paper's: ``as large``
-    where the two differ by no more than the spread, else the ratio ("24.0× the paper's": PaSST-tiny 36 points
+    where the two differ by no more than the spread, else the ratio ("23.9× the paper's": PaSST-tiny 36 points
     under CP-ResNet where the paper has 1.51 "agrees"); empty for the other verdicts.
 
     The spread is the seeds' standard deviation, as the issue asks ("larger than the seed-to-seed spread"). It is a

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The paper tables on a lent GPU machine: TABLES (default V,IV,III,II,device: all of them, the costliest first — the data is generated afresh, so on the embedded set's current generator, where none is recorded yet), WORKERS concurrent runs on the one GPU,
-# BUDGET_S seconds of training, then up to GRACE_S more in which the runs in hand finish and no other starts (keep
-# BUDGET_S + GRACE_S about 100 s under the call's limit; CHECK=0 skips the pruning schedule's GPU-path check, ~30 s); the CSVs and RESULTS.md come back under $OUT (commit them into docs/). They are
-# copied there every 20 s as runs land, so a call cut off by its time limit still brings back what finished.
+# The paper tables on a lent GPU machine (docs/GPU.md). TABLES: default V,IV,III,II,device, all of them, the costliest
+# first (the data is generated afresh, on the embedded set's current generator); WORKERS concurrent runs on the one
+# GPU; BUDGET_S seconds of training, then up to GRACE_S more in which the runs in hand finish and no other starts
+# (keep BUDGET_S + GRACE_S about 100 s under the call's limit); CHECK=0 skips the pruning schedule's GPU-path check
+# (~30 s). The CSVs and RESULTS.md come back under $OUT (commit them into docs/); they are copied there every 20 s as
+# runs land, so a call cut off by its time limit still brings back what finished.
 set -o pipefail
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
 export PYTHONPATH=/tmp/site:$PWD/.whl/site:$PWD PYTHONUNBUFFERED=1 ASC_DATA_HOME=/tmp/data ASC_RUNS=/tmp/runs
