@@ -422,7 +422,9 @@ def run_worker(runs_root: str | None = None, url: str | None = None) -> int:
                 signal.signal(sig, handler)
 
             def drain(num=None, frame=None):  # finish the run in hand, take no other
-                log.warning("asked to drain: finishing the current run, starting no other")
+                if not _state.get("draining"):  # once: a drain sent to the group comes again from the parent
+                    log.warning("asked to drain: finishing the current run, starting no other")
+                _state["draining"] = True
                 self._received_signal, self._graceful = True, True
 
             signal.signal(signal.SIGUSR1, drain)

@@ -169,13 +169,8 @@ def verdict_counts(d: pd.DataFrame) -> str:
     """'6 agree, 3 disagree, 2 inside the spread (of 12 cells with a paper figure)'."""
     judged = d[d["verdict"].isin(("agrees", "disagrees", "inside the spread"))]
     counts = judged["verdict"].value_counts()
-    words = {"agrees": "agree", "disagrees": "disagree", "inside the spread": "inside the spread"}
+    as_large = (judged["size"] == "as large").sum()  # the sign alone flatters: how many agree at the paper's size
+    words = {"agrees": f"agree ({as_large} as large as the paper's, within the spread)", "disagrees": "disagree",
+             "inside the spread": "inside the spread"}  # fmt: skip
     said = ", ".join(f"{counts[v]} {w}" for v, w in words.items() if v in counts)
-    if "agrees" in counts:  # the sign alone flatters: say how many agree at the paper's size too
-        said = said.replace(
-            f"{counts['agrees']} agree",
-            f"{counts['agrees']} agree "
-            f"({(judged['size'] == 'as large').sum()} as large as the paper's, within the spread)",
-            1,
-        )
     return f"{said} (of {len(judged)} cells with a paper figure and two seeds)." if said else ""
