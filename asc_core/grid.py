@@ -133,6 +133,7 @@ def stage_plan(
     runs: list[dict] | None = None,
     teachers_ready: int = 0,
     device: str = "cpu",
+    parent_ready: bool = False,
 ) -> dict[str, float]:
     """Estimated seconds per stage, in the order a run goes through them, keyed as the run names its stages
     ('teacher 1/2', 'student training', 'pruning round 1/2', 'device fine-tuning 3/6', 'evaluation'): the duration
@@ -149,7 +150,8 @@ def stage_plan(
     plan["features"] = 5.0
     if cfg.teachers:
         plan["teacher logits"] = 3.0
-    plan["student training"] = train_clips * cfg.optim.epochs / rate
+    # a pruning run whose trained parent is in the store loads it (train/parents.py): seconds
+    plan["student training"] = 2.0 if parent_ready else train_clips * cfg.optim.epochs / rate
     if cfg.pruning.mode != "none":
         p = cfg.pruning
         n_rounds = len(p.chain) + (p.budget is not None)
@@ -173,10 +175,12 @@ def estimate_seconds(
     runs: list[dict] | None = None,
     teachers_ready: int = 0,
     device: str = "cpu",
+    parent_ready: bool = False,
 ) -> float:
-    """Rough duration: the sum of ``stage_plan`` (student epochs, teachers not yet in the zoo, pruning rounds with
-    their schedule, fine-tuning, search and speed-up, device fine-tuning, data and evaluation)."""
-    return math.ceil(sum(stage_plan(cfg, train_clips, runs, teachers_ready, device).values()))
+    """Rough duration: the sum of ``stage_plan`` (student epochs — seconds for a pruning run whose parent is ready —,
+    teachers not yet in the zoo, pruning rounds with their schedule, fine-tuning, search and speed-up, device
+    fine-tuning, data and evaluation)."""
+    return math.ceil(sum(stage_plan(cfg, train_clips, runs, teachers_ready, device, parent_ready).values()))
 
 
 # Optimisation steps a student needs to leave chance, from this product's own runs on `mini`: the quick preset
@@ -238,12 +242,22 @@ def plan(configs: list[ExperimentConfig], store) -> list[dict]:
                 "train_clips": clips,
                 "teachers_ready": ready,
                 "teachers": len(cfg.teachers),
-                "estimate_s": estimate_seconds(cfg, clips, runs, ready, compute_device(cfg.accelerator)),
+                "estimate_s": estimate_seconds(
+                    cfg, clips, runs, ready, compute_device(cfg.accelerator), parent_ready=_parent_ready(cfg, store)
+                ),
                 "steps": optimisation_steps(cfg, clips),
                 "warning": steps_warning(cfg, clips),
             }
         )
     return out
+
+
+def _parent_ready(cfg: ExperimentConfig, store) -> bool:
+    if cfg.pruning.mode == "none":
+        return False
+    from asc_core.zoo import find_parent
+
+    return find_parent(cfg, store) is not None
 
 
 def final_complexity(cfg: ExperimentConfig) -> dict:

@@ -1,5 +1,6 @@
-"""The teacher zoo's key and a teacher's starting weights: which trained teacher a config asks for. Kept apart
-from the training stack so that the pages and the planner can look teachers up without importing Lightning."""
+"""The teacher zoo's key and a teacher's starting weights: which trained teacher a config asks for; and where a
+pruning run's trained parent is. Kept apart from the training stack so that the pages and the planner can look
+teachers and parents up without importing Lightning."""
 
 from __future__ import annotations
 
@@ -36,3 +37,44 @@ def teacher_key(ds, subset: int, spec, views: int) -> str:
     if payload["spec"]["optim"].get("accumulate_grad_batches") == 1:  # likewise (one batch per step: as before)
         payload["spec"]["optim"].pop("accumulate_grad_batches")
     return hashlib.sha1(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def parent_key(cfg, tag: str | None = None) -> str:
+    """What a pruning run's parent is trained from: its config without the name, the pruning and the device
+    fine-tuning (they act after the student's training), on its data (``tag``: the data's, where a finished run's
+    summary knows it). A width-96 unpruned run and every run pruning width 96 with the same recipe, seed and data
+    have the same key: one trained student between them."""
+    from asc_core.config import DeviceFinetune, Pruning
+    from asc_core.tables import result_key
+
+    bare = cfg.model_copy(update={"name": "", "pruning": Pruning(), "device_finetune": DeviceFinetune()})
+    return result_key(bare, tag)
+
+
+def parents_dir(store, key: str) -> Path:
+    return store.root / "parents" / key
+
+
+def find_parent(cfg, store, key: str | None = None) -> dict | None:
+    """Where this config's trained parent is: {'path', 'run_id', 'source'} or None."""
+    from asc_core.config import parse_config
+
+    key = key or parent_key(cfg)
+    folder = parents_dir(store, key)
+    if (folder / "student.pt").exists() and (folder / "meta.json").exists():
+        meta = json.loads((folder / "meta.json").read_text())
+        return {"path": str(folder / "student.pt"), "run_id": meta.get("run_id"), "source": "zoo"}
+    for run in store.list_runs("done"):
+        c = run.get("config") or {}
+        if (c.get("pruning") or {}).get("mode", "none") != "none":
+            continue  # its `student` artifact is the pruned network
+        try:
+            run_cfg = parse_config(c)
+        except Exception:  # noqa: BLE001 — a run of an older config schema is not anyone's parent
+            continue
+        if parent_key(run_cfg, (run.get("summary") or {}).get("dataset_tag")) != key:
+            continue
+        art = store.artifacts(run["run_id"]).get("student")
+        if art and Path(art["path"]).exists():
+            return {"path": art["path"], "run_id": run["run_id"], "source": "run"}
+    return None

@@ -31,7 +31,9 @@ from asc_core.train.device import compute_device
 from asc_core.train.evaluate import deploy, test_metrics, test_probs
 from asc_core.train.loop import Cancelled, Reporter, fit
 from asc_core.train.module import ASCModule
+from asc_core.train.parents import ensure_parent
 from asc_core.train.teachers import check_teacher_weights, ensure_teacher, load_ensemble
+from asc_core.zoo import find_parent
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +83,9 @@ def _stage_plan(cfg: ExperimentConfig, ds, store: Store) -> dict[str, float]:
     for spec in cfg.teachers:
         entry = store.get_teacher(teacher_key(ds, cfg.subset, spec, cfg.kd.views))
         ready += bool(entry and entry.get("status") == "done")
-    return stage_plan(cfg, len(ds.subset(cfg.subset)), store.list_runs("done"), ready, compute_device(cfg.accelerator))
+    parent = cfg.pruning.mode != "none" and find_parent(cfg, store) is not None
+    runs = store.list_runs("done")
+    return stage_plan(cfg, len(ds.subset(cfg.subset)), runs, ready, compute_device(cfg.accelerator), parent)
 
 
 def _run(cfg: ExperimentConfig, store: Store, run_id: str, run_dir: Path, reporter: Reporter, resume: bool) -> dict:
@@ -128,7 +132,8 @@ def _run(cfg: ExperimentConfig, store: Store, run_id: str, run_dir: Path, report
     L.seed_everything(cfg.seed, workers=True, verbose=False)  # same initial weights whatever ran before
     student = _initial_student(cfg, store) if cfg.student.init_from else cfg.student.build()
     student.feature_preset = features  # the input it is trained and measured on (pruning targets use it)
-    if cfg.optim.epochs:
+
+    def train_student():
         module = ASCModule(
             student,
             cfg.optim,
@@ -150,8 +155,17 @@ def _run(cfg: ExperimentConfig, store: Store, run_id: str, run_dir: Path, report
             cfg.optim.validate_every,
             accumulate=cfg.optim.accumulate_grad_batches,
         )
-    rounds = []
+
+    rounds, parent = [], None
+    if cfg.pruning.mode != "none" and cfg.optim.epochs:
+        parent = ensure_parent(cfg, student, store, reporter, train_student)  # trained once, pruned by many
+    elif cfg.optim.epochs:
+        train_student()
     if cfg.pruning.mode != "none":
+        # the rounds draw from the same random state whether the parent was trained here or reused
+        L.seed_everything(cfg.seed, workers=True, verbose=False)
+        dm.train_set.epoch = 0
+        student.train()
         student, rounds = _prune(student, cfg, dm, features, entries, run_dir, reporter, store, run_id)
     torch.save(student.state_dict(), run_dir / "student.pt")
     store.add_artifact(run_id, "student", run_dir / "student.pt", _model_meta(cfg, folded=False))
@@ -176,6 +190,7 @@ def _run(cfg: ExperimentConfig, store: Store, run_id: str, run_dir: Path, report
             for k in ("accuracy", "macro_accuracy", "log_loss", "per_device", "seen", "unseen", "per_class")
         },
         "pruning_rounds": rounds,
+        "parent": parent,  # a pruning run's trained parent: reused from which run, or trained by this one
         "dataset_tag": dataset_tag(
             cfg.dataset or default_dataset_root()
         ),  # which data (the embedded generator's version)

@@ -1,0 +1,58 @@
+"""A pruning run's parent: the trained, unpruned student it prunes, trained once and reused.
+
+The seeds prune a trained network: Rep-Mobile's Table V prunes its width-64/96 models, and progressive pruning
+starts each chain from one trained model. In this product the table's ``width 96, unpruned`` row, single 96→32 and
+both progressive rows train the same width-96 student (same recipe, seed and data) before they differ; each used to
+train it again. Now the first of them trains it and the others start from it:
+
+- a finished unpruned run in the store with the same ``parent_key`` gives its ``student`` artifact;
+- else a parent an earlier pruning run left under ``<store>/parents/<key>/student.pt``;
+- else this run trains it (in its own folder, so an interrupted run resumes its checkpoint as before) and leaves it
+  there for the next. Two runs needing the same parent at once: one trains, the other waits (a store lock, as the
+  teacher zoo does).
+
+Weights are read with ``weights_only=True``. The run's result key is unchanged: reusing a parent is a cache, not
+another method (the run's summary names where its parent came from).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import torch
+
+from asc_core.train.loop import Cancelled, Reporter
+from asc_core.zoo import find_parent, parent_key, parents_dir
+
+
+def ensure_parent(cfg, student: torch.nn.Module, store, reporter: Reporter, train) -> dict:
+    """Load this pruning run's parent into ``student`` (its freshly built network), or ``train()`` it in place and
+    leave it for the next run. Returns what the summary records: {'key', 'reused', 'run_id', 'source'}."""
+    key = parent_key(cfg)
+    said = []
+
+    def on_wait():
+        if not said:
+            reporter.set_stage(f"student training: waiting for the width-{cfg.student.width} parent (another run "
+                               "is training it)")  # fmt: skip
+            said.append(True)
+        if reporter.cancel_requested():
+            raise Cancelled()
+
+    with store.exclusive(f"parent-{key}", on_wait):
+        found = find_parent(cfg, store, key)
+        if found:
+            reporter.set_stage(f"student training: reusing the width-{cfg.student.width} parent of run "
+                               f"{found['run_id']}")  # fmt: skip
+            student.load_state_dict(torch.load(found["path"], map_location="cpu", weights_only=True))
+            return {"key": key, "reused": True, **{k: found[k] for k in ("run_id", "source")}}
+        train()
+        folder = parents_dir(store, key)
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".student.{os.getpid()}.pt"
+        torch.save(student.state_dict(), tmp)
+        os.replace(tmp, folder / "student.pt")  # whole or absent: a killed run leaves no half parent
+        (folder / "meta.json").write_text(json.dumps({"run_id": reporter.run_id, "created_at": time.time()}))
+        return {"key": key, "reused": False, "run_id": reporter.run_id, "source": "trained"}

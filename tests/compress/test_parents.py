@@ -1,0 +1,56 @@
+"""A pruning run's trained parent: trained once, reused by the runs that prune it, with the same result."""
+
+import pytest
+
+from asc_core.config import parse_config
+from asc_core.grid import plan
+from asc_core.store import Store
+from asc_core.train.runner import run_experiment
+from asc_core.zoo import find_parent, parent_key
+from tests.conftest import student_config
+
+pytestmark = pytest.mark.slow  # trains models, runs workers, the app or a browser (make test-fast skips it)
+
+_SINGLE = {"mode": "single", "chain": [16], "total_times": 1, "interval_steps": 1, "finetune_epochs": 1}
+
+
+def _pruned(root, pruning=_SINGLE, **over) -> dict:
+    return student_config(root, 32, name="pruned", pruning=pruning, **over)
+
+
+def test_the_key_is_the_training_not_the_pruning(tiny_root):
+    unpruned = parse_config(student_config(tiny_root, 32, name="width 32"))
+    single = parse_config(_pruned(tiny_root))
+    chain = parse_config(_pruned(tiny_root, {"mode": "progressive", "chain": [24, 16]}))
+    assert parent_key(unpruned) == parent_key(single) == parent_key(chain)
+    assert parent_key(parse_config(_pruned(tiny_root, seed=1))) != parent_key(single)
+    assert parent_key(parse_config(student_config(tiny_root, 48))) != parent_key(single)
+
+
+def test_pruning_runs_reuse_their_parent_and_get_the_result_they_would_have_trained(tiny_root, tmp_path):
+    # a store with the unpruned width-32 run: the pruning run starts from its trained student
+    a = Store(tmp_path / "a")
+    wide = run_experiment(parse_config(student_config(tiny_root, 32, name="width 32")), a)
+    assert wide["status"] == "done" and wide["parent"] is None
+    cfg = parse_config(_pruned(tiny_root))
+    assert find_parent(cfg, a)["run_id"] == wide["run_id"]
+    reused = run_experiment(cfg, a)
+    assert reused["status"] == "done", reused
+    assert reused["parent"] | {"key": None} == {"key": None, "reused": True, "run_id": wide["run_id"], "source": "run"}
+    assert reused["pruning_rounds"][0]["accuracy_before"] == pytest.approx(wide["macro_accuracy"], abs=1e-6)
+    assert a.metrics(reused["run_id"]).query("key == 'train_loss' and stage == 'student training'").empty
+    # a store without it: the first pruning run trains the parent, the next one reuses it from the zoo
+    b = Store(tmp_path / "b")
+    trained = run_experiment(cfg, b)
+    assert trained["parent"]["reused"] is False and trained["parent"]["run_id"] == trained["run_id"]
+    assert trained["pruning_rounds"][0]["accuracy_before"] == pytest.approx(wide["macro_accuracy"], abs=1e-6)
+    # the same result, reused or trained: a cache, not another method
+    assert trained["macro_accuracy"] == pytest.approx(reused["macro_accuracy"], abs=1e-6)
+    assert trained["pruning_rounds"][0]["channels"] == reused["pruning_rounds"][0]["channels"]
+    chain = parse_config(_pruned(tiny_root, _SINGLE | {"mode": "progressive", "chain": [24, 16]}))
+    est = plan([chain], b)[0]["estimate_s"]
+    assert est < plan([chain.model_copy(update={"seed": 1})], b)[0]["estimate_s"]  # its parent is ready: no training
+    prog = run_experiment(chain, b)
+    assert prog["status"] == "done" and prog["parent"]["source"] == "zoo"
+    assert prog["parent"]["run_id"] == trained["run_id"]
+    assert [r["target_width"] for r in prog["pruning_rounds"]] == [24, 16]
