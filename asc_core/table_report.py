@@ -58,6 +58,9 @@ def render(path: Path | None = None) -> str:
              "Distillation (Tables IV, V, device): CP-JKU's loss (τ 2, on the teachers' mean logits) at λ 0.3, the "
              "quick preset's; the paper's own loss (eq. 1: KL per teacher at τ 0.1; λ 0.02, as Han et al. give none) "
              f"only in the row *{CNN_PAPER_KD_ROW}*, and CP-JKU's loss at its own λ 0.02 in *{CNN_CPJKU_LAM_ROW}*. "
+             "Table V's pruning rows prune the trained student of the unpruned row of their width, seed and data "
+             "(one network shared, as the paper prunes its trained model); runs recorded before 27 Nov 2026 trained "
+             "their own copy of it. "
              "`· paper`: the Rep-Mobile paper's figure for the row (Han et al., Tables II–V, on TAU22's development "
              "split — 20× the clips, real recordings: compare the direction between rows, not the level; "
              "`assets/paper_tables.csv`).",
