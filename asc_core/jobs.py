@@ -151,6 +151,19 @@ def resume(store: Store, run_id: str) -> None:
     _enqueue(store, run_id, resume=True)
 
 
+def resume_ahead(store: Store, run_ids: list[str]) -> None:
+    """Resume these runs ahead of every queued one, in their order: they hold work (their checkpoints) and, for a
+    pruning run stopped while training its parent, what the queued runs pruning the same parent wait for. A queue
+    that cannot put a run next (Redis) takes them in the order they came."""
+    for run_id in run_ids:
+        resume(store, run_id)
+    try:
+        for run_id in reversed(run_ids):  # the last put next goes first
+            run_next(store, run_id)
+    except ValueError:
+        pass
+
+
 def retry(store: Store, run_id: str) -> str:
     """A fresh run (new id, same config and group) in the queue; the old one stays as it was."""
     from asc_core.config import parse_config

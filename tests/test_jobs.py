@@ -362,6 +362,16 @@ def test_a_run_cancelled_while_queued_and_resumed_keeps_its_place_and_one_messag
     assert len(queue.pending()) == 3  # no second message for it
 
 
+def test_interrupted_runs_resume_ahead_of_the_queue_in_their_order(tiny_root, tmp_path):
+    store = Store(tmp_path / "runs")
+    ids = jobs.launch([parse_config(cfg_dict(tiny_root, epochs=1, name=f"run {k}")) for k in range(4)], store, "g")
+    for run_id in ids[2:]:  # as a stopped worker leaves them: started, interrupted, their message taken
+        store.update_run(run_id, status="interrupted", started_at=1.0)
+    jobs.resume_ahead(store, ids[2:])
+    assert jobs.queue_order(store)[:2] == ids[2:]
+    assert all(store.get_run(i)["status"] == "queued" for i in ids)
+
+
 def test_a_queued_run_can_be_put_next_and_a_worker_takes_it_first(tiny_root, tmp_path):
     from tests.conftest import run_cli
 

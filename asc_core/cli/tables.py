@@ -37,8 +37,7 @@ def cmd_tables(a) -> int:
     todo = table_record.missing(items, store)
     if a.action in ("queue", "run"):
         stopped = table_record.interrupted(items, store)
-        for run in stopped:  # from its checkpoint, in its place in the queue
-            jobs.resume(store, run["run_id"])
+        jobs.resume_ahead(store, [r["run_id"] for r in stopped])  # from their checkpoints, first
         if todo:
             jobs.launch([i["config"] for i in todo], store, group="paper tables")
         print(
