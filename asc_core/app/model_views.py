@@ -92,9 +92,11 @@ def trajectory(summary: dict) -> pd.DataFrame:
     rounds = summary.get("pruning_rounds") or []
     if not rounds:
         return pd.DataFrame()
+    parent = summary.get("parent") or {}
     rows = [
         {
-            "step": "trained wide student",
+            # a parent another run trained (train/parents.py) is named: that run is the same network, before pruning
+            "step": "trained wide student" + (f" (run {parent['run_id']}'s)" if parent.get("reused") else ""),
             "params": rounds[0]["params_before"],
             "MACs": rounds[0]["macs_before"],
             "accuracy": rounds[0].get("accuracy_before"),

@@ -2,6 +2,7 @@
 
 import pytest
 
+from asc_core.app.model_views import trajectory
 from asc_core.config import parse_config
 from asc_core.grid import plan
 from asc_core.store import Store
@@ -39,6 +40,7 @@ def test_pruning_runs_reuse_their_parent_and_get_the_result_they_would_have_trai
     assert reused["parent"] | {"key": None} == {"key": None, "reused": True, "run_id": wide["run_id"], "source": "run"}
     assert reused["pruning_rounds"][0]["accuracy_before"] == pytest.approx(wide["macro_accuracy"], abs=1e-6)
     assert a.metrics(reused["run_id"]).query("key == 'train_loss' and stage == 'student training'").empty
+    assert wide["run_id"] in trajectory(reused)["step"][0]  # the Models page names the run it was pruned from
     # a store without it: the first pruning run trains the parent, the next one reuses it from the zoo
     b = Store(tmp_path / "b")
     trained = run_experiment(cfg, b)
