@@ -155,9 +155,18 @@ def stage_plan(
     if cfg.pruning.mode != "none":
         p = cfg.pruning
         n_rounds = len(p.chain) + (p.budget is not None)
-        epochs = (p.schedule_epochs if p.schedule != "one_shot" else 0) + p.finetune_epochs
+        schedule = p.schedule_epochs if p.schedule != "one_shot" else 0
+        before = [cfg.student.width, *p.chain]  # the width each round starts from (a budget round: the last one)
         for k in range(n_rounds):
-            plan[f"pruning round {k + 1}/{n_rounds}"] = train_clips * epochs / rate + _PRUNE_ROUND_S[device]
+            start, end = before[min(k, len(before) - 1)], (p.chain[k] if k < len(p.chain) else before[-1])
+            # the schedule trains the masked network at the width it starts from; fine-tuning, the pruned one
+            rate_start, rate_end = (
+                _clips_per_s(cfg.student.name, w, cfg.feature_mode, runs or [], device) if w else rate
+                for w in (start, end)
+            )
+            plan[f"pruning round {k + 1}/{n_rounds}"] = (
+                train_clips * (schedule / rate_start + p.finetune_epochs / rate_end) + _PRUNE_ROUND_S[device]
+            )
     plan["evaluation"] = 7.0
     if cfg.device_finetune.enabled:
         from asc_core.data.labels import TRAIN_DEVICES
@@ -221,30 +230,37 @@ def teacher_warnings(teachers: list[str], passt_init: str) -> list[str]:
 
 
 def plan(configs: list[ExperimentConfig], store) -> list[dict]:
-    """For each config: training clips, teachers already in the zoo, final complexity and an estimate."""
+    """For each config: training clips, teachers already in the zoo, final complexity and an estimate. A teacher or
+    a pruning parent an earlier config of the list trains is reused by the later ones (the zoo's lock: they wait for
+    it), so only the first pays for it."""
     from asc_core.data import open_dataset_cached
     from asc_core.paths import default_dataset_root
     from asc_core.train.device import compute_device
-    from asc_core.zoo import teacher_key
+    from asc_core.zoo import parent_key, teacher_key
 
     runs = store.list_runs()
-    out = []
+    out, earlier = [], set()  # keys of the teachers and parents the configs before this one train
     for cfg in configs:
         ds = open_dataset_cached(str(cfg.dataset or default_dataset_root()))
         clips = len(ds.subset(cfg.subset))
         ready = 0
-        for spec in cfg.teachers:
-            entry = store.get_teacher(teacher_key(ds, cfg.subset, spec, cfg.kd.views))
-            ready += bool(entry and entry.get("status") == "done")
+        for spec in cfg.teachers:  # a count (stage_plan costs the teachers after the first `ready` ones)
+            key = teacher_key(ds, cfg.subset, spec, cfg.kd.views)
+            entry = store.get_teacher(key)
+            ready += bool(entry and entry.get("status") == "done") or key in earlier
+            earlier.add(key)
+        parent = False
+        if cfg.pruning.mode != "none":
+            key = "parent-" + parent_key(cfg)
+            parent = key in earlier or _parent_ready(cfg, store)
+            earlier.add(key)
         out.append(
             {
                 "name": cfg.name,
                 "train_clips": clips,
                 "teachers_ready": ready,
                 "teachers": len(cfg.teachers),
-                "estimate_s": estimate_seconds(
-                    cfg, clips, runs, ready, compute_device(cfg.accelerator), parent_ready=_parent_ready(cfg, store)
-                ),
+                "estimate_s": estimate_seconds(cfg, clips, runs, ready, compute_device(cfg.accelerator), parent),
                 "steps": optimisation_steps(cfg, clips),
                 "warning": steps_warning(cfg, clips),
             }

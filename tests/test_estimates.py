@@ -24,9 +24,20 @@ def test_pruning_rounds_count_their_schedule_and_search():
     plain = estimate_seconds(parse_config(base), 750)
     single = estimate_seconds(parse_config({**base, "pruning": {"mode": "single", "chain": [32]}}), 750)
     prog = estimate_seconds(parse_config({**base, "pruning": {"mode": "progressive", "chain": [64, 32]}}), 750)
-    assert plain < single < prog
-    # a round = schedule (2 epochs) + fine-tuning (3 epochs) + search/speed-up: more than the 4 training epochs
-    assert single - plain > plain - 15
+    assert plain < single < prog  # each round: its schedule, fine-tuning, search and speed-up (costed below)
+
+
+def test_a_pruning_round_fine_tunes_at_the_speed_of_the_network_it_leaves(tmp_path, monkeypatch):
+    from asc_core.grid import stage_plan
+
+    monkeypatch.setenv("ASC_DATA_HOME", str(tmp_path))
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "train.json").write_text(json.dumps({"device": "cpu", "rates": {"rep_mobile@32": 200.0}}))
+    pruning = {"mode": "progressive", "chain": [64, 32], "schedule_epochs": 1, "finetune_epochs": 3}
+    plan = stage_plan(parse_config({"student": {"name": "rep_mobile", "width": 96}, "pruning": pruning}), 900, [])
+    # schedule: 1 epoch of 900 clips at width 96's 200/9 clips/s; fine-tuning: 3 at the round's target width; + 20 s
+    assert plan["pruning round 1/2"] == 900 / (200 / 9) + 3 * 900 / (200 / 4) + 20
+    assert plan["pruning round 2/2"] == 900 / (200 / 4) + 3 * 900 / 200 + 20
 
 
 def test_too_few_optimisation_steps_are_called_out_before_launch():
@@ -76,3 +87,21 @@ def test_wall_time_of_a_queue_shared_by_workers():
     assert wall_seconds([60, 30, 30, 60], 2) == 120  # 60 | 30 + 30, then the last 60 on whichever frees first
     assert wall_seconds([100, 10, 10], 2) == 100  # one long run bounds it
     assert wall_seconds([], 3) == 0
+
+
+def test_a_teacher_or_parent_an_earlier_run_trains_is_paid_for_once(tiny_root, tmp_path):
+    """Two runs pruning the same width-32 parent with the same teacher: the second waits for both and reuses
+    them (the zoo's lock), so the plan costs them once."""
+    from asc_core.grid import plan
+    from asc_core.store import Store
+    from tests.conftest import student_config
+
+    teacher = [{"model": {"name": "cp_resnet", "width": 16}, "optim": {"epochs": 100}}]
+    pruning = {"mode": "single", "chain": [16]}
+    cfg = parse_config(student_config(tiny_root, 32, teachers=teacher, pruning=pruning, optim={"epochs": 100}))
+    first, second = plan([cfg, cfg.model_copy(update={"name": "again"})], Store(tmp_path / "runs"))
+    assert (first["teachers_ready"], second["teachers_ready"]) == (0, 1)
+    clips = first["train_clips"]
+    assert first["estimate_s"] == estimate_seconds(cfg, clips, [], teachers_ready=0, parent_ready=False)
+    assert second["estimate_s"] == estimate_seconds(cfg, clips, [], teachers_ready=1, parent_ready=True)
+    assert second["estimate_s"] < first["estimate_s"]
