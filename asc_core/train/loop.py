@@ -113,6 +113,21 @@ class Reporter:
     def cancel_requested(self) -> bool:
         return bool(self.store and self.run_id and self.store.cancel_requested(self.run_id))
 
+    def exclusive(self, store, name: str, waiting: str):
+        """``store.exclusive(name)`` (a zoo entry: a teacher, a pruning parent) for this run: while another run holds
+        it, the stage says ``waiting`` once, and a cancel stops the wait. A PostgreSQL store's lock holds across
+        machines."""
+        said = []
+
+        def on_wait():
+            if not said:
+                self.set_stage(waiting)
+                said.append(True)
+            if self.cancel_requested():
+                raise Cancelled()
+
+        return store.exclusive(name, on_wait)
+
 
 class StoreCallback(Callback):
     def __init__(self, reporter: Reporter):

@@ -23,7 +23,7 @@ import time
 
 import torch
 
-from asc_core.train.loop import Cancelled, Reporter
+from asc_core.train.loop import Reporter
 from asc_core.zoo import find_parent, parent_key, parents_dir
 
 
@@ -31,21 +31,12 @@ def ensure_parent(cfg, student: torch.nn.Module, store, reporter: Reporter, trai
     """Load this pruning run's parent into ``student`` (its freshly built network), or ``train()`` it in place and
     leave it for the next run. Returns what the summary records: {'key', 'reused', 'run_id', 'source'}."""
     key = parent_key(cfg)
-    said = []
-
-    def on_wait():
-        if not said:
-            reporter.set_stage(f"student training: waiting for the width-{cfg.student.width} parent (another run "
-                               "is training it)")  # fmt: skip
-            said.append(True)
-        if reporter.cancel_requested():
-            raise Cancelled()
-
-    with store.exclusive(f"parent-{key}", on_wait):
+    what = f"width-{cfg.student.width} parent" if cfg.student.width else "parent"
+    with reporter.exclusive(store, f"parent-{key}", f"student training: waiting for the {what} (another run is "
+                            "training it)"):  # fmt: skip
         found = find_parent(cfg, store, key)
         if found:
-            reporter.set_stage(f"student training: reusing the width-{cfg.student.width} parent of run "
-                               f"{found['run_id']}")  # fmt: skip
+            reporter.set_stage(f"student training: reusing the {what} of run {found['run_id']}")
             student.load_state_dict(torch.load(found["path"], map_location="cpu", weights_only=True))
             return {"key": key, "reused": True, **{k: found[k] for k in ("run_id", "source")}}
         train()

@@ -22,7 +22,7 @@ from asc_core.models import model_features
 from asc_core.train.data import ASCDataModule
 from asc_core.train.device import compute_device
 from asc_core.train.evaluate import test_metrics, test_probs
-from asc_core.train.loop import Cancelled, Reporter, fit
+from asc_core.train.loop import Reporter, fit
 from asc_core.train.module import ASCModule
 from asc_core.zoo import init_weights, teacher_key
 
@@ -73,27 +73,13 @@ def ensure_teacher(
     key = teacher_key(ds, subset, spec, views)
     folder = zoo_dir(store) / key
     folder.mkdir(parents=True, exist_ok=True)
-    with _zoo_lock(store, key, reporter, spec.model.name):  # two runs needing it: one trains, the other reuses
+    waiting = f"waiting for teacher {spec.model.name}: another run is training it"
+    with reporter.exclusive(store, f"zoo-{key}", waiting):  # two runs needing it: one trains, the other reuses
         entry = store.get_teacher(key)
         if entry and entry["status"] == "done" and Path(entry["logits_path"]).exists():
             entry["reused"] = True
             return entry
         return _train_teacher(ds, subset, spec, views, store, reporter, accelerator, num_workers, key, folder)
-
-
-def _zoo_lock(store, key: str, reporter: Reporter, name: str):
-    """An exclusive lock on a zoo entry (``Store.exclusive``: a PostgreSQL store's holds across machines). Waits,
-    saying so once, and stays cancellable."""
-    said = []
-
-    def on_wait():
-        if not said:
-            reporter.set_stage(f"waiting for teacher {name}: another run is training it")
-            said.append(True)
-        if reporter.cancel_requested():
-            raise Cancelled()
-
-    return store.exclusive(f"zoo-{key}", on_wait)
 
 
 def _train_teacher(ds, subset, spec, views, store, reporter, accelerator, num_workers, key, folder) -> dict:
