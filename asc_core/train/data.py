@@ -15,7 +15,7 @@ import os
 import numpy as np
 import torch
 from lightning import LightningDataModule
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from asc_core.data.audio import fit_length
 from asc_core.data.errors import AudioError
@@ -69,11 +69,11 @@ class ClipSet(Dataset):
     def __len__(self):
         return len(self.labels)
 
-    def _rng(self, i):
-        return np.random.default_rng([self.seed, self.epoch, i])
-
-    def __getitem__(self, i):
-        rng = self._rng(i)
+    def __getitem__(self, item):
+        # (epoch, index) from EpochSampler: a persistent loader worker holds a copy of this set made at its start,
+        # so the epoch comes with the index; a plain index draws for the epoch this copy knows
+        epoch, i = item if isinstance(item, tuple) else (self.epoch, item)
+        rng = np.random.default_rng([self.seed, epoch, i])
         tl = torch.empty(0)
         shift = 0
         views = self.teacher.shape[1] if self.teacher is not None else 0
@@ -102,6 +102,31 @@ class ClipSet(Dataset):
                 w = np.roll(w, shift * cfg.hop_length)
             x = torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32)).unsqueeze(0)
         return x, int(self.labels[i]), int(self.devices[i]), i, tl, shift
+
+
+class EpochSampler(Sampler):
+    """The training order of ``DataLoader(shuffle=True, generator=g)`` — ``torch.randperm(n, generator=g)`` per
+    epoch, one generator across epochs — with each index paired with the epoch ``dataset.epoch`` names when the
+    epoch's iteration starts (in the main process, after ``on_train_epoch_start`` set it). So loader workers can stay
+    up across epochs (``persistent_workers``) and still draw each clip's augmentation for its epoch; before, they were
+    started afresh every epoch to see it, and every validation."""
+
+    def __init__(self, dataset: ClipSet, generator: torch.Generator, persistent: bool = False):
+        self.dataset, self.generator, self.persistent = dataset, generator, persistent
+        self._iterations = 0
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __iter__(self):
+        epoch, n = self.dataset.epoch, len(self.dataset)
+        if self.persistent and self._iterations:
+            # a loader started afresh draws its workers' base seed from the generator before the order; a persistent
+            # one draws it once: draw it here, so each epoch's order stays the one the runs were recorded with
+            torch.empty((), dtype=torch.int64).random_(generator=self.generator)
+        self._iterations += 1
+        yield from ((epoch, i) for i in torch.randperm(n, generator=self.generator).tolist())
+        torch.randperm(n, generator=self.generator)  # RandomSampler draws a second one (its empty remainder) at the end
 
 
 class ASCDataModule(LightningDataModule):
@@ -222,20 +247,20 @@ class ASCDataModule(LightningDataModule):
         if cuda and not workers:  # ASC_LOADER_WORKERS: when several runs share one machine's cores
             workers = int(os.environ.get("ASC_LOADER_WORKERS") or max(1, min(8, (os.cpu_count() or 2) - 1)))
         opts = {"num_workers": workers, "pin_memory": cuda}
-        if workers:
-            opts["worker_init_fn"] = die_with_parent
+        if workers:  # kept up across epochs and validations (EpochSampler), not forked again each time
+            opts |= {"worker_init_fn": die_with_parent, "persistent_workers": True}
         return opts
 
     def train_dataloader(self):
-        g = torch.Generator().manual_seed(self.seed)
+        g, opts = torch.Generator().manual_seed(self.seed), self._loader_options()
         return DataLoader(
             self.train_set,
             batch_size=self.batch_size,
-            shuffle=True,
-            generator=g,
+            sampler=EpochSampler(self.train_set, g, persistent=bool(opts["num_workers"])),
+            generator=g,  # the loader draws its workers' base seed from it first, as with shuffle=True
             drop_last=False,
-            **self._loader_options(),
-        )  # workers re-created each epoch, so they see .epoch
+            **opts,
+        )
 
     def val_dataloader(self):
         # its own generator: a DataLoader without one draws its base seed from the global torch RNG, which

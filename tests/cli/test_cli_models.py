@@ -70,6 +70,15 @@ def test_bench_teachers_measures_the_transformer_and_a_cnn_teacher(tiny_root):
     assert rows["cp_resnet-32"]["params"] == "127,684" and rows["cp_resnet-32"]["train step clips/s (batch 64)"] > 0
 
 
+@pytest.mark.slow  # a subprocess with loader workers
+def test_bench_loader_measures_workers_started_each_epoch_and_kept(tiny_root):
+    r = run("bench", "loader", "--quick", "--json", env_extra={"ASC_DATA": str(tiny_root)})
+    assert r.returncode == 0, r.stderr
+    row = json.loads(r.stdout)["rows"][0]
+    assert row["subset %"] == 25 and row["clips"] > 0
+    assert row["1 worker started each epoch: ms/epoch"] > 0 and row["1 worker kept: ms/epoch"] > 0
+
+
 @pytest.mark.slow  # subprocesses that train
 def test_bench_memory_measures_both_modes_in_fresh_processes():
     """Each mode in its own process with its own allocator settings: the low-memory mode's step peaks lower."""

@@ -180,16 +180,17 @@ def test_killed_run_leaves_a_consistent_store_and_resumes(tiny_root, tmp_path):
     assert [p.name for p in runs.glob("*/ckpt/*.ckpt")] == ["last.ckpt"]  # no last-v1.ckpt beside it
 
 
-def test_deterministic_under_a_seed(tiny_root, tmp_path):
+def test_deterministic_under_a_seed_with_or_without_loader_workers(tiny_root, tmp_path):
+    """Twice the same run, then with two loader workers kept up across its epochs and validations (as on a GPU):
+    the same network each time (each clip's augmentation comes from its seed, epoch and index)."""
     store = Store(tmp_path / "runs")
-    cfg = parse_config(
-        tiny_config(tiny_root, teachers=[], optim={"epochs": 1, "batch_size": 16, "validate_every": 100})
-    )
+    cfg = parse_config(tiny_config(tiny_root, teachers=[], optim={"epochs": 2, "batch_size": 16, "validate_every": 1}))
     a = run_experiment(cfg, store)
     b = run_experiment(cfg, store)
-    assert a["status"] == b["status"] == "done"
-    pa, pb = store.predictions(a["run_id"]), store.predictions(b["run_id"])
-    assert pa["probs"].tolist() == pb["probs"].tolist()
+    c = run_experiment(cfg.model_copy(update={"num_workers": 2}), store)
+    assert a["status"] == b["status"] == c["status"] == "done"
+    pa, pb, pc = (store.predictions(r["run_id"])["probs"].tolist() for r in (a, b, c))
+    assert pa == pb == pc
 
 
 def test_how_often_a_run_validates_does_not_change_how_it_trains(tiny_root, tmp_path):

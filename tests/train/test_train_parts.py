@@ -152,6 +152,39 @@ def test_student_sees_the_teachers_view_with_several_views():
     assert len(used - {0}) >= 3
 
 
+def test_persistent_loader_workers_draw_each_epochs_augmentation():
+    """Loader workers now stay up across epochs: the epoch rides with each index (EpochSampler), so they draw each
+    clip's roll for its epoch, in the order and with the draws of the loader before (workers started every epoch)."""
+    from torch.utils.data import DataLoader
+
+    from asc_core.train.data import EpochSampler
+
+    cs, _ = _clip_set(views=1, roll=4)
+
+    def epochs(loader) -> list:
+        out = []
+        for e in range(4):
+            cs.epoch = e
+            out.append([(int(i), int(s)) for b in loader for i, s in zip(b[3], b[5])])
+        return out
+
+    def gen():
+        return torch.Generator().manual_seed(0)
+
+    before = epochs(DataLoader(cs, batch_size=4, shuffle=True, generator=gen()))
+    assert len({tuple(e) for e in before}) == 4  # each epoch its own order and rolls
+
+    def sampled(**kw) -> list:  # as ASCDataModule.train_dataloader builds it
+        g = gen()
+        sampler = EpochSampler(cs, g, persistent=bool(kw))
+        return epochs(DataLoader(cs, batch_size=4, sampler=sampler, generator=g, **kw))
+
+    kept = {"num_workers": 2, "persistent_workers": True}
+    assert sampled() == before and sampled(**kept) == before
+    # the workers' copies of the set stay at the epoch they started in without it
+    assert epochs(DataLoader(cs, batch_size=4, shuffle=True, generator=gen(), **kept)) != before
+
+
 def test_per_device_metrics_match_sklearn():
     from sklearn.metrics import balanced_accuracy_score, confusion_matrix, log_loss
 
