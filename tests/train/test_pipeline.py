@@ -125,6 +125,34 @@ def test_train_cli_json_contract(tiny_root, tmp_path):
     assert r.returncode == 2 and "optim.lr" in r.stderr and "greater than 0" in r.stderr
 
 
+def test_a_run_cancelled_mid_epoch_resumes_with_every_step_of_its_recipe(tiny_root, tmp_path):
+    """Lightning runs the epoch-end hooks when a stop cuts an epoch short; the checkpoint saved there counted the
+    part-epoch as done, and the resumed run skipped the rest of it (a Table V parent trained 256 of 330 steps)."""
+    import math
+    import threading
+
+    from asc_core.data import open_dataset
+    from asc_core.jobs import record
+
+    store = Store(tmp_path / "runs")
+    optim = {"epochs": 3, "batch_size": 4, "lr": 0.005, "validate_every": 1000}
+    cfg = parse_config(tiny_config(tiny_root, teachers=[], subset=100, optim=optim))
+    per_epoch = math.ceil(len(open_dataset(tiny_root).subset(100)) / 4)
+    run_id, out = record(cfg, store), {}
+    t = threading.Thread(target=lambda: out.update(s=run_experiment(cfg, store, run_id)))
+    t.start()
+    deadline = time.time() + 240
+    while time.time() < deadline and (store.get_run(run_id)["step"] or 0) < per_epoch + per_epoch // 2:
+        time.sleep(0.05)  # halfway through the second epoch
+    store.update_run(run_id, cancel_requested=1)
+    t.join(240)
+    assert out["s"]["status"] == "cancelled", out
+    s = resume_run(store, run_id)
+    assert s["status"] == "done", s
+    m = store.metrics(run_id).query("key == 'train_loss' and stage == 'student training'")
+    assert m.groupby("epoch")["step"].max().tolist() == [per_epoch, 2 * per_epoch, 3 * per_epoch], m
+
+
 def test_killed_run_leaves_a_consistent_store_and_resumes(tiny_root, tmp_path):
     runs = tmp_path / "runs"
     cfg = tmp_path / "c.yaml"
