@@ -11,7 +11,7 @@ re-reads the run's config from the store, so the store is the one source of trut
 what to run next. Status changes: queued → running → done | failed | cancelled; a run whose worker
 died is turned ``interrupted`` by the next reader of the store (``Store.mark_interrupted``); ``resume``
 puts an interrupted/cancelled/failed run back in the queue to continue from its last checkpoint.
-A worker asked to stop (Ctrl-C, SIGINT) stops its run at the next batch, saves its checkpoint and
+A worker asked to stop (Ctrl-C, SIGINT) stops its run at the next batch (its last whole epoch's checkpoint kept) and
 leaves it ``interrupted`` (resumable) rather than waiting for it to finish. Asked to drain (SIGUSR1), it
 finishes its run, starts no other and exits; the queued runs stay queued (``tables run --grace-s``: a lent
 machine's last minutes go to finishing runs, not to starting ones it would lose).
@@ -126,7 +126,7 @@ def submit(cfg, store: Store, group: str = "") -> str:
 
 
 def cancel(store: Store, run_id: str) -> str:
-    """A queued run is cancelled at once; a running one stops at its next batch (checkpoint saved)."""
+    """A queued run is cancelled at once; a running one stops at its next batch (its last epoch's checkpoint kept)."""
     run = store.get_run(run_id)
     if run["status"] == "queued":
         store.update_run(run_id, status="cancelled", error="cancelled before it started", finished_at=time.time())
@@ -332,7 +332,7 @@ SAME_STOP_S = 2.0
 
 
 def _stop_current_run():
-    """On SIGINT/SIGTERM: ask the current run to stop at its next batch (it saves a checkpoint)."""
+    """On SIGINT/SIGTERM: ask the current run to stop at its next batch (it keeps its last epoch's checkpoint)."""
     _state["stopping"] = True
     if _state["run_id"] and _state["store"]:
         _state["store"].request_cancel(_state["run_id"])
