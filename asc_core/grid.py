@@ -252,7 +252,7 @@ def plan(configs: list[ExperimentConfig], store) -> list[dict]:
         parent = False
         if cfg.pruning.mode != "none":
             key = "parent-" + parent_key(cfg)
-            parent = key in earlier or _parent_ready(cfg, store)
+            parent = key in earlier or parent_ready(cfg, store)
             earlier.add(key)
         out.append(
             {
@@ -268,7 +268,8 @@ def plan(configs: list[ExperimentConfig], store) -> list[dict]:
     return out
 
 
-def _parent_ready(cfg: ExperimentConfig, store) -> bool:
+def parent_ready(cfg: ExperimentConfig, store) -> bool:
+    """Whether this pruning run's trained parent is in the store (train/parents.py): it will load, not train, it."""
     if cfg.pruning.mode == "none":
         return False
     from asc_core.zoo import find_parent

@@ -33,7 +33,6 @@ from asc_core.train.loop import Cancelled, Reporter, fit
 from asc_core.train.module import ASCModule
 from asc_core.train.parents import ensure_parent
 from asc_core.train.teachers import check_teacher_weights, ensure_teacher, load_ensemble
-from asc_core.zoo import find_parent
 
 log = logging.getLogger(__name__)
 
@@ -76,15 +75,14 @@ def run_experiment(
 
 
 def _stage_plan(cfg: ExperimentConfig, ds, store: Store) -> dict[str, float]:
-    from asc_core.grid import stage_plan
+    from asc_core.grid import parent_ready, stage_plan
     from asc_core.zoo import teacher_key
 
     ready = 0
     for spec in cfg.teachers:
         entry = store.get_teacher(teacher_key(ds, cfg.subset, spec, cfg.kd.views))
         ready += bool(entry and entry.get("status") == "done")
-    parent = cfg.pruning.mode != "none" and find_parent(cfg, store) is not None
-    runs = store.list_runs("done")
+    runs, parent = store.list_runs("done"), parent_ready(cfg, store)
     return stage_plan(cfg, len(ds.subset(cfg.subset)), runs, ready, compute_device(cfg.accelerator), parent)
 
 
