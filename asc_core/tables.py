@@ -261,13 +261,14 @@ def _without(d, key: str):
     return d
 
 
-def run_key(run: dict) -> str | None:
-    """A run's result key: on the data its summary names; a finished run without one is older than generator 2
-    (its folder's bare name); a run not finished yet trains on its folder as it is now."""
+def run_key(run: dict, key=None) -> str | None:
+    """A run's result key (``key``: another digest of (config, data tag), e.g. ``zoo.parent_key``): on the data its
+    summary names; a finished run without one is older than generator 2 (its folder's bare name); a run not finished
+    yet trains on its folder as it is now."""
     summary = run.get("summary") or {}
     tag = summary.get("dataset_tag") or (Path(run["config"].get("dataset") or "mini").name if summary else None)
     try:
-        return result_key(parse_config(run["config"]), tag)
+        return (key or result_key)(parse_config(run["config"]), tag)
     except Exception:  # noqa: BLE001 — a run of an older config schema is simply not one of the tables'
         return None
 

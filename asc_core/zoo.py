@@ -57,7 +57,7 @@ def parents_dir(store, key: str) -> Path:
 
 def find_parent(cfg, store, key: str | None = None) -> dict | None:
     """Where this config's trained parent is: {'path', 'run_id', 'source'} or None."""
-    from asc_core.config import parse_config
+    from asc_core.tables import run_key
 
     key = key or parent_key(cfg)
     folder = parents_dir(store, key)
@@ -68,11 +68,7 @@ def find_parent(cfg, store, key: str | None = None) -> dict | None:
         c = run.get("config") or {}
         if (c.get("pruning") or {}).get("mode", "none") != "none":
             continue  # its `student` artifact is the pruned network
-        try:
-            run_cfg = parse_config(c)
-        except Exception:  # noqa: BLE001 — a run of an older config schema is not anyone's parent
-            continue
-        if parent_key(run_cfg, (run.get("summary") or {}).get("dataset_tag")) != key:
+        if run_key(run, parent_key) != key:  # on the data it ran on: a run older than generator 2 is no parent now
             continue
         art = store.artifacts(run["run_id"]).get("student")
         if art and Path(art["path"]).exists():

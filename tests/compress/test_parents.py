@@ -4,8 +4,10 @@ import pytest
 
 from asc_core.app.model_views import trajectory
 from asc_core.config import parse_config
+from asc_core.embedded.synth import dataset_tag
 from asc_core.grid import plan
 from asc_core.store import Store
+from asc_core.tables import run_key
 from asc_core.train.runner import run_experiment
 from asc_core.zoo import find_parent, parent_key
 from tests.conftest import student_config
@@ -26,6 +28,10 @@ def test_the_key_is_the_training_not_the_pruning(tiny_root):
     assert parent_key(unpruned) == parent_key(single) == parent_key(chain)
     assert parent_key(parse_config(_pruned(tiny_root, seed=1))) != parent_key(single)
     assert parent_key(parse_config(student_config(tiny_root, 48))) != parent_key(single)
+    # a finished run is keyed on the data it ran on: one from before generator 2 (no tag) is no parent of a run now
+    done = {"config": unpruned.model_dump(mode="json"), "summary": {"dataset_tag": dataset_tag(tiny_root)}}
+    assert run_key(done, parent_key) == parent_key(single)
+    assert run_key({**done, "summary": {"macro_accuracy": 50.0}}, parent_key) != parent_key(single)
 
 
 def test_pruning_runs_reuse_their_parent_and_get_the_result_they_would_have_trained(tiny_root, tmp_path):
