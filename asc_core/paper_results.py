@@ -81,15 +81,30 @@ def gains(long: pd.DataFrame, reference: str) -> pd.DataFrame:
     """Each row's accuracy minus the ``reference`` row's at the same subset and source (points): whether a row is
     above or below the table's reference (its first row: no KD, width 32, all branches, CP-ResNet) is what can agree
     or disagree between two datasets. ``spread`` is the two rows' seed std combined (√(s₁² + s₂²)); a gain
-    inside it is not a finding. Rows other than the reference, where both it and the reference have a figure."""
+    inside it is not a finding. ``n`` is the row's runs, ``p`` the two-sided p-value of Welch's t-test of the row's
+    runs against the reference's (``welch_p``; NaN for the paper's single figures). Rows other than the reference,
+    where both it and the reference have a figure."""
     ref = long[long["row"] == reference].set_index(["source", "subset"])
     out = []
     for r in long[long["row"] != reference].itertuples():
         if (r.source, r.subset) in ref.index:
             b = ref.loc[(r.source, r.subset)]
             out.append({"row": r.row, "subset": r.subset, "source": r.source, "gain": r.mean - b["mean"],
-                        "spread": (r.std**2 + b["std"] ** 2) ** 0.5, "n": r.n})  # fmt: skip
-    return pd.DataFrame(out, columns=["row", "subset", "source", "gain", "spread", "n"])
+                        "spread": (r.std**2 + b["std"] ** 2) ** 0.5, "n": r.n,
+                        "p": welch_p(r.mean, r.std, r.n, b["mean"], b["std"], int(b["n"]))})  # fmt: skip
+    return pd.DataFrame(out, columns=["row", "subset", "source", "gain", "spread", "n", "p"])
+
+
+def welch_p(mean1: float, std1: float, n1: int, mean2: float, std2: float, n2: int) -> float:
+    """Two-sided p-value of Welch's t-test (unequal variances) from two rows' seed mean, sample std and count; NaN
+    where a row has fewer than two runs or neither varies. At two seeds a row, Welch's test has one to two degrees of
+    freedom, so only a gain of several spreads reaches p < 0.05; a third seed lowers that bar about twofold: the p
+    column is what the seeds can say, the verdict which way they point."""
+    from scipy.stats import ttest_ind_from_stats
+
+    if min(n1, n2) < 2 or (std1 == 0 and std2 == 0):
+        return float("nan")
+    return float(ttest_ind_from_stats(mean1, std1, n1, mean2, std2, n2, equal_var=False).pvalue)
 
 
 def directions(table: str, results: pd.DataFrame) -> pd.DataFrame:
@@ -106,9 +121,8 @@ def directions(table: str, results: pd.DataFrame) -> pd.DataFrame:
     under CP-ResNet where the paper has 1.51 "agrees"); empty for the other verdicts.
 
     The spread is the seeds' standard deviation, as the issue asks ("larger than the seed-to-seed spread"). It is a
-    reading rule, not a test: with two seeds a row, a two-sided t-test at 5 % would need a gain of about three
-    spreads (t₀.₉₇₅ at 2 degrees of freedom is 4.3, and the difference's standard error is the spread over √2), so
-    an *agrees* or *disagrees* here says which way the runs point, not that the difference is significant."""
+    reading rule, not a test: an *agrees* or *disagrees* says which way the runs point. Whether the seeds can tell
+    the gain from none is ``p`` (Welch's t-test, ``welch_p``) and ``n`` (the row's runs), carried beside it."""
     from asc_core.tables import reference_row
 
     g = gains(comparison(table, results), reference_row(table))
@@ -134,9 +148,19 @@ def directions(table: str, results: pd.DataFrame) -> pd.DataFrame:
                 "paper": p,
                 "verdict": verdict,
                 "size": _size(r["gain"], r["spread"], p) if verdict == "agrees" else "",
+                "n": int(r["n"]),
+                "p": r["p"],
             }
         )
-    return pd.DataFrame(out, columns=["row", "subset", "ours", "spread", "paper", "verdict", "size"])
+    return pd.DataFrame(out, columns=["row", "subset", "ours", "spread", "paper", "verdict", "size", "n", "p"])
+
+
+def p_words(p: float) -> str:
+    """A p-value as the tables print it: '0.21', '0.051', '0.004', '< 0.001', '–' where there is none (three
+    decimals below 0.1, so that 0.051 does not read as 0.05)."""
+    if pd.isna(p):
+        return "–"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}" if p < 0.1 else f"{p:.2f}"
 
 
 def _size(ours: float, spread: float, paper: float) -> str:
@@ -154,14 +178,14 @@ def directions_text(table: str, results: pd.DataFrame) -> str:
     if d.empty:
         return ""
     lines = [f"Against the paper, row by row (points over *{reference_row(table)}*; ± the seeds' spread — beyond "
-             "it, a direction worth reading; significant at two seeds would take about three spreads):", "",
-             "| row | subset | ours | paper | verdict | size, where it agrees |",
-             "|---|---|---|---|---|---|"]  # fmt: skip
+             "it, a direction worth reading; n: the row's runs; p: Welch's two-sided t-test of the row's runs "
+             "against the reference row's, which at two seeds a row needs a gain of several spreads to pass 0.05):",
+             "", "| row | subset | ours | n | p | paper | verdict | size, where it agrees |",
+             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in d.itertuples():
         paper = "–" if pd.isna(r.paper) else f"{r.paper:+.2f}"
-        lines.append(
-            f"| {r.row} | {r.subset} % | {r.ours:+.1f} ± {r.spread:.1f} | {paper} | {r.verdict} | {r.size or '–'} |"
-        )
+        lines.append(f"| {r.row} | {r.subset} % | {r.ours:+.1f} ± {r.spread:.1f} | {r.n} | {p_words(r.p)} | {paper} "
+                     f"| {r.verdict} | {r.size or '–'} |")  # fmt: skip
     return "\n".join([*lines, "", verdict_counts(d)])
 
 
@@ -173,4 +197,6 @@ def verdict_counts(d: pd.DataFrame) -> str:
     words = {"agrees": f"agree ({as_large} as large as the paper's, within the spread)", "disagrees": "disagree",
              "inside the spread": "inside the spread"}  # fmt: skip
     said = ", ".join(f"{counts[v]} {w}" for v, w in words.items() if v in counts)
-    return f"{said} (of {len(judged)} cells with a paper figure and two seeds)." if said else ""
+    significant = int((judged["p"] < 0.05).sum())
+    tail = f"; {significant} of them at p < 0.05" if said else ""
+    return f"{said} (of {len(judged)} cells with a paper figure and at least two seeds{tail})." if said else ""

@@ -127,11 +127,11 @@ def interrupted(items: list[dict], store) -> list[dict]:
     return [i["run"] for i in standing(items, store)["in the store"] if i["run"]["status"] == "interrupted"]
 
 
-def progress(table: str, tag: str | None = None, rows: dict | None = None) -> tuple[int, int]:
+def progress(table: str, tag: str | None = None, rows: dict | None = None, seeds: int = 2) -> tuple[int, int]:
     """(runs recorded in the committed CSVs, runs planned) for one table on one dataset (default: the one shown), at
-    the default plan (2 seeds)."""
+    the default plan (2 seeds) or with ``seeds`` a cell."""
     rows = recorded() if rows is None else rows
-    items, tag = runs_of(plan([table], dataset="standard")), tag or shown_dataset(table, rows)
+    items, tag = runs_of(plan([table], seeds=seeds, dataset="standard")), tag or shown_dataset(table, rows)
     return sum((result_key(i["config"], tag), i["seed"]) in rows for i in items), len(items)
 
 

@@ -167,7 +167,9 @@ for table, title in (("V", "Table V — widths and pruning"), ("IV", "Table IV �
             st.caption(f"Points over *{tables.reference_row(table)}* at the same subset; ours ± the two rows' seed "
                        "spread combined. *Agrees*: the paper's sign, beyond the spread; *disagrees*: the other sign, "
                        "beyond it; *inside the spread*: the seeds cannot tell it from no difference. A reading rule, "
-                       "not a test: at two seeds a t-test would want about three spreads.")  # fmt: skip
+                       "not a test: the test is *p*, Welch's two-sided t-test of the row's *n* runs against the "
+                       "reference row's (at two seeds a row, below 0.05 only for a gain of several spreads)."
+                       )  # fmt: skip
             st.dataframe(learn.directions_table(directions), hide_index=True, width="stretch")
     if rest:
         with st.expander("What the runs show, in full (the paper's numbers beside ours)"):

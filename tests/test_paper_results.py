@@ -119,12 +119,35 @@ def test_each_cell_gets_a_verdict_against_the_papers_direction():
     assert size[("width 64, unpruned", 5)] == ""  # only an agreeing cell gets a size
     assert pr._size(-2.0, 1.0, -1.5) == "as large" and pr._size(-36.0, 4.4, -1.51) == "23.8× the paper's"
     text = pr.directions_text("V", res)
-    assert "| width 64, unpruned | 5 % | -3.0 ± 1.0 | +0.55 | disagrees | – |" in text
-    assert "| width 64, unpruned | 25 % | +4.0 ± 1.0 | +1.21 | agrees | 3.3× the paper's |" in text
+    assert "| width 64, unpruned | 5 % | -3.0 ± 1.0 | 2 | 0.051 | +0.55 | disagrees | – |" in text
+    assert "| width 64, unpruned | 25 % | +4.0 ± 1.0 | 2 | 0.030 | +1.21 | agrees | 3.3× the paper's |" in text
+    assert "| width 96, unpruned | 25 % | +9.5 ± 0.7 | 1 | – | +1.83 | one seed | – |" in text
     assert text.endswith(
         "1 agree (0 as large as the paper's, within the spread), 1 disagree, 1 inside the spread "
-        "(of 3 cells with a paper figure and two seeds)."
+        "(of 3 cells with a paper figure and at least two seeds; 1 of them at p < 0.05)."
     )
+
+
+def test_the_p_value_is_welchs_t_test_on_the_runs_themselves():
+    """The gain's p is Welch's two-sided t-test on the row's runs against the reference's: the same as scipy's on
+    the raw accuracies (the cell's std is the sample std, ddof 1), at two seeds and three."""
+    from scipy.stats import ttest_ind
+
+    ref, row = [60.0, 61.5, 59.0], [63.0, 66.0]
+    res = _results([("V", "width 32, unpruned", 25, a) for a in ref] + [("V", "width 64, unpruned", 25, a)
+                                                                        for a in row])  # fmt: skip
+    g = pr.gains(pr.comparison("V", res), "width 32, unpruned").set_index(["row", "subset", "source"])
+    cell = g.loc[("width 64, unpruned", 25, pr.OURS)]
+    assert cell["n"] == 2 and cell["p"] == pytest.approx(ttest_ind(row, ref, equal_var=False).pvalue)
+    assert pd.isna(g.loc[("width 64, unpruned", 25, pr.PAPER), "p"])  # one figure a cell: nothing to test
+    assert pd.isna(pr.welch_p(1.0, 0.0, 2, 0.0, 0.0, 2)) and pd.isna(pr.welch_p(1.0, 1.0, 1, 0.0, 1.0, 3))
+    assert [pr.p_words(p) for p in (0.2049, 0.0512, 0.0042, 0.0004, float("nan"))] == [
+        "0.20",
+        "0.051",
+        "0.004",
+        "< 0.001",
+        "–",
+    ]
 
 
 def test_the_directions_command_prints_the_committed_verdicts(tmp_path):

@@ -146,6 +146,27 @@ def test_results_on_two_versions_of_the_embedded_set_are_kept_apart(tmp_path, mo
     assert "<details><summary>The same table on the embedded `standard` set of generator 1" in table_report.render()
 
 
+def test_a_third_seed_is_counted_beside_the_plan(tmp_path, monkeypatch):
+    """The plan is two seeds a cell; the issue's "3 where time allows" runs a third through the same plan
+    (``--seeds 3``), and the table says in how many cells it has one: the cells' n says which."""
+    monkeypatch.setattr(table_record, "RESULTS_DIR", tmp_path / "results")
+    store, data = Store(tmp_path / "runs"), tmp_path / "v2" / "standard"
+    data.mkdir(parents=True)
+    (data / "synth.json").write_text(json.dumps({"preset": "standard", "seed": 0, "version": 2}))
+    items = [i for i in tables.plan(["II"], (25,), 3, str(data)) if i["row"] == "without 3×3"]
+    for item in items:
+        run = store.create_run(item["config"].model_dump(mode="json"), name="s", status="done")
+        store.update_run(run, summary={"macro_accuracy": 50.0 + item["seed"], "dataset_tag": "standard v2"})
+    assert table_record.collect(store, items) == 3
+    assert table_record.progress("II") == (2, 34) and table_record.progress("II", seeds=3) == (3, 51)
+    assert table_report.standing_words("II").startswith(
+        "2 of 34 runs recorded, on the embedded `standard` set of generator 2"
+    ) and "A third seed in 1 of its 17 cells; n says which." in table_report.standing_words("II")
+    assert table_record.table_cells(table_record.results_frame(), "II").loc["without 3×3", "25 %"] == (
+        "51.0 ± 1.0 (n=3)"
+    )
+
+
 @pytest.mark.slow  # trains two small models
 def test_collect_and_render_from_real_runs(tiny_root, tmp_path, monkeypatch):
     monkeypatch.setattr(table_record, "RESULTS_DIR", tmp_path / "results")

@@ -165,7 +165,8 @@ def _directions(a) -> int:
     frames = {t: paper_results.directions(t, results) for t in which}
     text = "\n\n".join(f"Table {t}\n{paper_results.directions_text(t, results) or 'nothing recorded yet'}"
                         for t in which)  # fmt: skip
-    _emit({t: f.to_dict("records") for t, f in frames.items()}, a.json, text)
+    records = {t: f.astype(object).where(f.notna(), None).to_dict("records") for t, f in frames.items()}  # NaN: null
+    _emit(records, a.json, text)
     return 0
 
 

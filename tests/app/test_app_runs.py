@@ -292,6 +292,7 @@ def test_learn_page_widgets_move_the_numbers(monkeypatch, filled, tiny_root):
     assert set(verdicts["verdict"]) <= {"agrees", "disagrees", "inside the spread", "one seed", "no paper figure"}
     sizes = verdicts.loc[verdicts["verdict"] == "agrees", "size, where it agrees"]  # the sign alone flatters
     assert sizes.str.fullmatch(r"as large|\d+\.\d× the paper's").all()
+    assert (verdicts["n"] >= 2).all() and verdicts["p (Welch)"].str.fullmatch(r"0\.\d{2,3}|< 0\.001|1\.00").all()
     assert any(e.label.startswith("Row by row against the paper: ") for e in at.expander)
     at.radio(key="learn_view_V").set_value("accuracy per subset").run()
     assert not at.exception, at.exception
