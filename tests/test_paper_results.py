@@ -85,6 +85,9 @@ def test_the_figures_show_each_row_in_both_panels():
     bars = {(t.name, t.xaxis): list(t.y) for t in gain.data}
     assert bars[("CNN + transformer teachers", "x")] == [pytest.approx(2.5)]
     assert bars[("CNN + transformer teachers", "x2")] == pytest.approx([46.83 - 43.41, 56.94 - 51.22, 61.12 - 58.59])
+    hover = {(t.name, t.xaxis): list(t.customdata) for t in gain.data}  # ours: the runs behind the bar, and its p
+    assert hover[("CNN + transformer teachers", "x")] == ["<br>1 run, ± 0.7; Welch p –"]
+    assert set(hover[("CNN + transformer teachers", "x2")]) == {""}
 
 
 def test_a_finding_has_a_headline_for_the_demo(tmp_path, monkeypatch):

@@ -413,10 +413,15 @@ def vs_paper_gain_figure(gains, ours: str, paper: str, reference: str):
     import plotly.express as px
     import plotly.graph_objects as go
 
+    from asc_core.paper_results import p_words
+
     def trace(g, row, colour, left, **legend):
-        return go.Bar(x=[f"{s} %" for s in g["subset"]], y=g["gain"], marker_color=colour,
+        runs = [f"<br>{n} run{'s' * (n != 1)}, ± {s:.1f}; Welch p {p_words(p)}" if left else "" for n, s, p in
+                zip(g["n"], g["spread"], g["p"])]  # fmt: skip
+        return go.Bar(x=[f"{s} %" for s in g["subset"]], y=g["gain"], marker_color=colour, customdata=runs,
                       error_y=dict(type="data", array=g["spread"], visible=left),
-                      hovertemplate=f"{row}<br>%{{x}}: %{{y:+.1f}} points over {reference}<extra></extra>",
+                      hovertemplate=f"{row}<br>%{{x}}: %{{y:+.1f}} points over {reference}"
+                      "%{customdata}<extra></extra>",
                       **legend)  # fmt: skip
 
     colours = px.colors.qualitative.Plotly[1:]  # the reference row is the first colour of the accuracy view
