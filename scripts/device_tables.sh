@@ -3,8 +3,9 @@
 # first (the data is generated afresh, on the embedded set's current generator); WORKERS concurrent runs on the one
 # GPU; BUDGET_S seconds of training, then up to GRACE_S more in which the runs in hand finish and no other starts
 # (keep BUDGET_S + GRACE_S about 100 s under the call's limit); CHECK=0 skips the pruning schedule's GPU-path check
-# (~30 s). The CSVs and RESULTS.md come back under $OUT (commit them into docs/); they are copied there every 20 s as
-# runs land, so a call cut off by its time limit still brings back what finished.
+# (~30 s); SEEDS seeds a cell (default 2, the plan; 3 adds the third where the CSVs lack it). The CSVs and
+# RESULTS.md come back under $OUT (commit them into docs/); they are copied there every 20 s as runs land, so a call
+# cut off by its time limit still brings back what finished.
 set -o pipefail
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
 export PYTHONPATH=/tmp/site:$PWD/.whl/site:$PWD PYTHONUNBUFFERED=1 ASC_DATA_HOME=/tmp/data ASC_RUNS=/tmp/runs
@@ -26,7 +27,7 @@ echo "standard set in $(( $(date +%s) - t0 )) s"
 ( while sleep 20; do cp docs/results/*.csv "$OUT/" 2>/dev/null; done ) &
 copier=$!
 python3 -m asc_core tables run --tables "${TABLES:-V,IV,III,II,device}" --workers "${WORKERS:-8}" \
-  --budget-s "${BUDGET_S:-330}" --grace-s "${GRACE_S:-150}" 2>&1 | grep -E "^\[|queued|result rows|planned|workers ended|Error|error" | tail -40
+  --seeds "${SEEDS:-2}" --budget-s "${BUDGET_S:-330}" --grace-s "${GRACE_S:-150}" 2>&1 | grep -E "^\[|queued|result rows|planned|workers ended|Error|error" | tail -40
 kill $copier
 cp docs/results/*.csv docs/RESULTS.md "$OUT/" 2>/dev/null
 grep -E "Error|error" /tmp/runs/tables-workers.log | sort | uniq -c | sort -rn | head -10
