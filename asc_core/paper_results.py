@@ -197,6 +197,10 @@ def verdict_counts(d: pd.DataFrame) -> str:
     words = {"agrees": f"agree ({as_large} as large as the paper's, within the spread)", "disagrees": "disagree",
              "inside the spread": "inside the spread"}  # fmt: skip
     said = ", ".join(f"{counts[v]} {w}" for v, w in words.items() if v in counts)
+    if not said:
+        return ""
     significant = int((judged["p"] < 0.05).sum())
-    tail = f"; {significant} of them at p < 0.05" if said else ""
-    return f"{said} (of {len(judged)} cells with a paper figure and at least two seeds{tail})." if said else ""
+    return (
+        f"{said} (of {len(judged)} cells with a paper figure and at least two seeds; {significant} of them at "
+        "p < 0.05)."
+    )

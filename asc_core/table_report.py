@@ -29,10 +29,11 @@ def standing_words(table: str, rows: dict | None = None) -> str:
     shown = shown_dataset(table, rows)
     done, planned = progress(table, shown, rows)
     words = f"{done} of {planned} runs recorded, {data_words(shown)}."
-    with_third, cells = (a - b for a, b in zip(progress(table, shown, rows, seeds=3), (done, planned)))
-    if with_third:  # the "3 where time allows": a cell's n says which
-        words += f" A third seed in {with_third} of its {cells} cells" + (" (all of them)." if with_third == cells
-                                                                            else "; n says which.")  # fmt: skip
+    done3, planned3 = progress(table, shown, rows, seeds=3)  # the "3 where time allows"
+    if done3 > done:  # the third seeds recorded, of one per cell
+        third, cells = done3 - done, planned3 - planned
+        words += f" A third seed in {third} of its {cells} cells" + (" (all of them)." if third == cells
+                                                                   else "; n says which.")  # fmt: skip
     for tag in datasets_beside(table, rows)[1]:
         words += (f" On `{tag}`, {progress(table, tag, rows)[0]} of {planned} so far: the table moves to them once "
                   "they are as many as these.")  # fmt: skip
