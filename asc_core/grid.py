@@ -35,6 +35,13 @@ _DEFAULT_CLIPS_PER_S = {
     },
     "cuda": {"dcase24_baseline": 2000.0, "rep_mobile": 1080.0, "rep_mobile_paper": 1280.0, "other": 1000.0},
 }
+# How a network's training throughput falls with its width: clips/s ∝ width^-1.3. Rep-Mobile on this 2-core CPU
+# (two workers, Table V's seed-2 runs, 27 Nov 2026; student training alone): 100 clips/s at width 32 and 40.5 at 64
+# on the 25 % subset (exponent 1.30), 48 at 64 and 31 at 96 at 100 % (1.08). Pointwise convolutions grow with
+# width², but the front end, the depthwise convolutions and the per-batch overheads do not. The width² this used
+# to assume put a width-96 run at 32 min that took 11 (`tables plan`). Where `bench train` measured two widths of
+# the network, their ratio sets the exponent instead.
+_WIDTH_EXPONENT = 1.3
 # A pruning round besides its training: tracing, the budget search on counted structures, NNI's speed-up and
 # three evaluations of the test split (measured ~10-20 s on the CPU for widths 48-96).
 _PRUNE_ROUND_S = {"cpu": 20.0, "cuda": 8.0}
@@ -94,8 +101,9 @@ def expand(
 
 def _clips_per_s(name: str, width: int | None, feature_mode: str, runs: list[dict], device: str) -> float:
     """Median measured throughput of finished teacher-free runs of the same model and width; else this machine's
-    last `bench train` (the same network, scaled by width² from the nearest width measured; a network it did not
-    measure: the defaults, scaled by this machine's Rep-Mobile against theirs); else the defaults."""
+    last `bench train` (the same network, scaled from the nearest width measured as width^-e, e from the two widths
+    it measured or ``_WIDTH_EXPONENT``; a network it did not measure: the defaults, scaled by this machine's
+    Rep-Mobile against theirs); else the defaults."""
     from asc_core.speeds import measured_rates
 
     w = width or 32
@@ -113,7 +121,7 @@ def _clips_per_s(name: str, width: int | None, feature_mode: str, runs: list[dic
     if rates:
         return sorted(rates)[len(rates) // 2]
     table = _DEFAULT_CLIPS_PER_S[device]
-    default = table.get(name, table["other"]) * (32 / w) ** 2
+    default = table.get(name, table["other"]) * (32 / w) ** _WIDTH_EXPONENT
     bench = measured_rates()
     if bench.get("device") != device:
         return default
@@ -122,9 +130,20 @@ def _clips_per_s(name: str, width: int | None, feature_mode: str, runs: list[dic
                 if k.split("@")[0] == name and k.endswith(suffix) and (suffix or ":" not in k)}  # fmt: skip
     if measured:
         w0 = min(measured, key=lambda x: abs(x - w))
-        return measured[w0] * (w0 / w) ** 2
+        return measured[w0] * (w0 / w) ** _width_exponent(measured)
     reference = bench.get("rates", {}).get("rep_mobile@32")
     return default * reference / table["rep_mobile"] if reference else default
+
+
+def _width_exponent(measured: dict[int, float]) -> float:
+    """The exponent of width in a network's clips/s, from two widths `bench train` measured (bounded to 0.5-2.5:
+    a noisy pair should not predict a width-96 network faster than a width-32 one), else ``_WIDTH_EXPONENT``."""
+    if len(measured) < 2:
+        return _WIDTH_EXPONENT
+    lo, hi = min(measured), max(measured)
+    if measured[lo] <= 0 or measured[hi] <= 0:
+        return _WIDTH_EXPONENT
+    return min(2.5, max(0.5, math.log(measured[lo] / measured[hi]) / math.log(hi / lo)))
 
 
 def stage_plan(
