@@ -36,11 +36,11 @@ _DEFAULT_CLIPS_PER_S = {
     "cuda": {"dcase24_baseline": 2000.0, "rep_mobile": 1080.0, "rep_mobile_paper": 1280.0, "other": 1000.0},
 }
 # How a network's training throughput falls with its width: clips/s ∝ width^-1.3. Rep-Mobile on this 2-core CPU
-# (two workers, Table V's seed-2 runs, 27 Nov 2026; student training alone): 100 clips/s at width 32 and 40.5 at 64
-# on the 25 % subset (exponent 1.30), 48 at 64 and 31 at 96 at 100 % (1.08). Pointwise convolutions grow with
-# width², but the front end, the depthwise convolutions and the per-batch overheads do not. The width² this used
-# to assume put a width-96 run at 32 min that took 11 (`tables plan`). Where `bench train` measured two widths of
-# the network, their ratio sets the exponent instead.
+# (two workers, Table V's seed-2 runs, 27 Nov 2026; student training alone): 100 clips/s at width 32, 40.5 at 64
+# and 22 at 96 on the 25 % subset (exponents 1.30 and 1.37), 48 at 64 and 31 at 96 at 100 % (1.08). Pointwise
+# convolutions grow with width², but the front end, the depthwise convolutions and the per-batch overheads do not.
+# The width² this used to assume put a width-96 run at 32 min that took 11 (`tables plan`). Where `bench train`
+# measured two widths of the network, their ratio sets the exponent instead.
 _WIDTH_EXPONENT = 1.3
 # A pruning round besides its training: tracing, the budget search on counted structures, NNI's speed-up and
 # three evaluations of the test split (measured ~10-20 s on the CPU for widths 48-96).
