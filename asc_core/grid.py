@@ -135,6 +135,11 @@ def _clips_per_s(name: str, width: int | None, feature_mode: str, runs: list[dic
     return default * reference / table["rep_mobile"] if reference else default
 
 
+def clips_per_device(rows) -> dict[str, int]:
+    """A subset's training clips per recording device (``Dataset.subset`` rows)."""
+    return {str(k): int(v) for k, v in rows["device"].value_counts().items()}
+
+
 def _width_exponent(measured: dict[int, float]) -> float:
     """The exponent of width in a network's clips/s, from two widths `bench train` measured (bounded to 0.5-2.5:
     a noisy pair should not predict a width-96 network faster than a width-32 one), else ``_WIDTH_EXPONENT``."""
@@ -153,10 +158,13 @@ def stage_plan(
     teachers_ready: int = 0,
     device: str = "cpu",
     parent_ready: bool = False,
+    device_clips: dict[str, int] | None = None,
 ) -> dict[str, float]:
     """Estimated seconds per stage, in the order a run goes through them, keyed as the run names its stages
     ('teacher 1/2', 'student training', 'pruning round 1/2', 'device fine-tuning 3/6', 'evaluation'): the duration
-    estimate and the weights of a running run's whole progress."""
+    estimate and the weights of a running run's whole progress. ``device_clips``: the training clips per device,
+    where the caller has the data (device fine-tuning costs each device its own clips: device A holds three
+    quarters of TAU22's); else they are costed as even."""
     rate = _clips_per_s(cfg.student.name, cfg.student.width, cfg.feature_mode, runs or [], device)
     plan: dict[str, float] = {}
     n_t = len(cfg.teachers)
@@ -191,9 +199,9 @@ def stage_plan(
         from asc_core.data.labels import TRAIN_DEVICES
 
         for i, d in enumerate(TRAIN_DEVICES):
-            plan[f"device fine-tuning {i + 1}/{len(TRAIN_DEVICES)}"] = (
-                train_clips * cfg.device_finetune.epochs / rate / len(TRAIN_DEVICES)
-            )
+            clips = device_clips.get(d, 0) if device_clips is not None else train_clips / len(TRAIN_DEVICES)
+            # its fine-tuning, then the test split through the device's model (the general model's stage: 7 s)
+            plan[f"device fine-tuning {i + 1}/{len(TRAIN_DEVICES)}"] = clips * cfg.device_finetune.epochs / rate + 7.0
     return plan
 
 
@@ -204,11 +212,13 @@ def estimate_seconds(
     teachers_ready: int = 0,
     device: str = "cpu",
     parent_ready: bool = False,
+    device_clips: dict[str, int] | None = None,
 ) -> float:
     """Rough duration: the sum of ``stage_plan`` (student epochs — seconds for a pruning run whose parent is ready —,
     teachers not yet in the zoo, pruning rounds with their schedule, fine-tuning, search and speed-up, device
     fine-tuning, data and evaluation)."""
-    return math.ceil(sum(stage_plan(cfg, train_clips, runs, teachers_ready, device, parent_ready).values()))
+    plan = stage_plan(cfg, train_clips, runs, teachers_ready, device, parent_ready, device_clips)
+    return math.ceil(sum(plan.values()))
 
 
 # Optimisation steps a student needs to leave chance, from this product's own runs on `mini`: the quick preset
@@ -261,7 +271,8 @@ def plan(configs: list[ExperimentConfig], store) -> list[dict]:
     out, earlier = [], set()  # keys of the teachers and parents the configs before this one train
     for cfg in configs:
         ds = open_dataset_cached(str(cfg.dataset or default_dataset_root()))
-        clips = len(ds.subset(cfg.subset))
+        rows = ds.subset(cfg.subset)
+        clips = len(rows)
         ready = 0
         for spec in cfg.teachers:  # a count (stage_plan costs the teachers after the first `ready` ones)
             key = teacher_key(ds, cfg.subset, spec, cfg.kd.views)
@@ -279,7 +290,9 @@ def plan(configs: list[ExperimentConfig], store) -> list[dict]:
                 "train_clips": clips,
                 "teachers_ready": ready,
                 "teachers": len(cfg.teachers),
-                "estimate_s": estimate_seconds(cfg, clips, runs, ready, compute_device(cfg.accelerator), parent),
+                "estimate_s": estimate_seconds(
+                    cfg, clips, runs, ready, compute_device(cfg.accelerator), parent, clips_per_device(rows)
+                ),
                 "steps": optimisation_steps(cfg, clips),
                 "warning": steps_warning(cfg, clips),
             }

@@ -126,3 +126,23 @@ def test_a_teacher_or_parent_an_earlier_run_trains_is_paid_for_once(tiny_root, t
     assert first["estimate_s"] == estimate_seconds(cfg, clips, [], teachers_ready=0, parent_ready=False)
     assert second["estimate_s"] == estimate_seconds(cfg, clips, [], teachers_ready=1, parent_ready=True)
     assert second["estimate_s"] < first["estimate_s"]
+
+
+def test_device_fine_tuning_costs_each_device_its_own_clips(tiny_root):
+    """Device A holds most of the clips (1,280 of 1,750 at the embedded set's 25 %): its fine-tuning is most of the
+    stage, and a run's progress bar must not pass five sixths of it when A is done."""
+    from asc_core.data import open_dataset
+    from asc_core.grid import clips_per_device, stage_plan
+
+    cfg = parse_config({"student": {"name": "rep_mobile"}, "device_finetune": {"enabled": True, "epochs": 10}})
+    clips = {"a": 1280, "b": 100, "c": 100, "s1": 90, "s2": 90, "s3": 90}
+    plan = stage_plan(cfg, 1750, [], device="cpu", device_clips=clips)
+    rate = 1280 * 10 / (plan["device fine-tuning 1/6"] - 7.0)
+    assert plan["device fine-tuning 2/6"] == pytest.approx(100 * 10 / rate + 7.0)
+    assert plan["device fine-tuning 1/6"] > 10 * plan["device fine-tuning 4/6"] - 70
+    even = stage_plan(cfg, 1750, [], device="cpu")  # no data at hand: an even split, the same total
+    device_s = [sum(v for k, v in p.items() if k.startswith("device")) for p in (even, plan)]
+    assert device_s[0] == pytest.approx(device_s[1])
+    rows = open_dataset(tiny_root).subset(100)  # what the runner and the planner pass: the subset's rows counted
+    counts = clips_per_device(rows)
+    assert sum(counts.values()) == len(rows) and counts["a"] == (rows["device"] == "a").sum()

@@ -75,15 +75,16 @@ def run_experiment(
 
 
 def _stage_plan(cfg: ExperimentConfig, ds, store: Store) -> dict[str, float]:
-    from asc_core.grid import parent_ready, stage_plan
+    from asc_core.grid import clips_per_device, parent_ready, stage_plan
     from asc_core.zoo import teacher_key
 
     ready = 0
     for spec in cfg.teachers:
         entry = store.get_teacher(teacher_key(ds, cfg.subset, spec, cfg.kd.views))
         ready += bool(entry and entry.get("status") == "done")
-    runs, parent = store.list_runs("done"), parent_ready(cfg, store)
-    return stage_plan(cfg, len(ds.subset(cfg.subset)), runs, ready, compute_device(cfg.accelerator), parent)
+    runs, parent, rows = store.list_runs("done"), parent_ready(cfg, store), ds.subset(cfg.subset)
+    device = compute_device(cfg.accelerator)
+    return stage_plan(cfg, len(rows), runs, ready, device, parent, clips_per_device(rows))
 
 
 def _run(cfg: ExperimentConfig, store: Store, run_id: str, run_dir: Path, reporter: Reporter, resume: bool) -> dict:
