@@ -42,6 +42,10 @@ _DEFAULT_CLIPS_PER_S = {
 # The width² this used to assume put a width-96 run at 32 min that took 11 (`tables plan`). Where `bench train`
 # measured two widths of the network, their ratio sets the exponent instead.
 _WIDTH_EXPONENT = 1.3
+# A validation pass costs a clip about a third of a training step (a forward pass; the backward is about two).
+# Table V's seed-2 width-96 runs here, student training: 19.6 min at 5 % (60 epochs of 350 clips, 12 passes over
+# the 1,800 test clips), 16.0 at 25 % (6 passes), 11.3 at 100 % (1 pass), for the same 21,000 training clips.
+_EVAL_SPEEDUP = 3.0
 # A pruning round besides its training: tracing, the budget search on counted structures, NNI's speed-up and
 # three evaluations of the test split (measured ~10-20 s on the CPU for widths 48-96).
 _PRUNE_ROUND_S = {"cpu": 20.0, "cuda": 8.0}
@@ -99,7 +103,9 @@ def expand(
     return out
 
 
-def _clips_per_s(name: str, width: int | None, feature_mode: str, runs: list[dict], device: str) -> float:
+def _clips_per_s(
+    name: str, width: int | None, feature_mode: str, runs: list[dict], device: str, eval_clips: int = 0
+) -> float:
     """Median measured throughput of finished teacher-free runs of the same model and width; else this machine's
     last `bench train` (the same network, scaled from the nearest width measured as width^-e, e from the two widths
     it measured or ``_WIDTH_EXPONENT``; a network it did not measure: the defaults, scaled by this machine's
@@ -116,8 +122,9 @@ def _clips_per_s(name: str, width: int | None, feature_mode: str, runs: list[dic
         if (c.get("student") or {}).get("width") != width or c.get("teachers"):
             continue  # runs with teachers also paid for them; keep the estimate to the student's own rate
         epochs = (c.get("optim") or {}).get("epochs") or 0
-        if epochs and s.get("train_clips"):
-            rates.append(s["train_clips"] * epochs / s["seconds"])
+        if epochs and s.get("train_clips"):  # its seconds also paid for its validation passes (as many test splits)
+            work = s["train_clips"] * epochs + _validations(c.get("optim") or {}) * eval_clips / _EVAL_SPEEDUP
+            rates.append(work / s["seconds"])
     if rates:
         return sorted(rates)[len(rates) // 2]
     table = _DEFAULT_CLIPS_PER_S[device]
@@ -135,9 +142,20 @@ def _clips_per_s(name: str, width: int | None, feature_mode: str, runs: list[dic
     return default * reference / table["rep_mobile"] if reference else default
 
 
+def _validations(optim) -> int:
+    """How many times a training validates on the test split (Lightning's ``check_val_every_n_epoch``)."""
+    get = optim.get if isinstance(optim, dict) else lambda k, d=None: getattr(optim, k, d)
+    return (get("epochs") or 0) // max(1, get("validate_every") or 1)
+
+
 def clips_per_device(rows) -> dict[str, int]:
     """A subset's training clips per recording device (``Dataset.subset`` rows)."""
     return {str(k): int(v) for k, v in rows["device"].value_counts().items()}
+
+
+def data_sizes(ds, rows) -> dict:
+    """What ``stage_plan`` reads of the data besides the training clips: per device, and the test split's."""
+    return {"device_clips": clips_per_device(rows), "eval_clips": len(ds.test())}
 
 
 def _width_exponent(measured: dict[int, float]) -> float:
@@ -158,27 +176,33 @@ def stage_plan(
     teachers_ready: int = 0,
     device: str = "cpu",
     parent_ready: bool = False,
+    *,
     device_clips: dict[str, int] | None = None,
+    eval_clips: int = 0,
 ) -> dict[str, float]:
     """Estimated seconds per stage, in the order a run goes through them, keyed as the run names its stages
     ('teacher 1/2', 'student training', 'pruning round 1/2', 'device fine-tuning 3/6', 'evaluation'): the duration
     estimate and the weights of a running run's whole progress. ``device_clips``: the training clips per device,
     where the caller has the data (device fine-tuning costs each device its own clips: device A holds three
-    quarters of TAU22's); else they are costed as even."""
-    rate = _clips_per_s(cfg.student.name, cfg.student.width, cfg.feature_mode, runs or [], device)
+    quarters of TAU22's); else they are costed as even. ``eval_clips``: the test split's clips, which a training
+    runs through every ``validate_every`` epochs (at 5 %, 12 times 1,800 clips against 60 epochs of 350: a fifth
+    of a width-96 run); 0 leaves validation out."""
+    rate = _clips_per_s(cfg.student.name, cfg.student.width, cfg.feature_mode, runs or [], device, eval_clips)
     plan: dict[str, float] = {}
     n_t = len(cfg.teachers)
     for i, spec in enumerate(cfg.teachers):
         if i >= teachers_ready:  # teachers in the zoo are reused: seconds
-            t_rate = _clips_per_s(spec.model.name, spec.model.width, cfg.feature_mode, runs or [], device)
-            plan[f"teacher {i + 1}/{n_t}"] = train_clips * spec.optim.epochs / t_rate
+            t_rate = _clips_per_s(spec.model.name, spec.model.width, cfg.feature_mode, runs or [], device, eval_clips)
+            t_work = train_clips * spec.optim.epochs + _validations(spec.optim) * eval_clips / _EVAL_SPEEDUP
+            plan[f"teacher {i + 1}/{n_t}"] = t_work / t_rate
         else:
             plan[f"teacher {i + 1}/{n_t}"] = 2.0
     plan["features"] = 5.0
     if cfg.teachers:
         plan["teacher logits"] = 3.0
     # a pruning run whose trained parent is in the store loads it (train/parents.py): seconds
-    plan["student training"] = 2.0 if parent_ready else train_clips * cfg.optim.epochs / rate
+    work = train_clips * cfg.optim.epochs + _validations(cfg.optim) * eval_clips / _EVAL_SPEEDUP
+    plan["student training"] = 2.0 if parent_ready else work / rate
     if cfg.pruning.mode != "none":
         p = cfg.pruning
         n_rounds = len(p.chain) + (p.budget is not None)
@@ -212,12 +236,16 @@ def estimate_seconds(
     teachers_ready: int = 0,
     device: str = "cpu",
     parent_ready: bool = False,
+    *,
     device_clips: dict[str, int] | None = None,
+    eval_clips: int = 0,
 ) -> float:
     """Rough duration: the sum of ``stage_plan`` (student epochs — seconds for a pruning run whose parent is ready —,
     teachers not yet in the zoo, pruning rounds with their schedule, fine-tuning, search and speed-up, device
-    fine-tuning, data and evaluation)."""
-    plan = stage_plan(cfg, train_clips, runs, teachers_ready, device, parent_ready, device_clips)
+    fine-tuning, data and evaluation; the validation passes and each device's clips where the caller gives them)."""
+    plan = stage_plan(
+        cfg, train_clips, runs, teachers_ready, device, parent_ready, device_clips=device_clips, eval_clips=eval_clips
+    )
     return math.ceil(sum(plan.values()))
 
 
@@ -291,7 +319,7 @@ def plan(configs: list[ExperimentConfig], store) -> list[dict]:
                 "teachers_ready": ready,
                 "teachers": len(cfg.teachers),
                 "estimate_s": estimate_seconds(
-                    cfg, clips, runs, ready, compute_device(cfg.accelerator), parent, clips_per_device(rows)
+                    cfg, clips, runs, ready, compute_device(cfg.accelerator), parent, **data_sizes(ds, rows)
                 ),
                 "steps": optimisation_steps(cfg, clips),
                 "warning": steps_warning(cfg, clips),

@@ -113,7 +113,8 @@ def test_wall_time_of_a_queue_shared_by_workers():
 def test_a_teacher_or_parent_an_earlier_run_trains_is_paid_for_once(tiny_root, tmp_path):
     """Two runs pruning the same width-32 parent with the same teacher: the second waits for both and reuses
     them (the zoo's lock), so the plan costs them once."""
-    from asc_core.grid import plan
+    from asc_core.data import open_dataset
+    from asc_core.grid import clips_per_device, plan
     from asc_core.store import Store
     from tests.conftest import student_config
 
@@ -122,9 +123,10 @@ def test_a_teacher_or_parent_an_earlier_run_trains_is_paid_for_once(tiny_root, t
     cfg = parse_config(student_config(tiny_root, 32, teachers=teacher, pruning=pruning, optim={"epochs": 100}))
     first, second = plan([cfg, cfg.model_copy(update={"name": "again"})], Store(tmp_path / "runs"))
     assert (first["teachers_ready"], second["teachers_ready"]) == (0, 1)
-    clips = first["train_clips"]
-    assert first["estimate_s"] == estimate_seconds(cfg, clips, [], teachers_ready=0, parent_ready=False)
-    assert second["estimate_s"] == estimate_seconds(cfg, clips, [], teachers_ready=1, parent_ready=True)
+    clips, ds = first["train_clips"], open_dataset(tiny_root)
+    data = {"eval_clips": len(ds.test()), "device_clips": clips_per_device(ds.subset(cfg.subset))}
+    assert first["estimate_s"] == estimate_seconds(cfg, clips, [], teachers_ready=0, parent_ready=False, **data)
+    assert second["estimate_s"] == estimate_seconds(cfg, clips, [], teachers_ready=1, parent_ready=True, **data)
     assert second["estimate_s"] < first["estimate_s"]
 
 
@@ -146,3 +148,20 @@ def test_device_fine_tuning_costs_each_device_its_own_clips(tiny_root):
     rows = open_dataset(tiny_root).subset(100)  # what the runner and the planner pass: the subset's rows counted
     counts = clips_per_device(rows)
     assert sum(counts.values()) == len(rows) and counts["a"] == (rows["device"] == "a").sum()
+
+
+def test_validation_passes_are_costed_and_a_finished_run_predicts_its_repeat():
+    """At 5 % a table run validates 12 times on 1,800 test clips against 60 epochs of 350: a fifth of its time,
+    which the estimate left out. A finished run's seconds paid for its passes too: its rate is taken net of them, so
+    the same config again is estimated at the seconds it took."""
+    from asc_core.grid import stage_plan
+
+    cfg = parse_config({"student": {"name": "rep_mobile", "width": 96}, "teachers": [],
+                        "optim": {"epochs": 60, "validate_every": 5}})  # fmt: skip
+    bare = stage_plan(cfg, 350, [], device="cpu")["student training"]
+    with_val = stage_plan(cfg, 350, [], device="cpu", eval_clips=1800)["student training"]
+    assert with_val == pytest.approx(bare * (1 + 12 * 1800 / 3 / (60 * 350)))
+    done = {"status": "done", "config": cfg.model_dump(mode="json"),
+            "summary": {"seconds": 1178.0, "student": "rep_mobile", "train_clips": 350}}  # fmt: skip
+    again = stage_plan(cfg, 350, [done], device="cpu", eval_clips=1800)["student training"]
+    assert again == pytest.approx(1178.0)

@@ -75,7 +75,7 @@ def run_experiment(
 
 
 def _stage_plan(cfg: ExperimentConfig, ds, store: Store) -> dict[str, float]:
-    from asc_core.grid import clips_per_device, parent_ready, stage_plan
+    from asc_core.grid import data_sizes, parent_ready, stage_plan
     from asc_core.zoo import teacher_key
 
     ready = 0
@@ -84,7 +84,7 @@ def _stage_plan(cfg: ExperimentConfig, ds, store: Store) -> dict[str, float]:
         ready += bool(entry and entry.get("status") == "done")
     runs, parent, rows = store.list_runs("done"), parent_ready(cfg, store), ds.subset(cfg.subset)
     device = compute_device(cfg.accelerator)
-    return stage_plan(cfg, len(rows), runs, ready, device, parent, clips_per_device(rows))
+    return stage_plan(cfg, len(rows), runs, ready, device, parent, **data_sizes(ds, rows))
 
 
 def _run(cfg: ExperimentConfig, store: Store, run_id: str, run_dir: Path, reporter: Reporter, resume: bool) -> dict:
