@@ -107,6 +107,18 @@ def welch_p(mean1: float, std1: float, n1: int, mean2: float, std2: float, n2: i
     return float(ttest_ind_from_stats(mean1, std1, n1, mean2, std2, n2, equal_var=False).pvalue)
 
 
+def paired_p(after, before) -> float:
+    """Two-sided p-value of the paired t-test of ``after`` against ``before``, seed by seed (the device table:
+    each seed's device-specific models are fine-tuned from that seed's general model, so the seeds' level cancels);
+    NaN below two pairs or where the differences do not vary."""
+    from scipy.stats import ttest_rel
+
+    diff = [a - b for a, b in zip(after, before)]
+    if len(diff) < 2 or len(set(diff)) < 2:
+        return float("nan")
+    return float(ttest_rel(after, before).pvalue)
+
+
 def directions(table: str, results: pd.DataFrame) -> pd.DataFrame:
     """Row by row and subset, does this product's gain over the table's reference row go the paper's way? Columns
     row, subset, ours (gain, points), spread, paper (gain), verdict, size — the verdict one of:

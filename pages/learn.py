@@ -161,6 +161,8 @@ for table, title in (("V", "Table V â€” widths and pruning"), ("IV", "Table IV â
     if fig is not None:
         st.plotly_chart(fig, width="stretch", key=f"learn_evidence_{table}")
     st.dataframe(paper_results.with_paper(cells, table), width="stretch")
+    if table == "device" and (gain := table_report.device_gain_words(results)):
+        st.caption(gain)
     directions = paper_results.directions(table, results) if table != "device" else None
     if directions is not None and not directions.empty:
         with st.expander(f"Row by row against the paper: {paper_results.verdict_counts(directions)}"):

@@ -3,6 +3,7 @@ pipeline on the `tiny` dataset (done runs at two subsets, a failed run, a queued
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -282,7 +283,7 @@ def test_learn_page_widgets_move_the_numbers(monkeypatch, filled, tiny_root):
     assert any(h.value == "Table V — widths and pruning" for h in at.subheader)
     assert any(c.value.startswith(f"{table_record.progress('V')[0]} of 40 runs recorded") for c in at.caption)
     v = next(d.value for d in at.dataframe if "width 96, unpruned" in d.value.index)
-    assert v.loc["width 96, unpruned", "25 %"].endswith("(n=2)")
+    assert re.search(r"\(n=[23]\)$", v.loc["width 96, unpruned", "25 %"])
     assert any(m.value.startswith("**What it shows") for m in at.markdown)  # each table's paragraph beside it
     assert "25 % · paper" in v.columns and v.loc["width 96, unpruned", "25 % · paper"] == "59.10"
     evidence = json.loads(next(c for c in at.get("plotly_chart") if "learn_evidence_V" in c.proto.id).proto.spec)
@@ -294,6 +295,9 @@ def test_learn_page_widgets_move_the_numbers(monkeypatch, filled, tiny_root):
     assert sizes.str.fullmatch(r"as large|\d+\.\d× the paper's").all()
     assert (verdicts["n"] >= 2).all() and verdicts["p (Welch)"].str.fullmatch(r"0\.\d{2,3}|< 0\.001|1\.00").all()
     assert any(e.label.startswith("Row by row against the paper: ") for e in at.expander)
+    # the device table: each seed's device-specific models against its own general model, paired
+    paired = r"Device-specific against general, seed by seed: .*paired t-test p "
+    assert any(re.match(paired, c.value) for c in at.caption)
     at.radio(key="learn_view_V").set_value("accuracy per subset").run()
     assert not at.exception, at.exception
     evidence = json.loads(next(c for c in at.get("plotly_chart") if "learn_evidence_V" in c.proto.id).proto.spec)
