@@ -19,7 +19,14 @@ from asc_core.table_record import (
     shown_dataset,
     table_cells,
 )
-from asc_core.tables import CNN_CPJKU_LAM_ROW, CNN_PAPER_KD_ROW, TABLE_SUBSETS, TABLES, epochs_for
+from asc_core.tables import (
+    CNN_CPJKU_LAM_ROW,
+    CNN_PAPER_KD_ROW,
+    SAME_PARENT_PAIRS,
+    TABLE_SUBSETS,
+    TABLES,
+    epochs_for,
+)
 
 
 def standing_words(table: str, rows: dict | None = None) -> str:
@@ -93,6 +100,8 @@ def render(path: Path | None = None) -> str:
         verdicts = directions_text(table, df)
         if verdicts:
             parts += [verdicts, ""]
+        if paired := paired_text(table, df):
+            parts += [paired, ""]
         if finding(table):
             parts += [finding(table), ""]
         for tag in earlier_datasets(table):  # what the table showed before its data changed: kept, folded away
@@ -149,6 +158,40 @@ def finding_parts(table: str) -> tuple[str, str]:
     if first.startswith("In one line:") and "\n" not in first:
         return first.removeprefix("In one line:").strip(), rest.strip()
     return "", text
+
+
+def _seed_diffs(df: pd.DataFrame, table: str, row: str, ref: str, subset=None) -> tuple[list[float], float]:
+    """(row − ref per seed both have, in seed order; the paired t-test's p) for one table (and subset)."""
+    from asc_core.paper_results import paired_p
+
+    d = df[df["table"] == table] if "table" in df else df
+    if subset is not None:
+        d = d[d["subset"].astype(int) == subset]
+    a, b = (d[d["row"] == r].set_index(d[d["row"] == r]["seed"].astype(int))["macro_accuracy"].astype(float)
+            for r in (row, ref))  # fmt: skip
+    seeds = sorted(set(a.index) & set(b.index))
+    return [a[s] - b[s] for s in seeds], paired_p([a[s] for s in seeds], [b[s] for s in seeds])
+
+
+def paired_text(table: str, df: pd.DataFrame) -> str:
+    """The table's rows that share a parent (``SAME_PARENT_PAIRS``), seed by seed, with the paired t-test; ""."""
+    from asc_core.paper_results import p_words
+
+    lines = []
+    for row, ref in SAME_PARENT_PAIRS.get(table, ()):
+        cells = []
+        for subset in TABLE_SUBSETS:
+            diff, p = _seed_diffs(df, table, row, ref, subset)
+            if diff:
+                each = ", ".join(f"{x:+.1f}" for x in diff)
+                test = f"; paired p {p_words(p)}" if not pd.isna(p) else ""
+                cells.append(f"{subset} % {each} (mean {sum(diff) / len(diff):+.1f}{test})")
+        if cells:
+            lines.append(f"- *{row}* against *{ref}*: " + "; ".join(cells) + ".")
+    if not lines:
+        return ""
+    return ("From the same parent, seed by seed (points; the paired t-test cancels the parent's level, which "
+            "Welch's test against the first row does not):\n\n" + "\n".join(lines))  # fmt: skip
 
 
 def device_gain_words(df: pd.DataFrame) -> str:

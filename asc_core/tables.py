@@ -56,6 +56,14 @@ _CNN_PAPER_LR = "CNN teachers at the paper's lr 0.01"
 # 0.7·τ²/10 = 0.28 KL) where CP-JKU's λ 0.02 lets the teachers lead. On generator 1 no KD row beat no KD at 5 %;
 # this row asked whether the loss was why (docs/results/findings/IV.md says what it found on each generator).
 CNN_PAPER_KD_ROW = "CNN teachers at lr 0.01, the paper's KD loss"
+# Rows that start from the same trained network per subset and seed (Table V's pruning rows share the width-96
+# parent): compared seed by seed, the parent's level cancels (a paired test; table_report.paired_text).
+SAME_PARENT_PAIRS = {
+    "V": (
+        ("progressive 96→64→32 (full FT per round)", "single 96→32"),
+        ("progressive 96→64→32 (same FT budget)", "single 96→32"),
+    ),
+}
 
 
 _PAPER_KD = {"variant": "paper", "tau": 0.1, "lam": 0.02, "views": 2}

@@ -214,3 +214,21 @@ def test_the_device_table_tests_each_seed_against_its_own_general_model():
     assert f"paired t-test p {pr.p_words(pr.paired_p(spec, gen))}, 3 seeds)." in words
     assert table_report.device_gain_words(df.iloc[1:2]).endswith("(mean -1.6, 1 seed).")  # no test at one seed
     assert table_report.device_gain_words(df.assign(table="V")) == ""
+
+
+def test_rows_pruning_the_same_parent_are_compared_seed_by_seed():
+    """Table V's progressive and single-step rows prune one network per subset and seed: the paired test sees what
+    the parents' spread hides, and a seed only one row has is left out of the pairs."""
+    from scipy.stats import ttest_rel
+
+    full, single = "progressive 96→64→32 (full FT per round)", "single 96→32"
+    rows = [("V", full, 5, s, a) for s, a in ((0, 45.8), (1, 45.7), (2, 45.8))]
+    rows += [("V", single, 5, s, a) for s, a in ((0, 46.4), (1, 43.8), (2, 42.8), (3, 50.0))]
+    rows += [("V", full, 25, 0, 67.3)] + [("V", single, 25, 0, 66.7)]  # one pair: no test
+    df = pd.DataFrame(rows, columns=["table", "row", "subset", "seed", "macro_accuracy"])
+    text = table_report.paired_text("V", df)
+    p = ttest_rel([45.8, 45.7, 45.8], [46.4, 43.8, 42.8]).pvalue
+    assert f"*{full}* against *{single}*: 5 % -0.6, +1.9, +3.0 (mean +1.4; paired p {pr.p_words(p)}); 25 % +0.6 " \
+           "(mean +0.6)." in text  # fmt: skip
+    assert "same FT budget" not in text  # no runs of that row: no line
+    assert table_report.paired_text("IV", df) == ""
