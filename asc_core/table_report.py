@@ -160,32 +160,35 @@ def finding_parts(table: str) -> tuple[str, str]:
     return "", text
 
 
-def _seed_diffs(df: pd.DataFrame, table: str, row: str, ref: str, subset=None) -> tuple[list[float], float]:
-    """(row − ref per seed both have, in seed order; the paired t-test's p) for one table (and subset)."""
-    from asc_core.paper_results import paired_p
+def _paired_words(after: list[float], before: list[float], test: str = "paired p") -> tuple[str, str]:
+    """Seed by seed: ("-0.6, +1.9, +3.0", "mean +1.4; paired p 0.31") — the differences, their mean and the paired
+    t-test (none below two pairs)."""
+    from asc_core.paper_results import p_words, paired_p
 
-    d = df[df["table"] == table] if "table" in df else df
-    if subset is not None:
-        d = d[d["subset"].astype(int) == subset]
-    a, b = (d[d["row"] == r].set_index(d[d["row"] == r]["seed"].astype(int))["macro_accuracy"].astype(float)
-            for r in (row, ref))  # fmt: skip
-    seeds = sorted(set(a.index) & set(b.index))
-    return [a[s] - b[s] for s in seeds], paired_p([a[s] for s in seeds], [b[s] for s in seeds])
+    diff = [a - b for a, b in zip(after, before)]
+    p = paired_p(after, before)
+    tested = f"; {test} {p_words(p)}" if not pd.isna(p) else ""
+    return ", ".join(f"{x:+.1f}" for x in diff), f"mean {sum(diff) / len(diff):+.1f}{tested}"
+
+
+def _by_seed(d: pd.DataFrame, row: str) -> pd.Series:
+    r = d[d["row"] == row]
+    return pd.Series(r["macro_accuracy"].astype(float).to_numpy(), index=r["seed"].astype(int).to_numpy())
 
 
 def paired_text(table: str, df: pd.DataFrame) -> str:
     """The table's rows that share a parent (``SAME_PARENT_PAIRS``), seed by seed, with the paired t-test; ""."""
-    from asc_core.paper_results import p_words
-
+    d = df[df["table"] == table] if "table" in df else df
     lines = []
     for row, ref in SAME_PARENT_PAIRS.get(table, ()):
         cells = []
         for subset in TABLE_SUBSETS:
-            diff, p = _seed_diffs(df, table, row, ref, subset)
-            if diff:
-                each = ", ".join(f"{x:+.1f}" for x in diff)
-                test = f"; paired p {p_words(p)}" if not pd.isna(p) else ""
-                cells.append(f"{subset} % {each} (mean {sum(diff) / len(diff):+.1f}{test})")
+            at = d[d["subset"].astype(int) == subset]
+            a, b = _by_seed(at, row), _by_seed(at, ref)
+            seeds = sorted(set(a.index) & set(b.index))  # a seed only one row has is no pair
+            if seeds:
+                each, mean = _paired_words([a[s] for s in seeds], [b[s] for s in seeds])
+                cells.append(f"{subset} % {each} ({mean})")
         if cells:
             lines.append(f"- *{row}* against *{ref}*: " + "; ".join(cells) + ".")
     if not lines:
@@ -197,20 +200,15 @@ def paired_text(table: str, df: pd.DataFrame) -> str:
 def device_gain_words(df: pd.DataFrame) -> str:
     """Device-specific against general macro accuracy, seed by seed, with the paired t-test: "Device-specific
     against general, seed by seed: -1.6, -1.1, -1.3 points (mean -1.3; paired t-test p 0.010, 3 seeds)." or ""."""
-    from asc_core.paper_results import p_words, paired_p
-
     d = df[df.get("table", pd.Series(dtype=str)) == "device"] if not df.empty else df
     d = d.dropna(subset=["device_specific_macro_accuracy"]) if not d.empty else d
     if d.empty:
         return ""
-    d = d.sort_values("seed")
-    gen, spec = d["macro_accuracy"].astype(float).tolist(), d["device_specific_macro_accuracy"].astype(float).tolist()
-    diff = [b - a for a, b in zip(gen, spec)]
-    each = ", ".join(f"{x:+.1f}" for x in diff)
-    p = paired_p(spec, gen)
-    test = f"; paired t-test p {p_words(p)}" if not pd.isna(p) else ""
-    return (f"Device-specific against general, seed by seed: {each} points (mean {sum(diff) / len(diff):+.1f}{test}, "
-            f"{len(diff)} seed{'s' if len(diff) > 1 else ''}).")  # fmt: skip
+    d = d.sort_values("seed", key=lambda s: s.astype(int))
+    spec, gen = (d[c].astype(float).tolist() for c in ("device_specific_macro_accuracy", "macro_accuracy"))
+    each, mean = _paired_words(spec, gen, "paired t-test p")
+    seeds = f"{len(d)} seed{'s' if len(d) > 1 else ''}"
+    return f"Device-specific against general, seed by seed: {each} points ({mean}, {seeds})."
 
 
 def _device_table(df: pd.DataFrame) -> str:
