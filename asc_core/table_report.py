@@ -179,6 +179,8 @@ def _by_seed(d: pd.DataFrame, row: str) -> pd.Series:
 def paired_text(table: str, df: pd.DataFrame) -> str:
     """The table's rows that share a parent (``SAME_PARENT_PAIRS``), seed by seed, with the paired t-test; ""."""
     d = df[df["table"] == table] if "table" in df else df
+    if d.empty or not {"row", "subset", "seed", "macro_accuracy"} <= set(d.columns):
+        return ""  # nothing recorded yet (a fresh results folder)
     lines = []
     for row, ref in SAME_PARENT_PAIRS.get(table, ()):
         cells = []
@@ -201,7 +203,10 @@ def device_gain_words(df: pd.DataFrame) -> str:
     """Device-specific against general macro accuracy, seed by seed, with the paired t-test: "Device-specific
     against general, seed by seed: -1.6, -1.1, -1.3 points (mean -1.3; paired t-test p 0.010, 3 seeds)." or ""."""
     d = df[df.get("table", pd.Series(dtype=str)) == "device"] if not df.empty else df
-    d = d.dropna(subset=["device_specific_macro_accuracy"]) if not d.empty else d
+    if d.empty:
+        return ""
+    cols = ("device_specific_macro_accuracy", "macro_accuracy")  # the CSVs' text: a run without one is ""
+    d = d.assign(**{c: pd.to_numeric(d[c], errors="coerce") for c in cols}).dropna(subset=list(cols))
     if d.empty:
         return ""
     d = d.sort_values("seed", key=lambda s: s.astype(int))

@@ -214,6 +214,8 @@ def test_the_device_table_tests_each_seed_against_its_own_general_model():
     assert f"paired t-test p {pr.p_words(pr.paired_p(spec, gen))}, 3 seeds)." in words
     assert table_report.device_gain_words(df.iloc[1:2]).endswith("(mean -1.6, 1 seed).")  # no test at one seed
     assert table_report.device_gain_words(df.assign(table="V")) == ""
+    blank = df.astype(str).assign(device_specific_macro_accuracy=["", "60.0", "56.9"])  # as the CSVs read: text
+    assert table_report.device_gain_words(blank).startswith("Device-specific against general, seed by seed: -1.6, -1.1")
 
 
 def test_rows_pruning_the_same_parent_are_compared_seed_by_seed():
@@ -232,3 +234,4 @@ def test_rows_pruning_the_same_parent_are_compared_seed_by_seed():
            "(mean +0.6)." in text  # fmt: skip
     assert "same FT budget" not in text  # no runs of that row: no line
     assert table_report.paired_text("IV", df) == ""
+    assert table_report.paired_text("V", pd.DataFrame()) == ""  # a fresh results folder renders
