@@ -16,7 +16,9 @@ from asc_core.config import ConfigError, ExperimentConfig, parse_config
 # speed on that CPU (one thread, `bench_train.bare_step`, 2026-11-26): CP-ResNet 1.5×, CP-Mobile 2.0×,
 # TF-SepNet 1.6×, SSCP-Mobile 1.7×, DSSDN-L 0.6×, PaSST-tiny 3.5× — and BC-ResNet 0.21× (its depthwise
 # convolutions and sub-spectral norms at full frequency resolution; its runs took over an hour where the old
-# one-figure-for-all default said 4 min). Used until this machine has run `bench train` (its figures, in
+# one-figure-for-all default said 4 min). BC-ResNet's whole runs here, two workers (Table III's seed 2 at 5 and
+# 25 %, 27 Nov 2026): 12.4 and 12.5 clips/s counting the validation passes (`_EVAL_SPEEDUP`), so 12.5, not the
+# bare step's 21: its loop overheads are a larger share. Used until this machine has run `bench train` (its figures, in
 # <data home>/bench/train.json, come first; models it did not measure are scaled by how this machine's
 # Rep-Mobile compares with the table's) and until the store holds a finished run of the same model.
 _DEFAULT_CLIPS_PER_S = {
@@ -26,7 +28,7 @@ _DEFAULT_CLIPS_PER_S = {
         "rep_mobile_paper": 110.0,
         "cp_resnet": 150.0,
         "cp_mobile": 200.0,
-        "bc_resnet": 21.0,
+        "bc_resnet": 12.5,
         "tf_sepnet": 160.0,
         "sscp_mobile": 170.0,
         "dssdn_l": 60.0,
@@ -215,8 +217,12 @@ def stage_plan(
                 _clips_per_s(cfg.student.name, w, cfg.feature_mode, runs or [], device) if w else rate
                 for w in (start, end)
             )
+            # its fine-tuning validates as the training does (runner.finetune: every ``validate_every`` epochs)
+            ft_val = p.finetune_epochs // max(1, cfg.optim.validate_every) * eval_clips / _EVAL_SPEEDUP
             plan[f"pruning round {k + 1}/{n_rounds}"] = (
-                train_clips * (schedule / rate_start + p.finetune_epochs / rate_end) + _PRUNE_ROUND_S[device]
+                train_clips * (schedule / rate_start + p.finetune_epochs / rate_end)
+                + ft_val / rate_end
+                + _PRUNE_ROUND_S[device]
             )
     plan["evaluation"] = 7.0
     if cfg.device_finetune.enabled:

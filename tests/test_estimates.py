@@ -82,7 +82,7 @@ def test_weak_teacher_choices_are_named_on_a_cpu():
 
 
 def test_each_network_is_estimated_at_its_own_speed(tmp_path, monkeypatch):
-    """BC-ResNet trains ~5× slower than Rep-Mobile here: it was once estimated at 4 min for runs of over an hour,
+    """BC-ResNet trains ~8× slower than Rep-Mobile here: it was once estimated at 4 min for runs of over an hour,
     and a teacher's stage was costed at its student's speed."""
     from asc_core.grid import stage_plan
 
@@ -99,7 +99,7 @@ def test_each_network_is_estimated_at_its_own_speed(tmp_path, monkeypatch):
     # a machine whose `bench train` measured only Rep-Mobile, at half the table's speed: the others follow it
     (tmp_path / "bench").mkdir()
     (tmp_path / "bench" / "train.json").write_text(json.dumps({"device": "cpu", "rates": {"rep_mobile@32": 50.0}}))
-    assert abs(teacher_s("bc_resnet") - 2 * 1000 * 10 / 21.0) < 1
+    assert abs(teacher_s("bc_resnet") - 2 * 1000 * 10 / 12.5) < 1
 
 
 def test_wall_time_of_a_queue_shared_by_workers():
@@ -153,14 +153,19 @@ def test_device_fine_tuning_costs_each_device_its_own_clips(tiny_root):
 def test_validation_passes_are_costed_and_a_finished_run_predicts_its_repeat():
     """At 5 % a table run validates 12 times on 1,800 test clips against 60 epochs of 350: a fifth of its time,
     which the estimate left out. A finished run's seconds paid for its passes too: its rate is taken net of them, so
-    the same config again is estimated at the seconds it took."""
-    from asc_core.grid import stage_plan
+    the same config again is estimated at the seconds it took. A pruning round's fine-tuning validates likewise."""
+    from asc_core.grid import _clips_per_s, stage_plan
 
     cfg = parse_config({"student": {"name": "rep_mobile", "width": 96}, "teachers": [],
                         "optim": {"epochs": 60, "validate_every": 5}})  # fmt: skip
     bare = stage_plan(cfg, 350, [], device="cpu")["student training"]
     with_val = stage_plan(cfg, 350, [], device="cpu", eval_clips=1800)["student training"]
     assert with_val == pytest.approx(bare * (1 + 12 * 1800 / 3 / (60 * 350)))
+    pruned = cfg.model_copy(update={"pruning": cfg.pruning.model_copy(update={"mode": "single", "chain": [32],
+                                                                               "finetune_epochs": 10})})  # fmt: skip
+    rounds = [stage_plan(pruned, 350, [], device="cpu", eval_clips=e)["pruning round 1/1"] for e in (0, 1800)]
+    rate32 = _clips_per_s("rep_mobile", 32, pruned.feature_mode, [], "cpu")
+    assert rounds[1] - rounds[0] == pytest.approx(2 * 1800 / 3 / rate32)  # its fine-tuning validates twice
     done = {"status": "done", "config": cfg.model_dump(mode="json"),
             "summary": {"seconds": 1178.0, "student": "rep_mobile", "train_clips": 350}}  # fmt: skip
     again = stage_plan(cfg, 350, [done], device="cpu", eval_clips=1800)["student training"]
