@@ -123,9 +123,9 @@ def _clips_per_s(
             continue
         if (c.get("student") or {}).get("width") != width or c.get("teachers"):
             continue  # runs with teachers also paid for them; keep the estimate to the student's own rate
-        epochs = (c.get("optim") or {}).get("epochs") or 0
-        if epochs and s.get("train_clips"):  # its seconds also paid for its validation passes (as many test splits)
-            work = s["train_clips"] * epochs + _validations(c.get("optim") or {}) * eval_clips / _EVAL_SPEEDUP
+        optim = c.get("optim") or {}
+        if optim.get("epochs") and s.get("train_clips"):  # its seconds also paid for its validation passes
+            work = _work(s["train_clips"], optim["epochs"], optim.get("validate_every"), eval_clips)
             rates.append(work / s["seconds"])
     if rates:
         return sorted(rates)[len(rates) // 2]
@@ -144,10 +144,10 @@ def _clips_per_s(
     return default * reference / table["rep_mobile"] if reference else default
 
 
-def _validations(optim) -> int:
-    """How many times a training validates on the test split (Lightning's ``check_val_every_n_epoch``)."""
-    get = optim.get if isinstance(optim, dict) else lambda k, d=None: getattr(optim, k, d)
-    return (get("epochs") or 0) // max(1, get("validate_every") or 1)
+def _work(train_clips: int, epochs: int, validate_every: int | None, eval_clips: int) -> float:
+    """What a training costs in training clips: its epochs, and its passes over the test split (Lightning's
+    ``check_val_every_n_epoch``) at ``_EVAL_SPEEDUP`` test clips a training clip."""
+    return train_clips * epochs + epochs // max(1, validate_every or 1) * eval_clips / _EVAL_SPEEDUP
 
 
 def clips_per_device(rows) -> dict[str, int]:
@@ -195,7 +195,7 @@ def stage_plan(
     for i, spec in enumerate(cfg.teachers):
         if i >= teachers_ready:  # teachers in the zoo are reused: seconds
             t_rate = _clips_per_s(spec.model.name, spec.model.width, cfg.feature_mode, runs or [], device, eval_clips)
-            t_work = train_clips * spec.optim.epochs + _validations(spec.optim) * eval_clips / _EVAL_SPEEDUP
+            t_work = _work(train_clips, spec.optim.epochs, spec.optim.validate_every, eval_clips)
             plan[f"teacher {i + 1}/{n_t}"] = t_work / t_rate
         else:
             plan[f"teacher {i + 1}/{n_t}"] = 2.0
@@ -203,7 +203,7 @@ def stage_plan(
     if cfg.teachers:
         plan["teacher logits"] = 3.0
     # a pruning run whose trained parent is in the store loads it (train/parents.py): seconds
-    work = train_clips * cfg.optim.epochs + _validations(cfg.optim) * eval_clips / _EVAL_SPEEDUP
+    work = _work(train_clips, cfg.optim.epochs, cfg.optim.validate_every, eval_clips)
     plan["student training"] = 2.0 if parent_ready else work / rate
     if cfg.pruning.mode != "none":
         p = cfg.pruning
@@ -214,15 +214,13 @@ def stage_plan(
             start, end = before[min(k, len(before) - 1)], (p.chain[k] if k < len(p.chain) else before[-1])
             # the schedule trains the masked network at the width it starts from; fine-tuning, the pruned one
             rate_start, rate_end = (
-                _clips_per_s(cfg.student.name, w, cfg.feature_mode, runs or [], device) if w else rate
+                _clips_per_s(cfg.student.name, w, cfg.feature_mode, runs or [], device, eval_clips) if w else rate
                 for w in (start, end)
             )
             # its fine-tuning validates as the training does (runner.finetune: every ``validate_every`` epochs)
-            ft_val = p.finetune_epochs // max(1, cfg.optim.validate_every) * eval_clips / _EVAL_SPEEDUP
+            finetune = _work(train_clips, p.finetune_epochs, cfg.optim.validate_every, eval_clips)
             plan[f"pruning round {k + 1}/{n_rounds}"] = (
-                train_clips * (schedule / rate_start + p.finetune_epochs / rate_end)
-                + ft_val / rate_end
-                + _PRUNE_ROUND_S[device]
+                train_clips * schedule / rate_start + finetune / rate_end + _PRUNE_ROUND_S[device]
             )
     plan["evaluation"] = 7.0
     if cfg.device_finetune.enabled:

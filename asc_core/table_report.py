@@ -140,9 +140,14 @@ def finding(table: str) -> str:
     return path.read_text().strip() if path.exists() else ""
 
 
+def _rows_of(df: pd.DataFrame, table: str) -> pd.DataFrame:
+    """The committed runs of one table (none in a fresh results folder, whose frame has no columns)."""
+    return df[df["table"] == table] if "table" in df else df.iloc[:0]
+
+
 def device_means(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """(devices × [general, device-specific] mean accuracy (%), runs) of the device fine-tuning table."""
-    d = df[df.get("table", pd.Series(dtype=str)) == "device"] if not df.empty else df
+    d = _rows_of(df, "device")
     if d.empty:
         return pd.DataFrame(columns=["general", "device-specific"]), 0
     gen = pd.DataFrame([json.loads(x) for x in d["per_device"]]).mean()
@@ -178,9 +183,9 @@ def _by_seed(d: pd.DataFrame, row: str) -> pd.Series:
 
 def paired_text(table: str, df: pd.DataFrame) -> str:
     """The table's rows that share a parent (``SAME_PARENT_PAIRS``), seed by seed, with the paired t-test; ""."""
-    d = df[df["table"] == table] if "table" in df else df
-    if d.empty or not {"row", "subset", "seed", "macro_accuracy"} <= set(d.columns):
-        return ""  # nothing recorded yet (a fresh results folder)
+    d = _rows_of(df, table)
+    if d.empty:
+        return ""
     lines = []
     for row, ref in SAME_PARENT_PAIRS.get(table, ()):
         cells = []
@@ -202,15 +207,15 @@ def paired_text(table: str, df: pd.DataFrame) -> str:
 def device_gain_words(df: pd.DataFrame) -> str:
     """Device-specific against general macro accuracy, seed by seed, with the paired t-test: "Device-specific
     against general, seed by seed: -1.6, -1.1, -1.3 points (mean -1.3; paired t-test p 0.010, 3 seeds)." or ""."""
-    d = df[df.get("table", pd.Series(dtype=str)) == "device"] if not df.empty else df
+    cols = ["device_specific_macro_accuracy", "macro_accuracy"]  # the CSVs' text: a run without one is ""
+    d = _rows_of(df, "device")
     if d.empty:
         return ""
-    cols = ("device_specific_macro_accuracy", "macro_accuracy")  # the CSVs' text: a run without one is ""
-    d = d.assign(**{c: pd.to_numeric(d[c], errors="coerce") for c in cols}).dropna(subset=list(cols))
+    d = d.assign(**{c: pd.to_numeric(d[c], errors="coerce") for c in cols}).dropna(subset=cols)
     if d.empty:
         return ""
     d = d.sort_values("seed", key=lambda s: s.astype(int))
-    spec, gen = (d[c].astype(float).tolist() for c in ("device_specific_macro_accuracy", "macro_accuracy"))
+    spec, gen = (d[c].tolist() for c in cols)
     each, mean = _paired_words(spec, gen, "paired t-test p")
     seeds = f"{len(d)} seed{'s' if len(d) > 1 else ''}"
     return f"Device-specific against general, seed by seed: {each} points ({mean}, {seeds})."

@@ -214,6 +214,7 @@ def test_the_device_table_tests_each_seed_against_its_own_general_model():
     assert f"paired t-test p {pr.p_words(pr.paired_p(spec, gen))}, 3 seeds)." in words
     assert table_report.device_gain_words(df.iloc[1:2]).endswith("(mean -1.6, 1 seed).")  # no test at one seed
     assert table_report.device_gain_words(df.assign(table="V")) == ""
+    assert table_report.device_gain_words(pd.DataFrame()) == ""  # a fresh results folder
     blank = df.astype(str).assign(device_specific_macro_accuracy=["", "60.0", "56.9"])  # as the CSVs read: text
     assert table_report.device_gain_words(blank).startswith("Device-specific against general, seed by seed: -1.6, -1.1")
 
