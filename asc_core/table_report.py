@@ -22,7 +22,8 @@ from asc_core.table_record import (
 from asc_core.tables import (
     CNN_CPJKU_LAM_ROW,
     CNN_PAPER_KD_ROW,
-    SAME_PARENT_PAIRS,
+    PAIRED_ROWS,
+    PAIRED_WHY,
     TABLE_SUBSETS,
     TABLES,
     epochs_for,
@@ -70,6 +71,8 @@ def render(path: Path | None = None) -> str:
              "Distillation (Tables IV, V, device): CP-JKU's loss (τ 2, on the teachers' mean logits) at λ 0.3, the "
              "quick preset's; the paper's own loss (eq. 1: KL per teacher at τ 0.1; λ 0.02, as Han et al. give none) "
              f"only in the row *{CNN_PAPER_KD_ROW}*, and CP-JKU's loss at its own λ 0.02 in *{CNN_CPJKU_LAM_ROW}*. "
+             "The student of Tables IV, V and device is `rep_mobile`: the paper's four training-time branches "
+             "plus RepVGG's BatchNorm identity branch, which Table II measures seed by seed. "
              "Table V's pruning rows prune the trained student of the unpruned row of their width, seed and data "
              "(one network shared, as the paper prunes its trained model); runs recorded before 27 Nov 2026 trained "
              "their own copy of it. "
@@ -182,26 +185,25 @@ def _by_seed(d: pd.DataFrame, row: str) -> pd.Series:
 
 
 def paired_text(table: str, df: pd.DataFrame) -> str:
-    """The table's rows that share a parent (``SAME_PARENT_PAIRS``), seed by seed, with the paired t-test; ""."""
-    d = _rows_of(df, table)
-    if d.empty:
-        return ""
+    """The rows shown with ``table`` that differ from another in one thing (``PAIRED_ROWS``), seed by seed, with
+    the paired t-test; "" where none has runs."""
     lines = []
-    for row, ref in SAME_PARENT_PAIRS.get(table, ()):
+    for pair in PAIRED_ROWS.get(table, ()):
+        d, ref = _rows_of(df, pair.of or table), _rows_of(df, table)
+        if d.empty or ref.empty:
+            continue
         cells = []
         for subset in TABLE_SUBSETS:
-            at = d[d["subset"].astype(int) == subset]
-            a, b = _by_seed(at, row), _by_seed(at, ref)
+            a = _by_seed(d[d["subset"].astype(int) == subset], pair.row)
+            b = _by_seed(ref[ref["subset"].astype(int) == subset], pair.ref)
             seeds = sorted(set(a.index) & set(b.index))  # a seed only one row has is no pair
             if seeds:
                 each, mean = _paired_words([a[s] for s in seeds], [b[s] for s in seeds])
                 cells.append(f"{subset} % {each} ({mean})")
         if cells:
-            lines.append(f"- *{row}* against *{ref}*: " + "; ".join(cells) + ".")
-    if not lines:
-        return ""
-    return ("From the same parent, seed by seed (points; the paired t-test cancels the parent's level, which "
-            "Welch's test against the first row does not):\n\n" + "\n".join(lines))  # fmt: skip
+            where = f" (Table {pair.of})" if pair.of else ""
+            lines.append(f"- *{pair.row}*{where} against *{pair.ref}*: " + "; ".join(cells) + ".")
+    return f"{PAIRED_WHY[table]}\n\n" + "\n".join(lines) if lines else ""
 
 
 def device_gain_words(df: pd.DataFrame) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import NamedTuple
 
 from asc_core.config import ExperimentConfig, parse_config
 from asc_core.embedded.synth import dataset_tag
@@ -56,13 +57,34 @@ _CNN_PAPER_LR = "CNN teachers at the paper's lr 0.01"
 # 0.7·τ²/10 = 0.28 KL) where CP-JKU's λ 0.02 lets the teachers lead. On generator 1 no KD row beat no KD at 5 %;
 # this row asked whether the loss was why (docs/results/findings/IV.md says what it found on each generator).
 CNN_PAPER_KD_ROW = "CNN teachers at lr 0.01, the paper's KD loss"
-# Rows that start from the same trained network per subset and seed (Table V's pruning rows share the width-96
-# parent): compared seed by seed, the parent's level cancels (a paired test; table_report.paired_text).
-SAME_PARENT_PAIRS = {
+class Paired(NamedTuple):
+    """Two rows that train the same thing per subset and seed but for one difference: compared seed by seed."""
+
+    row: str
+    ref: str
+    of: str | None = None  # the table ``row`` is in, where it is not the table it is shown with
+
+
+ALL_BRANCHES_ROW = "all branches (3×3, 1×1, 3×1, 1×3)"
+# Rows compared seed by seed (a paired test: what they share per seed cancels; table_report.paired_text), with what
+# they share. Table V's pruning rows prune the same width-96 parent. Table IV's *no KD* is Table II's first row plus
+# RepVGG's BatchNorm-only identity branch, which ``rep_mobile`` (the student of Tables IV, V and device) trains beside
+# the paper's four: the same recipe, seeds and data otherwise (tests/test_tables.py compares the two configs), so the
+# pair measures the one branch those tables' student has that the paper's does not.
+PAIRED_ROWS = {
+    "II": (Paired("no KD", ALL_BRANCHES_ROW, of="IV"),),
     "V": (
-        ("progressive 96→64→32 (full FT per round)", "single 96→32"),
-        ("progressive 96→64→32 (same FT budget)", "single 96→32"),
+        Paired("progressive 96→64→32 (full FT per round)", "single 96→32"),
+        Paired("progressive 96→64→32 (same FT budget)", "single 96→32"),
     ),
+}
+PAIRED_WHY = {
+    "II": "RepVGG's identity branch, seed by seed: the student of Tables IV, V and the device table (`rep_mobile`) "
+    "trains a BatchNorm-only identity branch beside the paper's four (the deployed network is the same). Table IV's "
+    "*no KD* row is this table's first row plus that branch, on the same recipe, seeds and data, so the two rows "
+    "measure it (points; paired t-test):",
+    "V": "From the same parent, seed by seed (points; the paired t-test cancels the parent's level, which Welch's "
+    "test against the first row does not):",
 }
 
 
@@ -76,7 +98,7 @@ CNN_CPJKU_LAM_ROW = "CNN teachers at lr 0.01, CP-JKU's λ 0.02"
 
 
 _BRANCHES = {  # Table II: Rep-Mobile's training-time branches (the paper's four), KD off
-    "all branches (3×3, 1×1, 3×1, 1×3)": ["3x3", "1x1", "3x1", "1x3"],
+    ALL_BRANCHES_ROW: ["3x3", "1x1", "3x1", "1x3"],
     "without 3×3": ["1x1", "3x1", "1x3"],
     "without 1×1": ["3x3", "3x1", "1x3"],
     "without 3×1 + 1×3": ["3x3", "1x1"],
@@ -102,7 +124,7 @@ _PASST_LONGER = "PaSST (tiny), from scratch, 4× the steps"
 # CP-Mobile came out 5.6 points above all four branches at 100 % (the paper: branches +1.5 over a missing branch),
 # where the table trains 3 epochs of which the first is warm-up. Re-parameterisation is a claim about how a network
 # trains; this pair asks whether the order holds with more of it. The paper's 150 epochs are 50× the table's.
-_II_LONGER = {"all branches, 4× the steps": "all branches (3×3, 1×1, 3×1, 1×3)",
+_II_LONGER = {"all branches, 4× the steps": ALL_BRANCHES_ROW,
               "plain CP-Mobile, 4× the steps": "plain CP-Mobile (no branches)"}  # fmt: skip
 
 

@@ -173,7 +173,7 @@ for table, title in (("V", "Table V â€” widths and pruning"), ("IV", "Table IV â
                        "reference row's (at two seeds a row, below 0.05 only for a gain of several spreads)."
                        )  # fmt: skip
             st.dataframe(learn.directions_table(directions), hide_index=True, width="stretch")
-            if paired := table_report.paired_text(table, results):  # rows pruning the same parent, seed by seed
+            if paired := table_report.paired_text(table, results):  # rows differing in one thing, seed by seed
                 st.markdown(paired)
     if rest:
         with st.expander("What the runs show, in full (the paper's numbers beside ours)"):

@@ -236,3 +236,20 @@ def test_rows_pruning_the_same_parent_are_compared_seed_by_seed():
     assert "same FT budget" not in text  # no runs of that row: no line
     assert table_report.paired_text("IV", df) == ""
     assert table_report.paired_text("V", pd.DataFrame()) == ""  # a fresh results folder renders
+
+
+def test_the_identity_branch_is_measured_across_two_tables():
+    """Table II shows Table IV's *no KD* (its first row plus RepVGG's identity branch) against its first row, seed
+    by seed; Table IV's rows are not compared with themselves."""
+    from scipy.stats import ttest_rel
+
+    first = "all branches (3×3, 1×1, 3×1, 1×3)"
+    rows = [("II", first, 25, s, a) for s, a in ((0, 59.4), (1, 61.3), (2, 61.9))]
+    rows += [("IV", "no KD", 25, s, a) for s, a in ((0, 60.1), (1, 60.4), (2, 60.2))]
+    rows += [("V", "no KD", 5, 0, 99.0)]  # another table's row of that name: not paired
+    df = pd.DataFrame(rows, columns=["table", "row", "subset", "seed", "macro_accuracy"])
+    text = table_report.paired_text("II", df)
+    assert text.startswith("RepVGG's identity branch, seed by seed")
+    p = pr.p_words(ttest_rel([60.1, 60.4, 60.2], [59.4, 61.3, 61.9]).pvalue)
+    assert text.endswith(f"- *no KD* (Table IV) against *{first}*: 25 % +0.7, -0.9, -1.7 (mean -0.6; paired p {p}).")
+    assert table_report.paired_text("II", df[df["table"] == "II"]) == ""  # no Table IV runs yet

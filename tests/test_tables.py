@@ -65,6 +65,28 @@ def test_the_whole_plan_validates_with_scaled_epochs():
     assert tables.result_key(often) == tables.result_key(cnn)
 
 
+def test_paired_rows_differ_in_the_one_thing_they_measure():
+    """Rows compared seed by seed share everything but one thing per subset and seed: Table IV's *no KD* is Table II's
+    first row plus RepVGG's identity branch (``rep_mobile``'s default), so the pair measures that branch alone."""
+    from asc_core.models.rep_mobile import BRANCHES, PAPER_BRANCHES
+
+    items = tables.plan(dataset="data/mini")
+    by = {(i["table"], i["row"], i["subset"], i["seed"]): i["config"] for i in items}
+    for table, pairs in tables.PAIRED_ROWS.items():
+        for pair in pairs:
+            for subset in tables.TABLE_SUBSETS:
+                for seed in (0, 1):
+                    a, b = by[(pair.of or table, pair.row, subset, seed)], by[(table, pair.ref, subset, seed)]
+                    da, db = (c.model_dump(exclude={"name"}) for c in (a, b))
+                    if table == "II":  # the branches alone: the default (the paper's four and identity) vs the four
+                        assert da["student"].pop("kwargs") == {}
+                        assert db["student"].pop("kwargs") == {"branches": list(PAPER_BRANCHES)}
+                        assert set(BRANCHES) - set(PAPER_BRANCHES) == {"identity"}
+                    else:  # the pruning: the same parent, pruned two ways
+                        assert da.pop("pruning") != db.pop("pruning")
+                    assert da == db, (table, pair, subset)
+
+
 def test_a_kd_run_keeps_its_teachers_accuracy_and_an_older_row_gains_it(tmp_path, monkeypatch):
     """The teachers' own accuracy goes into the CSV with the student's (what a KD row could learn from); a row
     recorded before the column existed gets it from its run in the store, and nothing else of it changes."""

@@ -300,6 +300,8 @@ def test_learn_page_widgets_move_the_numbers(monkeypatch, filled, tiny_root):
     assert any(re.match(paired, c.value) for c in at.caption)
     same_parent = next(m.value for m in at.markdown if m.value.startswith("From the same parent, seed by seed"))
     assert "*progressive 96→64→32 (full FT per round)* against *single 96→32*: 5 % " in same_parent
+    identity = next(m.value for m in at.markdown if m.value.startswith("RepVGG's identity branch, seed by seed"))
+    assert "- *no KD* (Table IV) against *all branches (3×3, 1×1, 3×1, 1×3)*: 5 % " in identity  # under Table II
     at.radio(key="learn_view_V").set_value("accuracy per subset").run()
     assert not at.exception, at.exception
     evidence = json.loads(next(c for c in at.get("plotly_chart") if "learn_evidence_V" in c.proto.id).proto.spec)
