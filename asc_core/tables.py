@@ -57,6 +57,8 @@ _CNN_PAPER_LR = "CNN teachers at the paper's lr 0.01"
 # 0.7·τ²/10 = 0.28 KL) where CP-JKU's λ 0.02 lets the teachers lead. On generator 1 no KD row beat no KD at 5 %;
 # this row asked whether the loss was why (docs/results/findings/IV.md says what it found on each generator).
 CNN_PAPER_KD_ROW = "CNN teachers at lr 0.01, the paper's KD loss"
+
+
 class Paired(NamedTuple):
     """Two rows that train the same thing per subset and seed but for one difference: compared seed by seed."""
 
