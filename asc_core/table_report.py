@@ -37,10 +37,14 @@ def standing_words(table: str, rows: dict | None = None) -> str:
     shown = shown_dataset(table, rows)
     done, planned = progress(table, shown, rows)
     words = f"{done} of {planned} runs recorded, {data_words(shown)}."
-    done3, planned3 = progress(table, shown, rows, seeds=3)  # the "3 where time allows"
-    if done3 > done:  # the third seeds recorded, of one per cell
-        third, cells = done3 - done, planned3 - planned
-        words += f" A third seed in {third} of its {cells} cells" + (" (all of them)." if third == cells
+    below = done, planned  # the seeds up to the one before
+    for k, nth in enumerate(("third", "fourth", "fifth"), start=3):  # the "3 where time allows", and more
+        upto = progress(table, shown, rows, seeds=k)
+        more, cells = upto[0] - below[0], upto[1] - below[1]
+        if not more:
+            break
+        below = upto
+        words += f" A {nth} seed in {more} of its {cells} cells" + (" (all of them)." if more == cells
                                                                    else "; n says which.")  # fmt: skip
     for tag in datasets_beside(table, rows)[1]:
         words += (f" On `{tag}`, {progress(table, tag, rows)[0]} of {planned} so far: the table moves to them once "

@@ -187,6 +187,14 @@ def test_a_third_seed_is_counted_beside_the_plan(tmp_path, monkeypatch):
     assert table_record.table_cells(table_record.results_frame(), "II").loc["without 3×3", "25 %"] == (
         "51.0 ± 1.0 (n=3)"
     )
+    # a fourth seed, in one cell: said as such, after the third
+    four = [i for i in tables.plan(["II"], (25,), 4, str(data)) if i["row"] == "without 3×3" and i["seed"] == 3]
+    run = store.create_run(four[0]["config"].model_dump(mode="json"), name="s", status="done")
+    store.update_run(run, summary={"macro_accuracy": 53.0, "dataset_tag": "standard v2"})
+    assert table_record.collect(store, four) == 1
+    assert table_report.standing_words("II").endswith(
+        "A third seed in 1 of its 17 cells; n says which. A fourth seed in 1 of its 17 cells; n says which."
+    )
 
 
 @pytest.mark.slow  # trains two small models
