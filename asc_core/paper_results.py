@@ -211,8 +211,31 @@ def verdict_counts(d: pd.DataFrame) -> str:
     said = ", ".join(f"{counts[v]} {w}" for v, w in words.items() if v in counts)
     if not said:
         return ""
-    significant = int((judged["p"] < 0.05).sum())
-    return (
-        f"{said} (of {len(judged)} cells with a paper figure and at least two seeds; {significant} of them at "
-        "p < 0.05)."
-    )
+    return f"{said} (of {len(judged)} cells with a paper figure and at least two seeds; {significance_words(judged)})."
+
+
+def fdr_held(p: pd.Series, q: float = 0.05) -> int:
+    """How many of the p-values stay discoveries with the false discovery rate held at ``q`` over all of them
+    (Benjamini–Hochberg: a table's cells are many tests at once, and at 0.05 one in twenty of the nulls passes)."""
+    from scipy.stats import false_discovery_control
+
+    p = p.dropna().astype(float)
+    return int((false_discovery_control(p.to_numpy(), method="bh") <= q).sum()) if len(p) else 0
+
+
+def significance_words(judged: pd.DataFrame) -> str:
+    """'9 of them at p < 0.05, 8 with the false discovery rate held at 5 % (Benjamini–Hochberg)'."""
+    significant, held = int((judged["p"] < 0.05).sum()), fdr_held(judged["p"])
+    if not significant:
+        return "0 of them at p < 0.05"
+    return f"{significant} of them at p < 0.05, {held} with the false discovery rate held at 5 % (Benjamini–Hochberg)"
+
+
+def across_tables_words(results: pd.DataFrame, tables=("II", "III", "IV", "V")) -> str:
+    """The verdicts of all tables at once: 'Across Tables II–V, 48 cells judged against the paper: ...', or ""."""
+    judged = pd.concat([directions(t, results) for t in tables])
+    judged = judged[judged["verdict"].isin(("agrees", "disagrees", "inside the spread"))] if len(judged) else judged
+    if judged.empty:
+        return ""
+    return (f"Across Tables {tables[0]}–{tables[-1]}, {len(judged)} cells judged against the paper: "
+            f"{significance_words(judged).replace(' of them', '')}, over all {len(judged)} at once.")  # fmt: skip

@@ -127,8 +127,29 @@ def test_each_cell_gets_a_verdict_against_the_papers_direction():
     assert "| width 96, unpruned | 25 % | +9.5 ± 0.7 | 1 | – | +1.83 | one seed | – |" in text
     assert text.endswith(
         "1 agree (0 as large as the paper's, within the spread), 1 disagree, 1 inside the spread "
-        "(of 3 cells with a paper figure and at least two seeds; 1 of them at p < 0.05)."
+        "(of 3 cells with a paper figure and at least two seeds; 1 of them at p < 0.05, 0 with the false discovery "
+        "rate held at 5 % (Benjamini–Hochberg))."
     )
+
+
+def test_a_tables_cells_are_tested_together_with_the_false_discovery_rate_held():
+    """One in twenty null cells passes p < 0.05: Benjamini–Hochberg keeps the k smallest p where p_(k) <= k/m · 5 %."""
+    p = pd.Series([0.003, 0.005, 0.009, 0.014, 0.021, 0.022, 0.024, 0.027, 0.031, 0.053, float("nan")] + [0.5] * 5)
+    # m = 15 (the NaN is no test): 0.009 <= 3/15 · 0.05 = 0.010 holds, 0.014 > 4/15 · 0.05 and none above catches up
+    assert pr.fdr_held(p) == 3
+    assert pr.fdr_held(pd.Series([0.001, 0.002, 0.003])) == 3 and pr.fdr_held(pd.Series([], dtype=float)) == 0
+    judged = pd.DataFrame({"p": p})
+    assert pr.significance_words(judged) == (
+        "9 of them at p < 0.05, 3 with the false discovery rate held at 5 % (Benjamini–Hochberg)"
+    )
+    assert pr.significance_words(judged.assign(p=0.2)) == "0 of them at p < 0.05"
+    across = pr.across_tables_words(table_record.results_frame())  # the committed runs, all four tables at once
+    assert re.fullmatch(
+        r"Across Tables II–V, (\d+) cells judged against the paper: \d+ at p < 0\.05, \d+ with the "
+        r"false discovery rate held at 5 % \(Benjamini–Hochberg\), over all \1 at once\.",
+        across,
+    )
+    assert pr.across_tables_words(pd.DataFrame()) == ""
 
 
 def test_the_p_value_is_welchs_t_test_on_the_runs_themselves():

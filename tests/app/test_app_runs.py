@@ -295,6 +295,7 @@ def test_learn_page_widgets_move_the_numbers(monkeypatch, filled, tiny_root):
     assert sizes.str.fullmatch(r"as large|\d+\.\d× the paper's").all()
     assert (verdicts["n"] >= 2).all() and verdicts["p (Welch)"].str.fullmatch(r"0\.\d{2,3}|< 0\.001|1\.00").all()
     assert any(e.label.startswith("Row by row against the paper: ") for e in at.expander)
+    assert any(c.value.startswith("Across Tables II–V, ") and "(Benjamini–Hochberg)" in c.value for c in at.caption)
     # the device table: each seed's device-specific models against its own general model, paired
     paired = r"Device-specific against general, seed by seed: .*paired t-test p "
     assert any(re.match(paired, c.value) for c in at.caption)
