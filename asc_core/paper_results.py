@@ -164,7 +164,24 @@ def directions(table: str, results: pd.DataFrame) -> pd.DataFrame:
                 "p": r["p"],
             }
         )
-    return pd.DataFrame(out, columns=["row", "subset", "ours", "spread", "paper", "verdict", "size", "n", "p"])
+    d = pd.DataFrame(out, columns=["row", "subset", "ours", "spread", "paper", "verdict", "size", "n", "p"])
+    return d.assign(q=bh_q(d["p"].where(d["verdict"].isin(JUDGED))))
+
+
+JUDGED = ("agrees", "disagrees", "inside the spread")  # the verdicts of cells with a paper figure and two seeds
+
+
+def bh_q(p: pd.Series) -> pd.Series:
+    """Benjamini–Hochberg's adjusted p-values (q) over the non-NaN ``p`` at once, NaN elsewhere: a cell with q at
+    0.05 or below holds with the false discovery rate over them all at 5 %."""
+    import numpy as np
+    from scipy.stats import false_discovery_control
+
+    values = p.to_numpy(dtype=float)
+    q, tested = np.full(len(values), np.nan), ~np.isnan(values)
+    if tested.any():
+        q[tested] = false_discovery_control(values[tested], method="bh")
+    return pd.Series(q, index=p.index)
 
 
 def p_words(p: float) -> str:
@@ -191,19 +208,22 @@ def directions_text(table: str, results: pd.DataFrame) -> str:
         return ""
     lines = [f"Against the paper, row by row (points over *{reference_row(table)}*; ± the seeds' spread — beyond "
              "it, a direction worth reading; n: the row's runs; p: Welch's two-sided t-test of the row's runs "
-             "against the reference row's, which at two seeds a row needs a gain of several spreads to pass 0.05):",
-             "", "| row | subset | ours | n | p | paper | verdict | size, where it agrees |",
-             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+             "against the reference row's, which at two seeds a row needs a gain of several spreads to pass 0.05; q: "
+             "p adjusted for the table's judged cells at once, Benjamini–Hochberg — at 0.05 or below, the cell holds "
+             "with the false discovery rate at 5 %):",
+             "", "| row | subset | ours | n | p | q | paper | verdict | size, where it agrees |",
+             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in d.itertuples():
         paper = "–" if pd.isna(r.paper) else f"{r.paper:+.2f}"
-        lines.append(f"| {r.row} | {r.subset} % | {r.ours:+.1f} ± {r.spread:.1f} | {r.n} | {p_words(r.p)} | {paper} "
+        lines.append(f"| {r.row} | {r.subset} % | {r.ours:+.1f} ± {r.spread:.1f} | {r.n} | {p_words(r.p)} "
+                     f"| {p_words(r.q)} | {paper} "
                      f"| {r.verdict} | {r.size or '–'} |")  # fmt: skip
     return "\n".join([*lines, "", verdict_counts(d)])
 
 
 def verdict_counts(d: pd.DataFrame) -> str:
     """'6 agree, 3 disagree, 2 inside the spread (of 12 cells with a paper figure)'."""
-    judged = d[d["verdict"].isin(("agrees", "disagrees", "inside the spread"))]
+    judged = d[d["verdict"].isin(JUDGED)]
     counts = judged["verdict"].value_counts()
     as_large = (judged["size"] == "as large").sum()  # the sign alone flatters: how many agree at the paper's size
     words = {"agrees": f"agree ({as_large} as large as the paper's, within the spread)", "disagrees": "disagree",
@@ -217,10 +237,7 @@ def verdict_counts(d: pd.DataFrame) -> str:
 def fdr_held(p: pd.Series, q: float = 0.05) -> int:
     """How many of the p-values stay discoveries with the false discovery rate held at ``q`` over all of them
     (Benjamini–Hochberg: a table's cells are many tests at once, and at 0.05 one in twenty of the nulls passes)."""
-    from scipy.stats import false_discovery_control
-
-    p = p.dropna().astype(float)
-    return int((false_discovery_control(p.to_numpy(), method="bh") <= q).sum()) if len(p) else 0
+    return int((bh_q(p) <= q).sum())
 
 
 def significance_words(judged: pd.DataFrame) -> str:
@@ -234,7 +251,7 @@ def significance_words(judged: pd.DataFrame) -> str:
 def across_tables_words(results: pd.DataFrame, tables=("II", "III", "IV", "V")) -> str:
     """The verdicts of all tables at once: 'Across Tables II–V, 48 cells judged against the paper: ...', or ""."""
     judged = pd.concat([directions(t, results) for t in tables])
-    judged = judged[judged["verdict"].isin(("agrees", "disagrees", "inside the spread"))] if len(judged) else judged
+    judged = judged[judged["verdict"].isin(JUDGED)] if len(judged) else judged
     if judged.empty:
         return ""
     return (f"Across Tables {tables[0]}–{tables[-1]}, {len(judged)} cells judged against the paper: "

@@ -173,8 +173,9 @@ for table, title in (("V", "Table V — widths and pruning"), ("IV", "Table IV �
                        "beyond it; *inside the spread*: the seeds cannot tell it from no difference. A reading rule, "
                        "not a test: the test is *p*, Welch's two-sided t-test of the row's *n* runs against the "
                        "reference row's (at two seeds a row, below 0.05 only for a gain of several spreads). Over a "
-                       "table's cells, one in twenty null cells passes 0.05 by chance: the count beside it holds the "
-                       "false discovery rate at 5 % (Benjamini–Hochberg)."
+                       "table's cells, one in twenty null cells passes 0.05 by chance: *q* is *p* adjusted for them "
+                       "all at once (Benjamini–Hochberg), and a cell with q at 0.05 or below holds with the false "
+                       "discovery rate at 5 %."
                        )  # fmt: skip
             st.dataframe(learn.directions_table(directions), hide_index=True, width="stretch")
             if paired := table_report.paired_text(table, results):  # rows differing in one thing, seed by seed

@@ -103,6 +103,8 @@ def test_a_finding_has_a_headline_for_the_demo(tmp_path, monkeypatch):
 
 
 def test_each_cell_gets_a_verdict_against_the_papers_direction():
+    from scipy.stats import false_discovery_control
+
     res = _results([("V", "width 32, unpruned", s, a) for s, a in ((5, 48.0), (5, 49.0), (25, 60.0), (25, 61.0),
                                                                    (100, 60.0), (100, 62.0))]
                    + [("V", "width 64, unpruned", 5, 45.0), ("V", "width 64, unpruned", 5, 46.0),  # below: paper above
@@ -122,9 +124,16 @@ def test_each_cell_gets_a_verdict_against_the_papers_direction():
     assert size[("width 64, unpruned", 5)] == ""  # only an agreeing cell gets a size
     assert pr._size(-2.0, 1.0, -1.5) == "as large" and pr._size(-36.0, 4.4, -1.51) == "23.8× the paper's"
     text = pr.directions_text("V", res)
-    assert "| width 64, unpruned | 5 % | -3.0 ± 1.0 | 2 | 0.051 | +0.55 | disagrees | – |" in text
-    assert "| width 64, unpruned | 25 % | +4.0 ± 1.0 | 2 | 0.030 | +1.21 | agrees | 3.3× the paper's |" in text
-    assert "| width 96, unpruned | 25 % | +9.5 ± 0.7 | 1 | – | +1.83 | one seed | – |" in text
+    # q: Benjamini–Hochberg over the three judged cells alone (not the one-seed and no-paper-figure cells)
+    d = pr.directions("V", res).set_index(["row", "subset"])
+    judged = [("width 64, unpruned", s) for s in (5, 25, 100)]
+    q = dict(zip(judged, false_discovery_control(d.loc[judged, "p"].to_numpy(), method="bh")))
+    assert d["q"].notna().sum() == 3 and [d.loc[c, "q"] for c in judged] == [q[c] for c in judged]
+    assert (f"| width 64, unpruned | 5 % | -3.0 ± 1.0 | 2 | 0.051 | {pr.p_words(q[judged[0]])} | +0.55 | disagrees "
+            "| – |") in text  # fmt: skip
+    assert (f"| width 64, unpruned | 25 % | +4.0 ± 1.0 | 2 | 0.030 | {pr.p_words(q[judged[1]])} | +1.21 | agrees "
+            "| 3.3× the paper's |") in text  # fmt: skip
+    assert "| width 96, unpruned | 25 % | +9.5 ± 0.7 | 1 | – | – | +1.83 | one seed | – |" in text
     assert text.endswith(
         "1 agree (0 as large as the paper's, within the spread), 1 disagree, 1 inside the spread "
         "(of 3 cells with a paper figure and at least two seeds; 1 of them at p < 0.05, 0 with the false discovery "

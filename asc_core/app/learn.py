@@ -144,11 +144,12 @@ def evidence_figure(results: pd.DataFrame, table: str, view: str):
 
 
 def directions_table(d: pd.DataFrame) -> pd.DataFrame:
-    """``paper_results.directions`` as shown: subset in %, gains in points with their sign, runs and p-value."""
+    """``paper_results.directions`` as shown: subset in %, gains in points with their sign, runs, p-value and q."""
     from asc_core import paper_results as pr
 
     return pd.DataFrame({"row": d["row"], "subset": [f"{s} %" for s in d["subset"]],
                          "ours (points)": [f"{g:+.1f} ± {s:.1f}" for g, s in zip(d["ours"], d["spread"])],
                          "n": d["n"], "p (Welch)": [pr.p_words(p) for p in d["p"]],
+                         "q (BH)": [pr.p_words(q) for q in d["q"]],
                          "paper (points)": ["–" if pd.isna(p) else f"{p:+.2f}" for p in d["paper"]],
                          "verdict": d["verdict"], "size, where it agrees": d["size"]})  # fmt: skip

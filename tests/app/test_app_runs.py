@@ -294,6 +294,9 @@ def test_learn_page_widgets_move_the_numbers(monkeypatch, filled, tiny_root):
     sizes = verdicts.loc[verdicts["verdict"] == "agrees", "size, where it agrees"]  # the sign alone flatters
     assert sizes.str.fullmatch(r"as large|\d+\.\d× the paper's").all()
     assert (verdicts["n"] >= 2).all() and verdicts["p (Welch)"].str.fullmatch(r"0\.\d{2,3}|< 0\.001|1\.00").all()
+    judged = verdicts["verdict"].isin(["agrees", "disagrees", "inside the spread"])  # q: BH over the judged cells
+    assert verdicts.loc[judged, "q (BH)"].str.fullmatch(r"0\.\d{2,3}|< 0\.001|1\.00").all()
+    assert (verdicts.loc[~judged, "q (BH)"] == "–").all()
     assert any(e.label.startswith("Row by row against the paper: ") for e in at.expander)
     assert any(c.value.startswith("Across Tables II–V, ") and "(Benjamini–Hochberg)" in c.value for c in at.caption)
     # the device table: each seed's device-specific models against its own general model, paired
