@@ -63,7 +63,7 @@ def find_parent(cfg, store, key: str | None = None) -> dict | None:
     folder = parents_dir(store, key)
     if (folder / "student.pt").exists() and (folder / "meta.json").exists():
         meta = json.loads((folder / "meta.json").read_text())
-        return {"path": str(folder / "student.pt"), "run_id": meta.get("run_id"), "source": "zoo"}
+        return {"path": str(folder / "student.pt"), "run_id": meta.get("run_id"), "source": meta.get("source", "zoo")}
     for run in store.list_runs("done"):
         c = run.get("config") or {}
         if (c.get("pruning") or {}).get("mode", "none") != "none":

@@ -31,7 +31,7 @@ from asc_core.train.device import compute_device
 from asc_core.train.evaluate import deploy, test_metrics, test_probs
 from asc_core.train.loop import Cancelled, Reporter, fit
 from asc_core.train.module import ASCModule
-from asc_core.train.parents import ensure_parent
+from asc_core.train.parents import ensure_parent, train_unpruned
 from asc_core.train.teachers import check_teacher_weights, ensure_teacher, load_ensemble
 
 log = logging.getLogger(__name__)
@@ -158,8 +158,8 @@ def _run(cfg: ExperimentConfig, store: Store, run_id: str, run_dir: Path, report
     rounds, parent = [], None
     if cfg.pruning.mode != "none" and cfg.optim.epochs:
         parent = ensure_parent(cfg, student, store, reporter, train_student)  # trained once, pruned by many
-    elif cfg.optim.epochs:
-        train_student()
+    elif cfg.optim.epochs:  # while it trains, a pruning run of the same network waits for it
+        train_unpruned(cfg, student, store, run_id, train_student)
     if cfg.pruning.mode != "none":
         # the rounds draw from the same random state whether the parent was trained here or reused
         L.seed_everything(cfg.seed, workers=True, verbose=False)

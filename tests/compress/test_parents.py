@@ -62,3 +62,39 @@ def test_pruning_runs_reuse_their_parent_and_get_the_result_they_would_have_trai
     assert prog["status"] == "done" and prog["parent"]["source"] == "zoo"
     assert prog["parent"]["run_id"] == trained["run_id"]
     assert [r["target_width"] for r in prog["pruning_rounds"]] == [24, 16]
+
+
+def test_an_unpruned_run_holds_its_parent_lock_while_it_trains_and_leaves_its_student(tiny_root, tmp_path):
+    """A pruning run started while the unpruned run of its width trains waits for it (the same store lock) and then
+    finds its student, instead of training the same network beside it; where a pruning run holds the lock, the
+    unpruned run trains without waiting."""
+    import torch
+
+    from asc_core.train.parents import train_unpruned
+
+    store = Store(tmp_path / "runs")
+    cfg = parse_config(student_config(tiny_root, 32, name="width 32"))
+    key = parent_key(cfg)
+    student = torch.nn.Linear(3, 2)
+    held = []
+
+    def refuse():
+        raise TimeoutError
+
+    def train():  # the lock is held while it trains: another open of it (what a pruning run does) must wait
+        try:
+            with store.exclusive(f"parent-{key}", refuse):
+                held.append(False)
+        except TimeoutError:
+            held.append(True)
+        torch.nn.init.constant_(student.weight, 0.5)
+
+    assert train_unpruned(cfg, student, store, "run-a", train) is True and held == [True]
+    found = find_parent(parse_config(_pruned(tiny_root)), store)
+    assert found["source"] == "run" and found["run_id"] == "run-a"  # an unpruned run's own student
+    assert torch.load(found["path"], weights_only=True)["weight"].eq(0.5).all()
+    # a pruning run is training this parent (it holds the lock): the unpruned run trains anyway, leaving nothing
+    other = Store(tmp_path / "other")
+    with other.exclusive(f"parent-{key}"):
+        assert train_unpruned(cfg, student, other, "run-b", lambda: held.append("trained")) is False
+    assert held[-1] == "trained" and find_parent(cfg, other) is None
