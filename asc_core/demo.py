@@ -48,7 +48,8 @@ def make_bundle(out: Path = BUNDLE, presets=PRESETS, echo=print, **over) -> list
 
 
 def _strip(store, ids: list[str]) -> None:
-    """Keep the models (.pt), drop checkpoints, the teacher zoo, logs and the queue (and the rows naming them)."""
+    """Keep the models (.pt), drop checkpoints, the teacher zoo, the parents, logs and the queue (and the rows naming
+    them)."""
     for run_id in ids:
         for d in (store.root / run_id).iterdir():
             if d.is_dir():
@@ -56,6 +57,8 @@ def _strip(store, ids: list[str]) -> None:
     from asc_core.train.teachers import zoo_dir
 
     shutil.rmtree(zoo_dir(store), ignore_errors=True)  # teachers' checkpoints and logits: not what pages read
+    for cache in ("parents", "locks"):  # trained parents kept for pruning runs (a cache), and the store's lock files
+        shutil.rmtree(store.root / cache, ignore_errors=True)
     for extra in ("queue.db", "queue.db-wal", "queue.db-shm"):
         (store.root / extra).unlink(missing_ok=True)
     with store.tx() as con:
