@@ -511,7 +511,7 @@ def run_workers(n: int, runs_root: str | None = None, url: str | None = None) ->
     gpus = _gpu_count()
     procs = []
     for i in range(n):
-        env = worker_env(i, n, gpus, os.environ, len(os.sched_getaffinity(0)))
+        env = worker_env(i, n, gpus, os.environ, os.cpu_count() or 1)
         cmd = [sys.executable, "-m", "asc_core", "worker", "--concurrency", "1"]
         cmd += ["--runs", str(runs_root)] if runs_root else []
         cmd += ["--queue", url] if url else []

@@ -119,6 +119,9 @@ def paired_p(after, before) -> float:
     return float(ttest_rel(after, before).pvalue)
 
 
+JUDGED = ("agrees", "disagrees", "inside the spread")  # the verdicts of cells with a paper figure and two seeds
+
+
 def directions(table: str, results: pd.DataFrame) -> pd.DataFrame:
     """Row by row and subset, does this product's gain over the table's reference row go the paper's way? Columns
     row, subset, ours (gain, points), spread, paper (gain), verdict, size — the verdict one of:
@@ -166,9 +169,6 @@ def directions(table: str, results: pd.DataFrame) -> pd.DataFrame:
         )
     d = pd.DataFrame(out, columns=["row", "subset", "ours", "spread", "paper", "verdict", "size", "n", "p"])
     return d.assign(q=bh_q(d["p"].where(d["verdict"].isin(JUDGED))))
-
-
-JUDGED = ("agrees", "disagrees", "inside the spread")  # the verdicts of cells with a paper figure and two seeds
 
 
 def bh_q(p: pd.Series) -> pd.Series:
@@ -248,11 +248,13 @@ def significance_words(judged: pd.DataFrame) -> str:
     return f"{significant} of them at p < 0.05, {held} with the false discovery rate held at 5 % (Benjamini–Hochberg)"
 
 
-def across_tables_words(results: pd.DataFrame, tables=("II", "III", "IV", "V")) -> str:
-    """The verdicts of all tables at once: 'Across Tables II–V, 48 cells judged against the paper: ...', or ""."""
-    judged = pd.concat([directions(t, results) for t in tables])
-    judged = judged[judged["verdict"].isin(JUDGED)] if len(judged) else judged
+def across_tables_words(frames: dict[str, pd.DataFrame]) -> str:
+    """The verdicts of several tables at once (``frames``: each table's ``directions``, in order): 'Across Tables
+    II–V, 48 cells judged against the paper: ...', or ""."""
+    judged = [d[d["verdict"].isin(JUDGED)] for d in frames.values() if not d.empty]
+    judged = pd.concat(judged) if judged else pd.DataFrame()
     if judged.empty:
         return ""
-    return (f"Across Tables {tables[0]}–{tables[-1]}, {len(judged)} cells judged against the paper: "
+    names = list(frames)
+    return (f"Across Tables {names[0]}–{names[-1]}, {len(judged)} cells judged against the paper: "
             f"{significance_words(judged).replace(' of them', '')}, over all {len(judged)} at once.")  # fmt: skip

@@ -62,7 +62,7 @@ def _markdown(df: pd.DataFrame) -> str:
 
 def render(path: Path | None = None) -> str:
     """docs/RESULTS.md from the committed CSVs."""
-    from asc_core.paper_results import across_tables_words, directions_text, with_paper
+    from asc_core.paper_results import across_tables_words, directions, directions_text, with_paper
 
     df = results_frame()
     parts = ["# Results: the seeds' ablations, run by ASC Lab itself",
@@ -115,7 +115,7 @@ def render(path: Path | None = None) -> str:
             old = table_cells(results_frame({table: tag}), table)
             parts += [f"<details><summary>The same table {data_words(tag)}</summary>", "",
                       _markdown(with_paper(old, table)), "", "</details>", ""]  # fmt: skip
-    if across := across_tables_words(df):
+    if across := across_tables_words({t: directions(t, df) for t in TABLES if t != "device"}):
         parts += [across, ""]
     machines = sorted(set(df["machine"])) if "machine" in df else []
     if machines:

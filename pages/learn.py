@@ -131,7 +131,9 @@ except table_record.ResultsError as e:
     st.error(str(e))
     results, recorded = table_record.results_frame_empty(), {}
 local = {r["run_id"] for r in runs}
-if across := paper_results.across_tables_words(results):  # one test per cell, many cells: what holds of them all
+# each table's verdicts, computed once a rerun: the caption over all of them and each table's expander read them
+verdicts = {t: paper_results.directions(t, results) for t in tables.TABLES if t != "device"}
+if across := paper_results.across_tables_words(verdicts):  # one test per cell, many cells: what holds of them all
     st.caption(across)
 
 
@@ -165,7 +167,7 @@ for table, title in (("V", "Table V — widths and pruning"), ("IV", "Table IV �
     st.dataframe(paper_results.with_paper(cells, table), width="stretch")
     if table == "device" and (gain := table_report.device_gain_words(results)):
         st.caption(gain)
-    directions = paper_results.directions(table, results) if table != "device" else None
+    directions = verdicts.get(table)
     if directions is not None and not directions.empty:
         with st.expander(f"Row by row against the paper: {paper_results.verdict_counts(directions)}"):
             st.caption(f"Points over *{tables.reference_row(table)}* at the same subset; ours ± the two rows' seed "

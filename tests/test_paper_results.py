@@ -152,13 +152,15 @@ def test_a_tables_cells_are_tested_together_with_the_false_discovery_rate_held()
         "9 of them at p < 0.05, 3 with the false discovery rate held at 5 % (Benjamini–Hochberg)"
     )
     assert pr.significance_words(judged.assign(p=0.2)) == "0 of them at p < 0.05"
-    across = pr.across_tables_words(table_record.results_frame())  # the committed runs, all four tables at once
+    committed = table_record.results_frame()  # the committed runs, all four tables at once
+    across = pr.across_tables_words({t: pr.directions(t, committed) for t in ("II", "III", "IV", "V")})
     assert re.fullmatch(
         r"Across Tables II–V, (\d+) cells judged against the paper: \d+ at p < 0\.05, \d+ with the "
         r"false discovery rate held at 5 % \(Benjamini–Hochberg\), over all \1 at once\.",
         across,
     )
-    assert pr.across_tables_words(pd.DataFrame()) == ""
+    fresh = {t: pr.directions(t, pd.DataFrame()) for t in ("II", "V")}  # a fresh results folder: nothing judged
+    assert pr.across_tables_words(fresh) == "" and pr.across_tables_words({}) == ""
 
 
 def test_the_p_value_is_welchs_t_test_on_the_runs_themselves():
