@@ -9,45 +9,8 @@ import math
 import yaml
 
 from asc_core.config import ConfigError, ExperimentConfig, parse_config
+from asc_core.speeds import clips_per_s, work
 
-# Whole-loop training throughput (clips/s, cached features, batch 64) at width 32 (a model's own size where it
-# has no width), measured with `python -m asc_core bench train` on the 2-core CPU this product is developed on
-# and on one H200 (bf16). The CPU's teacher and other students are scaled from Rep-Mobile by their bare-step
-# speed on that CPU (one thread, `bench_train.bare_step`, 2026-11-26): CP-ResNet 1.5×, CP-Mobile 2.0×,
-# TF-SepNet 1.6×, SSCP-Mobile 1.7×, DSSDN-L 0.6×, PaSST-tiny 3.5× — and BC-ResNet 0.21× (its depthwise
-# convolutions and sub-spectral norms at full frequency resolution; its runs took over an hour where the old
-# one-figure-for-all default said 4 min). BC-ResNet's whole runs here, two workers (Table III's seed 2 at 5 and
-# 25 %, 27 Nov 2026): 12.4 and 12.5 clips/s counting the validation passes (`_EVAL_SPEEDUP`), so 12.5, not the
-# bare step's 21: its loop overheads are a larger share. Used until this machine has run `bench train` (its figures, in
-# <data home>/bench/train.json, come first; models it did not measure are scaled by how this machine's
-# Rep-Mobile compares with the table's) and until the store holds a finished run of the same model.
-_DEFAULT_CLIPS_PER_S = {
-    "cpu": {
-        "dcase24_baseline": 175.0,
-        "rep_mobile": 100.0,
-        "rep_mobile_paper": 110.0,
-        "cp_resnet": 150.0,
-        "cp_mobile": 200.0,
-        "bc_resnet": 12.5,
-        "tf_sepnet": 160.0,
-        "sscp_mobile": 170.0,
-        "dssdn_l": 60.0,
-        "passt_tiny": 350.0,
-        "other": 100.0,
-    },
-    "cuda": {"dcase24_baseline": 2000.0, "rep_mobile": 1080.0, "rep_mobile_paper": 1280.0, "other": 1000.0},
-}
-# How a network's training throughput falls with its width: clips/s ∝ width^-1.3. Rep-Mobile on this 2-core CPU
-# (two workers, Table V's seed-2 runs, 27 Nov 2026; student training alone): 100 clips/s at width 32, 40.5 at 64
-# and 22 at 96 on the 25 % subset (exponents 1.30 and 1.37), 48 at 64 and 31 at 96 at 100 % (1.08). Pointwise
-# convolutions grow with width², but the front end, the depthwise convolutions and the per-batch overheads do not.
-# The width² this used to assume put a width-96 run at 32 min that took 11 (`tables plan`). Where `bench train`
-# measured two widths of the network, their ratio sets the exponent instead.
-_WIDTH_EXPONENT = 1.3
-# A validation pass costs a clip about a third of a training step (a forward pass; the backward is about two).
-# Table V's seed-2 width-96 runs here, student training: 19.6 min at 5 % (60 epochs of 350 clips, 12 passes over
-# the 1,800 test clips), 16.0 at 25 % (6 passes), 11.3 at 100 % (1 pass), for the same 21,000 training clips.
-_EVAL_SPEEDUP = 3.0
 # A pruning round besides its training: tracing, the budget search on counted structures, NNI's speed-up and
 # three evaluations of the test split (measured ~10-20 s on the CPU for widths 48-96).
 _PRUNE_ROUND_S = {"cpu": 20.0, "cuda": 8.0}
@@ -105,51 +68,6 @@ def expand(
     return out
 
 
-def _clips_per_s(
-    name: str, width: int | None, feature_mode: str, runs: list[dict], device: str, eval_clips: int = 0
-) -> float:
-    """Median measured throughput of finished teacher-free runs of the same model and width; else this machine's
-    last `bench train` (the same network, scaled from the nearest width measured as width^-e, e from the two widths
-    it measured or ``_WIDTH_EXPONENT``; a network it did not measure: the defaults, scaled by this machine's
-    Rep-Mobile against theirs); else the defaults."""
-    from asc_core.speeds import measured_rates
-
-    w = width or 32
-    rates = []
-    for r in runs:
-        s = r.get("summary") or {}
-        c = r.get("config") or {}
-        if r["status"] != "done" or not s.get("seconds") or s.get("student") != name:
-            continue
-        if (c.get("student") or {}).get("width") != width or c.get("teachers"):
-            continue  # runs with teachers also paid for them; keep the estimate to the student's own rate
-        optim = c.get("optim") or {}
-        if optim.get("epochs") and s.get("train_clips"):  # its seconds also paid for its validation passes
-            work = _work(s["train_clips"], optim["epochs"], optim.get("validate_every"), eval_clips)
-            rates.append(work / s["seconds"])
-    if rates:
-        return sorted(rates)[len(rates) // 2]
-    table = _DEFAULT_CLIPS_PER_S[device]
-    default = table.get(name, table["other"]) * (32 / w) ** _WIDTH_EXPONENT
-    bench = measured_rates()
-    if bench.get("device") != device:
-        return default
-    suffix = ":on_the_fly" if feature_mode == "on_the_fly" else ""
-    measured = {int(k.split("@")[1].split(":")[0]): v for k, v in bench.get("rates", {}).items()
-                if k.split("@")[0] == name and k.endswith(suffix) and (suffix or ":" not in k)}  # fmt: skip
-    if measured:
-        w0 = min(measured, key=lambda x: abs(x - w))
-        return measured[w0] * (w0 / w) ** _width_exponent(measured)
-    reference = bench.get("rates", {}).get("rep_mobile@32")
-    return default * reference / table["rep_mobile"] if reference else default
-
-
-def _work(train_clips: int, epochs: int, validate_every: int | None, eval_clips: int) -> float:
-    """What a training costs in training clips: its epochs, and its passes over the test split (Lightning's
-    ``check_val_every_n_epoch``) at ``_EVAL_SPEEDUP`` test clips a training clip."""
-    return train_clips * epochs + epochs // max(1, validate_every or 1) * eval_clips / _EVAL_SPEEDUP
-
-
 def clips_per_device(rows) -> dict[str, int]:
     """A subset's training clips per recording device (``Dataset.subset`` rows)."""
     return {str(k): int(v) for k, v in rows["device"].value_counts().items()}
@@ -158,17 +76,6 @@ def clips_per_device(rows) -> dict[str, int]:
 def data_sizes(ds, rows) -> dict:
     """What ``stage_plan`` reads of the data besides the training clips: per device, and the test split's."""
     return {"device_clips": clips_per_device(rows), "eval_clips": len(ds.test())}
-
-
-def _width_exponent(measured: dict[int, float]) -> float:
-    """The exponent of width in a network's clips/s, from two widths `bench train` measured (bounded to 0.5-2.5:
-    a noisy pair should not predict a width-96 network faster than a width-32 one), else ``_WIDTH_EXPONENT``."""
-    if len(measured) < 2:
-        return _WIDTH_EXPONENT
-    lo, hi = min(measured), max(measured)
-    if measured[lo] <= 0 or measured[hi] <= 0:
-        return _WIDTH_EXPONENT
-    return min(2.5, max(0.5, math.log(measured[lo] / measured[hi]) / math.log(hi / lo)))
 
 
 def stage_plan(
@@ -181,6 +88,7 @@ def stage_plan(
     *,
     device_clips: dict[str, int] | None = None,
     eval_clips: int = 0,
+    workers: int = 1,
 ) -> dict[str, float]:
     """Estimated seconds per stage, in the order a run goes through them, keyed as the run names its stages
     ('teacher 1/2', 'student training', 'pruning round 1/2', 'device fine-tuning 3/6', 'evaluation'): the duration
@@ -188,23 +96,27 @@ def stage_plan(
     where the caller has the data (device fine-tuning costs each device its own clips: device A holds three
     quarters of TAU22's); else they are costed as even. ``eval_clips``: the test split's clips, which a training
     runs through every ``validate_every`` epochs (at 5 %, 12 times 1,800 clips against 60 epochs of 350: a fifth
-    of a width-96 run); 0 leaves validation out."""
-    rate = _clips_per_s(cfg.student.name, cfg.student.width, cfg.feature_mode, runs or [], device, eval_clips)
+    of a width-96 run); 0 leaves validation out. ``workers``: how many runs train at once on this machine (on a
+    CPU they share it: ``speeds.share``)."""
+
+    def rate_of(name: str, width: int | None) -> float:
+        return clips_per_s(name, width, cfg.feature_mode, runs or [], device, eval_clips, workers)
+
+    rate = rate_of(cfg.student.name, cfg.student.width)
     plan: dict[str, float] = {}
     n_t = len(cfg.teachers)
     for i, spec in enumerate(cfg.teachers):
         if i >= teachers_ready:  # teachers in the zoo are reused: seconds
-            t_rate = _clips_per_s(spec.model.name, spec.model.width, cfg.feature_mode, runs or [], device, eval_clips)
-            t_work = _work(train_clips, spec.optim.epochs, spec.optim.validate_every, eval_clips)
-            plan[f"teacher {i + 1}/{n_t}"] = t_work / t_rate
+            t_work = work(train_clips, spec.optim.epochs, spec.optim.validate_every, eval_clips)
+            plan[f"teacher {i + 1}/{n_t}"] = t_work / rate_of(spec.model.name, spec.model.width)
         else:
             plan[f"teacher {i + 1}/{n_t}"] = 2.0
     plan["features"] = 5.0
     if cfg.teachers:
         plan["teacher logits"] = 3.0
     # a pruning run whose trained parent is in the store loads it (train/parents.py): seconds
-    work = _work(train_clips, cfg.optim.epochs, cfg.optim.validate_every, eval_clips)
-    plan["student training"] = 2.0 if parent_ready else work / rate
+    student_work = work(train_clips, cfg.optim.epochs, cfg.optim.validate_every, eval_clips)
+    plan["student training"] = 2.0 if parent_ready else student_work / rate
     if cfg.pruning.mode != "none":
         p = cfg.pruning
         n_rounds = len(p.chain) + (p.budget is not None)
@@ -213,12 +125,9 @@ def stage_plan(
         for k in range(n_rounds):
             start, end = before[min(k, len(before) - 1)], (p.chain[k] if k < len(p.chain) else before[-1])
             # the schedule trains the masked network at the width it starts from; fine-tuning, the pruned one
-            rate_start, rate_end = (
-                _clips_per_s(cfg.student.name, w, cfg.feature_mode, runs or [], device, eval_clips) if w else rate
-                for w in (start, end)
-            )
+            rate_start, rate_end = (rate_of(cfg.student.name, w) if w else rate for w in (start, end))
             # its fine-tuning validates as the training does (runner.finetune: every ``validate_every`` epochs)
-            finetune = _work(train_clips, p.finetune_epochs, cfg.optim.validate_every, eval_clips)
+            finetune = work(train_clips, p.finetune_epochs, cfg.optim.validate_every, eval_clips)
             plan[f"pruning round {k + 1}/{n_rounds}"] = (
                 train_clips * schedule / rate_start + finetune / rate_end + _PRUNE_ROUND_S[device]
             )
@@ -243,13 +152,14 @@ def estimate_seconds(
     *,
     device_clips: dict[str, int] | None = None,
     eval_clips: int = 0,
+    workers: int = 1,
 ) -> float:
     """Rough duration: the sum of ``stage_plan`` (student epochs — seconds for a pruning run whose parent is ready —,
     teachers not yet in the zoo, pruning rounds with their schedule, fine-tuning, search and speed-up, device
-    fine-tuning, data and evaluation; the validation passes and each device's clips where the caller gives them)."""
-    plan = stage_plan(
-        cfg, train_clips, runs, teachers_ready, device, parent_ready, device_clips=device_clips, eval_clips=eval_clips
-    )
+    fine-tuning, data and evaluation; the validation passes and each device's clips where the caller gives them;
+    ``workers`` runs at once)."""
+    plan = stage_plan(cfg, train_clips, runs, teachers_ready, device, parent_ready, device_clips=device_clips,
+                      eval_clips=eval_clips, workers=workers)  # fmt: skip
     return math.ceil(sum(plan.values()))
 
 
@@ -290,16 +200,18 @@ def teacher_warnings(teachers: list[str], passt_init: str) -> list[str]:
     return out
 
 
-def plan(configs: list[ExperimentConfig], store) -> list[dict]:
-    """For each config: training clips, teachers already in the zoo, final complexity and an estimate. A teacher or
-    a pruning parent an earlier config of the list trains is reused by the later ones (the zoo's lock: they wait for
-    it), so only the first pays for it."""
+def plan(configs: list[ExperimentConfig], store, workers: int | None = None) -> list[dict]:
+    """For each config: training clips, teachers already in the zoo, final complexity and an estimate, with
+    ``workers`` runs training at once (None: as many as there are workers on this machine now, at least one). A
+    teacher or a pruning parent an earlier config of the list trains is reused by the later ones (the zoo's lock:
+    they wait for it), so only the first pays for it."""
     from asc_core.data import open_dataset_cached
     from asc_core.paths import default_dataset_root
     from asc_core.train.device import compute_device
     from asc_core.zoo import parent_key, teacher_key
 
     runs = store.list_runs()
+    workers = workers or local_workers(store)
     out, earlier = [], set()  # keys of the teachers and parents the configs before this one train
     for cfg in configs:
         ds = open_dataset_cached(str(cfg.dataset or default_dataset_root()))
@@ -323,13 +235,28 @@ def plan(configs: list[ExperimentConfig], store) -> list[dict]:
                 "teachers_ready": ready,
                 "teachers": len(cfg.teachers),
                 "estimate_s": estimate_seconds(
-                    cfg, clips, runs, ready, compute_device(cfg.accelerator), parent, **data_sizes(ds, rows)
-                ),
+                    cfg,
+                    clips,
+                    runs,
+                    ready,
+                    compute_device(cfg.accelerator),
+                    parent,
+                    **data_sizes(ds, rows),
+                    workers=workers,
+                ),  # fmt: skip
                 "steps": optimisation_steps(cfg, clips),
                 "warning": steps_warning(cfg, clips),
             }
         )
     return out
+
+
+def local_workers(store) -> int:
+    """The workers training on this machine now, at least one (the app starts one; `make app WORKERS=2` or
+    `worker --concurrency 2`, two): how many runs share its CPU."""
+    import socket
+
+    return max(1, sum(w["host"] == socket.gethostname() for w in store.live_workers()))
 
 
 def parent_ready(cfg: ExperimentConfig, store) -> bool:
@@ -376,8 +303,8 @@ def final_complexity(cfg: ExperimentConfig) -> dict:
 
 def wall_seconds(estimates: list[float], workers: int) -> float:
     """How long a queue of runs takes with ``workers`` processes, each taking the next run in order as it frees
-    (the workers' own order), if each runs at its one-run estimate — on a CPU of as many cores as workers, about what
-    a tables campaign here measured (2 workers: about half the sum)."""
+    (the workers' own order), each run at its estimate (``plan(..., workers)``: at its speed with as many training
+    at once)."""
     free = [0.0] * max(1, workers)
     for e in estimates:
         i = free.index(min(free))

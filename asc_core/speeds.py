@@ -1,10 +1,54 @@
-"""This machine's measured training speeds: what `python -m asc_core bench train` last wrote
-(``<data home>/bench/train.json``), read by the duration estimates (``asc_core.grid``)."""
+"""How fast a network trains here: the training loop's clips/s for a model and width, from this store's finished
+runs, else this machine's last `python -m asc_core bench train` (``<data home>/bench/train.json``), else the
+defaults below; and what each of several CPU workers training at once gets of it. Read by the duration estimates
+(``asc_core.grid``)."""
 
 from __future__ import annotations
 
 import json
+import math
+import os
 from pathlib import Path
+
+# Whole-loop training throughput (clips/s, cached features, batch 64) of ONE run alone, at width 32 (a model's own
+# size where it has no width). CPU: `bench train` on the 2-core CPU this product is developed on (2 threads, the
+# Makefile's malloc settings, 27 Nov 2026): DCASE24 baseline 400, Rep-Mobile 161.5. The other networks are scaled
+# from Rep-Mobile by their bare-step speed on that CPU (one thread, `bench_train.bare_step`, 2026-11-26):
+# CP-ResNet 1.5×, CP-Mobile 2.0×, TF-SepNet 1.6×, SSCP-Mobile 1.7×, DSSDN-L 0.6×, PaSST-tiny 3.5×, the paper's
+# four-branch Rep-Mobile 1.1×. BC-ResNet (its depthwise convolutions and sub-spectral norms at full frequency
+# resolution; its runs took over an hour where an old one-figure-for-all default said 4 min): 12.5 clips/s in each
+# of two workers (Table III's seed 2 at 5 and 25 %, counting the validation passes), over the share of a width-32
+# run (``_SHARED``). CUDA: one H200 (bf16).
+_DEFAULT_CLIPS_PER_S = {
+    "cpu": {
+        "dcase24_baseline": 400.0,
+        "rep_mobile": 161.5,
+        "rep_mobile_paper": 178.0,
+        "cp_resnet": 242.0,
+        "cp_mobile": 323.0,
+        "bc_resnet": 20.0,
+        "tf_sepnet": 258.0,
+        "sscp_mobile": 275.0,
+        "dssdn_l": 97.0,
+        "passt_tiny": 565.0,
+        "other": 161.5,
+    },
+    "cuda": {"dcase24_baseline": 2000.0, "rep_mobile": 1080.0, "rep_mobile_paper": 1280.0, "other": 1000.0},
+}
+# How one run's training throughput falls with its width: clips/s ∝ width^-1.0. Rep-Mobile alone on the 2-core CPU
+# (`bench train`): 161.5 clips/s at width 32, 54.5 at 96 (exponent 0.99). Pointwise convolutions grow with width²,
+# but the front end, the depthwise convolutions and the per-batch overheads do not. (The width² this once assumed
+# put a width-96 run at 32 min that took 11.) Where `bench train` measured two widths of the network, their ratio
+# sets the exponent instead.
+_WIDTH_EXPONENT = 1.0
+# Two workers training at once on that CPU, one thread each: each one's loop as a fraction of one run alone on both
+# cores, per width (wider networks share the memory bandwidth worse). Used until this machine's `bench train` has
+# measured its own (`bench_shared`).
+_SHARED = {"workers": 2, "fraction": {32: 0.62, 96: 0.40}}
+# A validation pass costs a clip about a third of a training step (a forward pass; the backward is about two).
+# Table V's seed-2 width-96 runs here, student training: 19.6 min at 5 % (60 epochs of 350 clips, 12 passes over
+# the 1,800 test clips), 16.0 at 25 % (6 passes), 11.3 at 100 % (1 pass), for the same 21,000 training clips.
+_EVAL_SPEEDUP = 3.0
 
 
 def results_path() -> Path:
@@ -14,8 +58,106 @@ def results_path() -> Path:
 
 
 def measured_rates() -> dict:
-    """{"device": "cpu"|"cuda", "rates": {"model@width[:on_the_fly]": loop clips/s}, "presets": {...}} or {}."""
+    """{"device": "cpu"|"cuda", "rates": {"model@width[:on_the_fly]": loop clips/s}, "shared": {"workers": 2,
+    "threads_each": 1, "rates": {"rep_mobile@32": each one's loop clips/s, ...}}, "presets": {...}} or {}."""
     try:
         return json.loads(results_path().read_text())
     except (OSError, ValueError):
         return {}
+
+
+def work(train_clips: int, epochs: int, validate_every: int | None, eval_clips: int) -> float:
+    """What a training costs in training clips: its epochs, and its passes over the test split (Lightning's
+    ``check_val_every_n_epoch``) at ``_EVAL_SPEEDUP`` test clips a training clip."""
+    return train_clips * epochs + epochs // max(1, validate_every or 1) * eval_clips / _EVAL_SPEEDUP
+
+
+def worker_threads(workers: int) -> int:
+    """The threads each of ``workers`` CPU workers trains with (``jobs.worker_env``; one worker: torch's own)."""
+    if workers <= 1:
+        import torch
+
+        return torch.get_num_threads()
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
+def clips_per_s(
+    name: str,
+    width: int | None,
+    feature_mode: str,
+    runs: list[dict],
+    device: str,
+    eval_clips: int = 0,
+    workers: int = 1,
+) -> float:
+    """A run's training clips/s with ``workers`` runs training at once. The median of this store's finished
+    teacher-free runs of the same model and width that trained with as many threads as each of those workers gets
+    (their seconds already paid for the sharing); else this machine's last `bench train` (the same network, scaled
+    from the nearest width measured as width^-e, e from the two widths it measured or ``_WIDTH_EXPONENT``; a network
+    it did not measure: the defaults, scaled by this machine's Rep-Mobile against theirs); else the defaults. The last
+    two are one run alone, times each worker's ``share``."""
+    w = width or 32
+    threads = worker_threads(workers) if device == "cpu" else None
+    rates = []
+    for r in runs:
+        s = r.get("summary") or {}
+        c = r.get("config") or {}
+        if r["status"] != "done" or not s.get("seconds") or s.get("student") != name:
+            continue
+        if (c.get("student") or {}).get("width") != width or c.get("teachers"):
+            continue  # runs with teachers also paid for them; keep the estimate to the student's own rate
+        if threads is not None and s.get("threads") != threads:
+            continue  # it shared the CPU with another number of workers (or did not say: runs before 28 Nov 2026)
+        optim = c.get("optim") or {}
+        if optim.get("epochs") and s.get("train_clips"):  # its seconds also paid for its validation passes
+            spent = work(s["train_clips"], optim["epochs"], optim.get("validate_every"), eval_clips)
+            rates.append(spent / s["seconds"])
+    if rates:
+        return sorted(rates)[len(rates) // 2]
+    bench = measured_rates()
+    mine = bench if bench.get("device") == device else {}
+    return _alone(name, w, feature_mode, device, mine) * share(w, workers, device, mine)
+
+
+def _alone(name: str, w: int, feature_mode: str, device: str, bench: dict) -> float:
+    table = _DEFAULT_CLIPS_PER_S[device]
+    default = table.get(name, table["other"]) * (32 / w) ** _WIDTH_EXPONENT
+    suffix = ":on_the_fly" if feature_mode == "on_the_fly" else ""
+    measured = {int(k.split("@")[1].split(":")[0]): v for k, v in bench.get("rates", {}).items()
+                if k.split("@")[0] == name and k.endswith(suffix) and (suffix or ":" not in k)}  # fmt: skip
+    if measured:
+        w0 = min(measured, key=lambda x: abs(x - w))
+        return measured[w0] * (w0 / w) ** _width_exponent(measured)
+    reference = bench.get("rates", {}).get("rep_mobile@32")
+    return default * reference / table["rep_mobile"] if reference else default
+
+
+def share(width: int, workers: int, device: str, bench: dict | None = None) -> float:
+    """Each of ``workers`` runs training at once, as a fraction of one run alone: 1 on a GPU (each worker has its
+    own) or alone; on a CPU, Rep-Mobile's measured fraction at this width (``bench`` — this machine's `bench train`
+    — where it measured one, else ``_SHARED``), between two measured widths as a power of the width, outside them
+    the nearest; for more workers than were measured, the same total throughput split among more."""
+    if device != "cpu" or workers <= 1:
+        return 1.0
+    measured, n = _SHARED["fraction"], _SHARED["workers"]
+    sh, alone = (bench or {}).get("shared") or {}, (bench or {}).get("rates") or {}
+    mine = {int(k.split("@")[1]): v / alone[k] for k, v in sh.get("rates", {}).items()
+            if k.startswith("rep_mobile@") and alone.get(k)}  # fmt: skip
+    if mine:
+        measured, n = mine, sh.get("workers", 2)
+    lo, hi = min(measured), max(measured)
+    w = min(hi, max(lo, width))
+    along = 0.0 if hi == lo else math.log(w / lo) / math.log(hi / lo)  # 0 at the narrowest width, 1 at the widest
+    f = measured[lo] * (measured[hi] / measured[lo]) ** along
+    return min(1.0, f * n / workers)
+
+
+def _width_exponent(measured: dict[int, float]) -> float:
+    """The exponent of width in a network's clips/s, from two widths `bench train` measured (bounded to 0.5-2.5:
+    a noisy pair should not predict a width-96 network faster than a width-32 one), else ``_WIDTH_EXPONENT``."""
+    if len(measured) < 2:
+        return _WIDTH_EXPONENT
+    lo, hi = min(measured), max(measured)
+    if measured[lo] <= 0 or measured[hi] <= 0:
+        return _WIDTH_EXPONENT
+    return min(2.5, max(0.5, math.log(measured[lo] / measured[hi]) / math.log(hi / lo)))

@@ -107,7 +107,7 @@ def _plan_report(a, store, items) -> int:
     stand = table_record.standing(items, store)
     left = [(i, state) for state in ("in the store", "to run") for i in stand[state]]
     try:
-        each = [e["estimate_s"] for e in plan([i["config"] for i, _ in left], store)] if left else []
+        each = [e["estimate_s"] for e in plan([i["config"] for i, _ in left], store, a.workers)] if left else []
     except (ValueError, FileNotFoundError) as e:  # the dataset is not generated yet: no estimate
         print(f"no estimate: {e}", file=sys.stderr)
         each = [0] * len(left)
@@ -136,11 +136,11 @@ def _plan_report(a, store, items) -> int:
         f"interrupted or done in {store.root} ({about('in the store')} of training left on this machine); "
         f"{counts['to run']} to queue ({about('to run')})"
     )
-    if a.workers > 1 and out["estimate_s"]:  # the sum above is one run at a time
+    if a.workers > 1 and out["estimate_s"]:  # the sum above is the runs' own times, one after another
         out["wall_s"] = round(wall_seconds([r["estimate_s"] for r in runs], a.workers))
         lines.append(
-            f"with {a.workers} workers, about {fmt_duration(out['wall_s'])} of wall time, if each runs at "
-            "its one-run speed (a CPU with a core per worker; several runs sharing a GPU are not)"
+            f"with {a.workers} workers, about {fmt_duration(out['wall_s'])} of wall time (each run costed at its "
+            f"speed with {a.workers} training at once: on a CPU they share the cores, on GPUs each has its own)"
         )
     _emit(out, a.json, "\n".join(lines))
     return 0
@@ -265,7 +265,8 @@ def register(sub) -> None:
     t.add_argument("--subsets", default="", help="e.g. 5,25,100 (the default)")
     t.add_argument("--seeds", type=int, default=2)
     t.add_argument("--dataset", default=None, help="default: the embedded standard set in the data home")
-    t.add_argument("--workers", type=int, default=1, help="run: worker processes; plan: the wall time with as many")
+    t.add_argument("--workers", type=int, default=1,
+                   help="run: worker processes; plan: each run's time and the wall time with as many")  # fmt: skip
     t.add_argument("--budget-s", type=float, default=10**9, help="run: stop the workers after this many seconds")
     t.add_argument(
         "--grace-s",

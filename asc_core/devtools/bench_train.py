@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from asc_core.speeds import results_path
@@ -76,8 +77,11 @@ def _sync():
         torch.cuda.synchronize()
 
 
-def loop_step(ds, model_name: str, width: int, mode: str, steps: int, batch_size: int = 64) -> float:
-    """Clips/s of the product's own training loop (``train.loop.fit``'s Trainer settings), after 3 warm-up steps."""
+def loop_step(
+    ds, model_name: str, width: int, mode: str, steps: int, batch_size: int = 64, on_start: Callable | None = None
+) -> float:
+    """Clips/s of the product's own training loop (``train.loop.fit``'s Trainer settings), after 3 warm-up steps
+    (``on_start`` is called between them and the clock: ``bench_shared`` holds each process there until all are)."""
     import lightning as L
     from lightning.pytorch.callbacks import Callback
 
@@ -100,6 +104,8 @@ def loop_step(ds, model_name: str, width: int, mode: str, steps: int, batch_size
         def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
             if trainer.global_step == 3:
                 _sync()
+                if on_start:
+                    on_start()
                 self.t0 = time.perf_counter()
             if trainer.global_step >= 3:
                 self.clips += len(batch[1])
@@ -112,6 +118,27 @@ def loop_step(ds, model_name: str, width: int, mode: str, steps: int, batch_size
     trainer.fit(module, datamodule=dm)
     _sync()
     return clock.clips / (time.perf_counter() - clock.t0)
+
+
+def _shared(root: Path, rates: dict, networks: list, steps: int, rows: list) -> dict:
+    """On a CPU of two cores or more: Rep-Mobile's loop with two workers training at once, one thread each where
+    the CPU has two cores (``bench_shared``), beside the same loop alone. {} on a GPU (each worker has its own)."""
+    import os
+
+    from asc_core.devtools.bench_shared import shared_loop_rates
+
+    cores = os.cpu_count() or 1
+    if _device() != "cpu" or cores < 2:
+        return {}
+    n, out = 2, {}
+    for name, width in [nw for nw in networks if nw[0] == "rep_mobile"]:
+        key = f"{name}@{width}"
+        each = shared_loop_rates(root, name, width, n, steps)
+        out[key] = round(sum(each) / n, 1)
+        rows.append({"network": f"{name}-{width}", "features": f"cached, {n} at once",
+                     "loop clips/s": " / ".join(f"{r:.1f}" for r in each),
+                     "loop / bare": f"{out[key] / rates[key]:.2f} of alone"})  # fmt: skip
+    return {"workers": n, "threads_each": max(1, cores // n), "rates": out}
 
 
 def _preset_wall(preset: str, root: Path, quick: bool) -> tuple[float, dict]:
@@ -158,6 +185,7 @@ def bench_train(quick: bool = False) -> dict:
             rows.append({"network": f"{name}-{width}", "features": mode, "loop clips/s": round(loop, 1),
                          "bare step clips/s": round(bare, 1), "loop / bare": round(loop / bare, 2),
                          "peak RSS (MB)": round(peak_mb())})  # fmt: skip
+    shared = _shared(root, rates, networks, steps, rows)
     presets = {}
     for p in PRESETS[:1] if quick else PRESETS:
         wall, summary = _preset_wall(p, root, quick)
@@ -172,5 +200,6 @@ def bench_train(quick: bool = False) -> dict:
     if not quick:
         results_path().parent.mkdir(parents=True, exist_ok=True)
         results_path().write_text(json.dumps({"machine": result["machine"], "device": _device(), "rates": rates,
-                                              "presets": presets, "measured": time.time()}, indent=1))  # fmt: skip
+                                              "shared": shared, "presets": presets, "measured": time.time()},
+                                             indent=1))  # fmt: skip
     return result

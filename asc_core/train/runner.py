@@ -75,7 +75,7 @@ def run_experiment(
 
 
 def _stage_plan(cfg: ExperimentConfig, ds, store: Store) -> dict[str, float]:
-    from asc_core.grid import data_sizes, parent_ready, stage_plan
+    from asc_core.grid import data_sizes, local_workers, parent_ready, stage_plan
     from asc_core.zoo import teacher_key
 
     ready = 0
@@ -84,7 +84,7 @@ def _stage_plan(cfg: ExperimentConfig, ds, store: Store) -> dict[str, float]:
         ready += bool(entry and entry.get("status") == "done")
     runs, parent, rows = store.list_runs("done"), parent_ready(cfg, store), ds.subset(cfg.subset)
     device = compute_device(cfg.accelerator)
-    return stage_plan(cfg, len(rows), runs, ready, device, parent, **data_sizes(ds, rows))
+    return stage_plan(cfg, len(rows), runs, ready, device, parent, **data_sizes(ds, rows), workers=local_workers(store))
 
 
 def _run(cfg: ExperimentConfig, store: Store, run_id: str, run_dir: Path, reporter: Reporter, resume: bool) -> dict:
@@ -202,6 +202,7 @@ def _run(cfg: ExperimentConfig, store: Store, run_id: str, run_dir: Path, report
     reporter.close_stage()
     summary["peak_memory_mb"] = dict(reporter.peaks)  # per stage: where a memory problem comes from
     summary["memory_mode"] = memory_mode()
+    summary["threads"] = torch.get_num_threads()  # its share of the CPU: the estimates compare like with like
     return summary
 
 
