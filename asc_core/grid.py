@@ -244,6 +244,7 @@ def plan(configs: list[ExperimentConfig], store, workers: int | None = None) -> 
                     **data_sizes(ds, rows),
                     workers=workers,
                 ),  # fmt: skip
+                "workers": workers,  # the estimate's: as many training at once
                 "steps": optimisation_steps(cfg, clips),
                 "warning": steps_warning(cfg, clips),
             }

@@ -516,16 +516,20 @@ def run_workers(n: int, runs_root: str | None = None, url: str | None = None) ->
         cmd += ["--runs", str(runs_root)] if runs_root else []
         cmd += ["--queue", url] if url else []
         procs.append(subprocess.Popen(cmd, env=env))
-    # a drain sent to this process alone is theirs (sent to the group, they have it already: once more is the same)
-    signal.signal(signal.SIGUSR1, lambda num, frame: [p.send_signal(num) for p in procs if p.poll() is None])
-    try:
+
+    # A stop (SIGINT, SIGTERM) or a drain (SIGUSR1) sent to this process alone is theirs: sent to the group, they have
+    # it already, and once more within SAME_STOP_S is the same stop. Set here, not left to Python's defaults: started
+    # in the background of a script, this process inherits SIGINT ignored (`kill -INT` did nothing), and SIGTERM's
+    # default ended it alone, its workers left training with no parent.
+    def forward(num, frame):
         for p in procs:
-            p.wait()
-    except KeyboardInterrupt:
-        for p in procs:
-            p.send_signal(signal.SIGINT)
-        for p in procs:
-            p.wait()
+            if p.poll() is None:
+                p.send_signal(num)
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1):
+        signal.signal(sig, forward)
+    for p in procs:
+        p.wait()
     return max(p.returncode or 0 for p in procs)
 
 

@@ -17,7 +17,7 @@ from asc_core.config import (
     parse_config,
 )
 from asc_core.constants import MAX_WIDTH, MIN_WIDTH, STUDENT_WIDTHS, WIDTH_STEP
-from asc_core.grid import expand, final_complexity, fmt_duration, parse_grid, plan, teacher_warnings
+from asc_core.grid import expand, final_complexity, fmt_duration, parse_grid, plan, teacher_warnings, wall_seconds
 from asc_core.models import list_models, model_doc
 from asc_core.paths import default_dataset_root
 from asc_core.store import Store
@@ -316,11 +316,12 @@ if configs:
         st.error(f"Cannot plan these runs: {e}")
         est = None
     if est is not None:
-        total = sum(e["estimate_s"] for e in est)
+        n_w = est[0]["workers"]
+        total = wall_seconds([e["estimate_s"] for e in est], n_w)
         st.write(
             f"**{len(configs)} run(s)** on {est[0]['train_clips']:,} training clips; about "
-            f"**{fmt_duration(total)}** on this machine ({sum(e['teachers_ready'] for e in est)} teacher(s) "
-            "reused from the zoo)."
+            f"**{fmt_duration(total)}** on this machine{f' with its {n_w} workers' if n_w > 1 else ''} "
+            f"({sum(e['teachers_ready'] for e in est)} teacher(s) reused from the zoo)."
         )
         for w in dict.fromkeys(e["warning"] for e in est if e["warning"]):
             st.warning(w)

@@ -19,7 +19,7 @@ import yaml
 from asc_core import jobs
 from asc_core.config import ConfigError, parse_config
 from asc_core.grid import expand, parse_grid, plan
-from asc_core.store import Store
+from asc_core.store import Store, pid_alive
 from tests.conftest import PlantedPickle
 
 pytestmark = pytest.mark.slow  # trains models, runs workers, the app or a browser (make test-fast skips it)
@@ -190,6 +190,26 @@ def test_a_stop_sent_to_the_workers_process_group_leaves_every_run_resumable(tin
         r = store.get_run(a)
         assert r["status"] == "interrupted" and "resume" in r["error"], (r["status"], r["error"])
         assert (runs / a / "ckpt" / "last.ckpt").exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_sent_to_the_workers_parent_alone_stops_them_all(tmp_path, sig):
+    """`worker --concurrency 2 &` from a script inherits SIGINT ignored: `kill -INT <its pid>` did nothing, and
+    SIGTERM ended the parent alone, its two workers left running with no parent. Both now reach the workers."""
+    runs = tmp_path / "runs"
+    store = Store(runs)
+    cmd = [sys.executable, "-m", "asc_core", "worker", "--runs", str(runs), "--concurrency", "2"]
+    parent = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))  # fmt: skip
+    try:
+        workers = wait_for(lambda: len(store.live_workers()) == 2 and store.live_workers(), what="two workers")
+        os.kill(parent.pid, sig)  # the parent alone, not its group
+        assert parent.wait(60) == 0, parent.stderr.read()[-2000:]
+        pids = [w["pid"] for w in workers]
+        wait_for(lambda: not any(pid_alive(p) for p in pids), timeout=30, what="the workers to end")
+    finally:
+        kill_group(parent)
+    assert store.live_workers() == []  # each unregistered on its way out
 
 
 def test_draining_workers_finish_their_runs_and_start_no_other(tiny_root, tmp_path):
