@@ -223,11 +223,10 @@ def plan(configs: list[ExperimentConfig], store, workers: int | None = None) -> 
             entry = store.get_teacher(key)
             ready += bool(entry and entry.get("status") == "done") or key in earlier
             earlier.add(key)
-        parent = False
+        key, parent = "parent-" + parent_key(cfg), False
         if cfg.pruning.mode != "none":
-            key = "parent-" + parent_key(cfg)
             parent = key in earlier or parent_ready(cfg, store)
-            earlier.add(key)
+        earlier.add(key)  # an unpruned run leaves its student as the parent of the runs that prune it
         out.append(
             {
                 "name": cfg.name,

@@ -41,14 +41,19 @@ _DEFAULT_CLIPS_PER_S = {
 # put a width-96 run at 32 min that took 11.) Where `bench train` measured two widths of the network, their ratio
 # sets the exponent instead.
 _WIDTH_EXPONENT = 1.0
-# Two workers training at once on that CPU, one thread each: each one's loop as a fraction of one run alone on both
-# cores, per width (wider networks share the memory bandwidth worse). Used until this machine's `bench train` has
-# measured its own (`bench_shared`).
+# Two workers training at once on that CPU, one thread each: each one's run as a fraction of one run alone on both
+# cores, per width. From whole runs (Table V's seed-2 runs, 27 Nov 2026, student training: Rep-Mobile-32 at 100
+# clips/s and Rep-Mobile-96 at 22, against 161.5 and 54.5 alone), so they carry what a campaign's runs meet that a
+# bench loop does not: the validation passes of a wide network (at width 96 each test clip cost 3/4 of a training
+# clip when both workers validated at once, not a third) and whatever else shares the machine. `bench train`'s own
+# two loops at once (`bench_shared`, 27 Nov 2026) measured 0.61 at 32 and 0.60 at 96; where this machine has
+# measured them, they are used instead.
 _SHARED = {"workers": 2, "fraction": {32: 0.62, 96: 0.40}}
-# A validation pass costs a clip about a third of a training step (a forward pass; the backward is about two).
-# Table V's seed-2 width-96 runs here, student training: 19.6 min at 5 % (60 epochs of 350 clips, 12 passes over
-# the 1,800 test clips), 16.0 at 25 % (6 passes), 11.3 at 100 % (1 pass), for the same 21,000 training clips.
-_EVAL_SPEEDUP = 3.0
+# A validation pass costs a test clip an eighth of a training clip: it runs the network folded and fused
+# (models/fold.py; 7.8-9.0x a training step's clips/s for Rep-Mobile at widths 32-96, batch 128, 2 threads, this
+# CPU). A width-96 run of 10 epochs on the 5 % subset with a pass every epoch (3,500 training clips, 18,000 test
+# clips) took 110 s where it took 197 s with the training-time network (at a third), the same val_loss to 1e-5.
+_EVAL_SPEEDUP = 8.0
 
 
 def results_path() -> Path:

@@ -326,3 +326,63 @@ def test_whole_run_progress_weighs_stages_by_their_cost():
     assert frac == pytest.approx(25 / 50) and eta is not None and eta >= 0
     r.stage = "pruning round 9/9: search"  # a stage the plan does not know: no whole-run figure, not a wrong one
     assert r.run_progress(0.5) == (None, None)
+
+
+def test_validation_runs_the_folded_network_and_measures_the_same(tiny_root, monkeypatch):
+    """Rep-Mobile validates folded (one depthwise conv per block, not five branches) and fused (no BatchNorm left):
+    in eval mode the same function, so the same val_loss and val_acc as the training-time network. A network in
+    training mode is not folded; one with nothing to fold is still fused."""
+    import lightning as L
+    from lightning.pytorch.callbacks import Callback
+
+    from asc_core.config import Augment, Optim
+    from asc_core.data import open_dataset
+    from asc_core.models import create_model, fold
+    from asc_core.models import rep_mobile as rm
+    from asc_core.train.data import ASCDataModule
+    from asc_core.train.module import ASCModule
+
+    torch.manual_seed(0)
+    model = create_model("rep_mobile", width=16).train()
+    with torch.no_grad():  # running statistics away from their initial 0 / 1, so folding has something to fold
+        for _ in range(3):
+            model(torch.randn(8, 1, 256, 65) * 3 + 1)
+    assert fold.eval_network(model) is None  # training mode: BatchNorm on the batch, not what folding bakes in
+    teacher = create_model("cp_resnet", width=16).eval()
+    fused = fold.eval_network(teacher)  # nothing to fold, its Conv→BatchNorm pairs fused
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+    x = torch.randn(4, 1, 256, 65)
+    with torch.no_grad():
+        assert (fused(x) - teacher(x)).abs().max() <= 1e-4
+
+    class Seen(Callback):
+        folded = []
+
+        def on_validation_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0):
+            m = pl_module._val_model
+            self.folded.append(
+                m is not None
+                and all(d.inference_mode for d in m.modules() if isinstance(d, rm.RepDepthwise))
+                and not any(isinstance(d, torch.nn.BatchNorm2d) for d in m.modules())
+            )
+
+    def validate():
+        dm = ASCDataModule(open_dataset(tiny_root), 100, "dcase24", "cached", 32, 0, 0)
+        module = ASCModule(model, Optim(epochs=1), Augment())
+        trainer = L.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False, accelerator="cpu",
+                            callbacks=[Seen()])  # fmt: skip
+        return trainer.validate(module, datamodule=dm, verbose=False)[0]
+
+    folded = validate()
+    assert Seen.folded and all(Seen.folded)
+    assert all(
+        isinstance(d, rm.RepDepthwise) and not d.inference_mode
+        for d in model.modules()
+        if isinstance(d, rm.RepDepthwise)
+    )  # fmt: skip  (the model itself is left as it trains)
+    monkeypatch.setattr(fold, "eval_network", lambda m: None)
+    Seen.folded = []
+    unfolded = validate()
+    assert not any(Seen.folded)
+    assert folded["val_loss"] == pytest.approx(unfolded["val_loss"], abs=1e-4)
+    assert folded["val_acc"] == pytest.approx(unfolded["val_acc"], abs=1e-6)
