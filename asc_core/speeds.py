@@ -42,13 +42,13 @@ _DEFAULT_CLIPS_PER_S = {
 # sets the exponent instead.
 _WIDTH_EXPONENT = 1.0
 # Two workers training at once on that CPU, one thread each: each one's run as a fraction of one run alone on both
-# cores, per width. From whole runs (Table V's seed-2 runs, 27 Nov 2026, student training: Rep-Mobile-32 at 100
-# clips/s and Rep-Mobile-96 at 22, against 161.5 and 54.5 alone), so they carry what a campaign's runs meet that a
-# bench loop does not: the validation passes of a wide network (at width 96 each test clip cost 3/4 of a training
-# clip when both workers validated at once, not a third) and whatever else shares the machine. `bench train`'s own
-# two loops at once (`bench_shared`, 27 Nov 2026) measured 0.61 at 32 and 0.60 at 96; where this machine has
-# measured them, they are used instead.
-_SHARED = {"workers": 2, "fraction": {32: 0.62, 96: 0.40}}
+# cores, per width: `bench train`'s two loops at once (`bench_shared`, 27 Nov 2026), 0.61 at width 32 and 0.60 at 96.
+# Until validation ran folded and fused (models/fold.py) whole runs got less (0.62 and 0.40, Table V's seed-2 runs):
+# at width 96 a test clip cost 3/4 of a training clip with both workers validating at once. After it, eight Table V
+# runs at 25 % (width 64, single 64→32, progressive; 27 Nov 2026) took 44.4 min against 40.1 estimated with these
+# figures (the whole-run ones said 49.0; width 64 unpruned: 7.5-7.9 min, estimated 7.9). Where this machine has
+# run `bench train`, its own figures are used instead.
+_SHARED = {"workers": 2, "fraction": {32: 0.61, 96: 0.60}}
 # A validation pass costs a test clip an eighth of a training clip: it runs the network folded and fused
 # (models/fold.py; 7.8-9.0x a training step's clips/s for Rep-Mobile at widths 32-96, batch 128, 2 threads, this
 # CPU). A width-96 run of 10 epochs on the 5 % subset with a pass every epoch (3,500 training clips, 18,000 test
