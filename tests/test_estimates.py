@@ -185,10 +185,9 @@ def test_validation_passes_are_costed_and_a_finished_run_predicts_its_repeat():
 
 
 def test_workers_training_at_once_share_the_cpu(tmp_path, monkeypatch):
-    """A tables campaign runs two workers on a CPU, the app one. Each of two gets a fraction of one run alone, and a
-    smaller one for a wider network (two Rep-Mobile-96 trainings share the memory bandwidth worse): the estimates were
-    set from two-worker runs and said 1.6-2.5× too long for the app's one; read with this machine's `bench train`
-    (one run alone) they said 45 % too short for two."""
+    """A tables campaign runs two workers on a CPU, the app one. Each of two gets a fraction of one run alone,
+    measured at two widths: the estimates were set from two-worker runs and said 1.6-2.5× too long for the app's one;
+    read with this machine's `bench train` (one run alone) they said 45 % too short for two."""
     from asc_core.speeds import _SHARED, share
 
     monkeypatch.setenv("ASC_DATA_HOME", str(tmp_path))

@@ -2,8 +2,9 @@
 the threads a worker of ``worker --concurrency N`` gets (``jobs.worker_env``), beside the same loop alone.
 
 A tables campaign runs two workers on a CPU; the app runs one. What each of two runs gets is not half of one run
-alone, and not the same fraction at every width (two Rep-Mobile-96 trainings share the memory bandwidth worse than
-two Rep-Mobile-32s), so `bench train` measures it and the duration estimates read it (``asc_core.grid``).
+alone (on the 2-core CPU here, 0.61 of it at width 32 and 0.60 at 96, each on one thread), and it may differ with
+the width on another machine, so `bench train` measures it at two widths and the duration estimates read it
+(``asc_core.speeds``).
 
 Each process is this module run as a script: it opens the data, takes the loop's three warm-up steps, says
 ``ASC-READY`` and waits for a line on its stdin, so that every process's clock starts with all of them past their
