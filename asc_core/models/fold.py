@@ -25,6 +25,8 @@ def eval_network(model: nn.Module) -> nn.Module | None:
     if any(m.training for m in mods) or any(type(m).__module__.startswith("nni") for m in mods):
         return None
     folded = any(isinstance(m, RepDepthwise) and not m.inference_mode for m in mods)
+    if not folded and not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in mods):
+        return None  # nothing to fold or fuse (PaSST: LayerNorms): no copy of a large network
     net = reparameterize_model(model) if folded else copy.deepcopy(model)
     try:
         from torch.fx.experimental.optimization import fuse

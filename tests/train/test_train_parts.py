@@ -354,6 +354,7 @@ def test_validation_runs_the_folded_network_and_measures_the_same(tiny_root, mon
     x = torch.randn(4, 1, 256, 65)
     with torch.no_grad():
         assert (fused(x) - teacher(x)).abs().max() <= 1e-4
+    assert fold.eval_network(torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.LayerNorm(4)).eval()) is None
 
     class Seen(Callback):
         folded = []
