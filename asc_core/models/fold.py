@@ -9,8 +9,6 @@ into one convolution (``torch.fx.experimental.optimization.fuse``). In eval mode
 
 from __future__ import annotations
 
-import copy
-
 from torch import nn
 
 
@@ -27,7 +25,7 @@ def eval_network(model: nn.Module) -> nn.Module | None:
     folded = any(isinstance(m, RepDepthwise) and not m.inference_mode for m in mods)
     if not folded and not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in mods):
         return None  # nothing to fold or fuse (PaSST: LayerNorms): no copy of a large network
-    net = reparameterize_model(model) if folded else copy.deepcopy(model)
+    net = reparameterize_model(model)  # a copy, folded where there are branches
     try:
         from torch.fx.experimental.optimization import fuse
 

@@ -37,6 +37,9 @@ class ASCModule(LightningModule):
         self.optim, self.aug, self.kd = optim, augment, kd
         self.warmup_steps = warmup_steps  # overrides optim.warmup_epochs (device fine-tuning: 200 steps)
         self.on_the_fly = on_the_fly
+        # what a validation pass runs (on_validation_epoch_start), held in a dict: as an attribute the copy would be
+        # registered as a submodule, its weights in parameters() and in a checkpoint saved while it is set
+        self._val: dict[str, torch.nn.Module] = {}
         fcfg = FEATURE_PRESETS[features]()
         # a model with its own front end (PaSST) takes the waveform and does its own masking in training
         self.waveform_model = fcfg.kind == "waveform"
@@ -73,12 +76,13 @@ class ASCModule(LightningModule):
         # the same function in eval mode, folded and fused (models/fold.py): 2.3-2.8x cheaper a test clip
         from asc_core.models.fold import eval_network
 
-        self._val_model = eval_network(self.model)
-        if self._val_model is not None:
-            to_layout(self._val_model, self.channels_last)  # the folded convolutions are new tensors
+        net = eval_network(self.model)
+        if net is not None:
+            to_layout(net, self.channels_last)  # the folded convolutions are new tensors
+            self._val["net"] = net
 
     def on_validation_epoch_end(self):
-        self._val_model = None
+        self._val.clear()
 
     def on_train_epoch_start(self):
         dm = getattr(self.trainer, "datamodule", None)
@@ -114,7 +118,7 @@ class ASCModule(LightningModule):
 
     def validation_step(self, batch, batch_idx):
         x, y = batch[0], batch[1]
-        logits = self(x, getattr(self, "_val_model", None))
+        logits = self(x, self._val.get("net"))
         self.log("val_loss", torch.nn.functional.cross_entropy(logits, y), on_epoch=True, batch_size=len(y))
         self.log("val_acc", (logits.argmax(1) == y).float().mean(), on_epoch=True, batch_size=len(y))
 

@@ -360,7 +360,8 @@ def test_validation_runs_the_folded_network_and_measures_the_same(tiny_root, mon
         folded = []
 
         def on_validation_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0):
-            m = pl_module._val_model
+            m = pl_module._val.get("net")
+            assert not any(n.startswith("_val") for n, _ in pl_module.named_parameters())  # not a submodule
             self.folded.append(
                 m is not None
                 and all(d.inference_mode for d in m.modules() if isinstance(d, rm.RepDepthwise))
