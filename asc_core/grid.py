@@ -208,7 +208,7 @@ def plan(configs: list[ExperimentConfig], store, workers: int | None = None) -> 
     from asc_core.data import open_dataset_cached
     from asc_core.paths import default_dataset_root
     from asc_core.train.device import compute_device
-    from asc_core.zoo import parent_key, teacher_key
+    from asc_core.zoo import parent_key, parent_lock, teacher_key
 
     runs = store.list_runs()
     workers = workers or local_workers(store)
@@ -223,7 +223,7 @@ def plan(configs: list[ExperimentConfig], store, workers: int | None = None) -> 
             entry = store.get_teacher(key)
             ready += bool(entry and entry.get("status") == "done") or key in earlier
             earlier.add(key)
-        key, parent = "parent-" + parent_key(cfg), False
+        key, parent = parent_lock(parent_key(cfg)), False
         if cfg.pruning.mode != "none":
             parent = key in earlier or parent_ready(cfg, store)
         earlier.add(key)  # an unpruned run leaves its student as the parent of the runs that prune it

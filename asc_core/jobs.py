@@ -216,6 +216,7 @@ def execute(run_id: str, runs_root: str, resume: bool = False) -> str:
 
     store = Store(_state.get("shared_root") or runs_root)
     _test_kill_at("dequeued")
+    run_id, resume = _ready_instead(store, run_id, resume)
     worker_id = _state.get("worker_id") or f"{socket.gethostname()}-{os.getpid()}"
     if not store.claim_run(run_id, worker_id):  # cancelled while queued, or claimed by another worker
         status = store.get_run(run_id)["status"]
@@ -246,6 +247,59 @@ def execute(run_id: str, runs_root: str, resume: bool = False) -> str:
         logging.getLogger().removeHandler(handler)
         logf.close()
         _state.update(run_id=None, store=None)
+
+
+# How far down the queue a worker looks for a run that can start now (each look reads a config and the zoo).
+LOOKAHEAD = 50
+
+
+def waiting_for(store: Store, run: dict) -> str | None:
+    """The lock a queued run would wait on if it started now: a teacher or a pruning parent that another run is
+    training (``zoo.pending_locks``, held by someone); None when it would train at once. A config or dataset that
+    cannot be read says None: the run starts, and fails with its own message."""
+    from asc_core.config import parse_config
+    from asc_core.data import open_dataset_cached
+    from asc_core.paths import default_dataset_root
+    from asc_core.zoo import pending_locks
+
+    try:
+        cfg = parse_config(run["config"])
+        if not cfg.teachers and cfg.pruning.mode == "none":
+            return None
+        ds = open_dataset_cached(str(cfg.dataset or default_dataset_root()))
+        return next((name for name in pending_locks(cfg, ds, store) if store.held(name)), None)
+    except Exception as e:  # noqa: BLE001 — a probe: the run itself reports what is wrong with it
+        log.info("could not tell whether run %s would wait (%s: %s)", run.get("run_id"), type(e).__name__, e)
+        return None
+
+
+def _ready_instead(store: Store, run_id: str, resume: bool) -> tuple[str, bool]:
+    """The run this worker starts for the message of ``run_id``. A run that would wait for a teacher or a pruning
+    parent another run is training (single 96→32 while its width-96 run trains) would hold this worker idle for
+    as long; when a queued run behind it can start now, the worker takes that one, and ``run_id`` goes back to the
+    head of the queue (on a queue that cannot put a run first, Redis: to its back), where the next free worker
+    looks at it again. When every queued run would wait, it starts and waits, as before."""
+    from asc_core.zoo import teacher_lock
+
+    run = store.get_run(run_id)
+    if not run or run["status"] != "queued":
+        return run_id, resume
+    lock = waiting_for(store, run)
+    if lock is None:
+        return run_id, resume
+    for other in queue_order(store)[:LOOKAHEAD]:
+        r = store.get_run(other) if other != run_id else None
+        if r and r["status"] == "queued" and waiting_for(store, r) is None:
+            try:
+                run_next(store, run_id)
+            except ValueError:  # a queue without priorities
+                _enqueue(store, run_id, resume=resume)
+            log.info("run %s would wait (%s is held by another run); started %s first", run_id, lock, other)
+            what = "its teacher" if lock.startswith(teacher_lock("")) else "its pruning parent"
+            store.update_run(run_id, stage=f"queued: {what} is training in another run; runs behind it that can "
+                             "start now go first")  # fmt: skip
+            return other, bool(r["started_at"])
+    return run_id, resume
 
 
 # ---------------------------------------------------------------- the worker process

@@ -168,6 +168,10 @@ class Store:
         about every second while another holds it; it may raise (a cancel) to stop waiting."""
         return self.db.exclusive(name, self.root / "locks", on_wait)
 
+    def held(self, name: str) -> bool:
+        """Whether another holder has ``exclusive(name)`` now (a probe: taken and let go at once when free)."""
+        return self.db.held(name, self.root / "locks")
+
     def _relative(self, path) -> str:
         """A path under the artifact root as recorded (relative to it); any other path as given."""
         p = Path(path)

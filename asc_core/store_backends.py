@@ -115,6 +115,18 @@ class SQLiteDB:
             finally:
                 fcntl.flock(f, fcntl.LOCK_UN)
 
+    def held(self, name: str, folder: Path) -> bool:
+        path = folder / f"{name}.lock"
+        if not path.exists():
+            return False
+        with open(path, "a") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(f, fcntl.LOCK_UN)
+            return False
+
 
 class _PGConnection:
     """A psycopg connection that takes the store's ``?`` placeholders."""
@@ -234,6 +246,15 @@ class PostgresDB:
                 yield
             finally:
                 con.execute("SELECT pg_advisory_unlock(?, hashtext(?))", args)
+
+    def held(self, name: str, folder: Path) -> bool:
+        args = (self._NAMED_LOCKS, name)
+        with self._connection() as raw:
+            con = _PGConnection(raw)
+            if not con.execute("SELECT pg_try_advisory_lock(?, hashtext(?)) AS ok", args).fetchone()["ok"]:
+                return True
+            con.execute("SELECT pg_advisory_unlock(?, hashtext(?))", args)
+            return False
 
     def close(self) -> None:
         with self._lock:

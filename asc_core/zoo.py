@@ -51,6 +51,33 @@ def parent_key(cfg, tag: str | None = None) -> str:
     return result_key(bare, tag)
 
 
+def teacher_lock(key: str) -> str:
+    """The store lock a run holds while it trains (or looks up) the teacher of zoo key ``key``."""
+    return f"zoo-{key}"
+
+
+def parent_lock(key: str) -> str:
+    """The store lock a run holds while it trains (or looks up) the pruning parent of key ``key``."""
+    return f"parent-{key}"
+
+
+def pending_locks(cfg, ds, store) -> list[str]:
+    """The locks a run of ``cfg`` on ``ds`` would take before its student trains and that guard something not yet
+    made: each teacher not in the zoo (held while a run trains it) and, for a pruning run whose parent is not
+    trained, its parent's (held while a run trains that network). While another process holds one, the run waits."""
+    out = []
+    for spec in cfg.teachers:
+        key = teacher_key(ds, cfg.subset, spec, cfg.kd.views)
+        entry = store.get_teacher(key)
+        if not (entry and entry.get("status") == "done"):
+            out.append(teacher_lock(key))
+    if cfg.pruning.mode != "none":
+        key = parent_key(cfg)
+        if find_parent(cfg, store, key) is None:
+            out.append(parent_lock(key))
+    return out
+
+
 def parents_dir(store, key: str) -> Path:
     return store.root / "parents" / key
 

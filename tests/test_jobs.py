@@ -431,6 +431,47 @@ def test_a_queued_run_can_be_put_next_and_a_worker_takes_it_first(tiny_root, tmp
     assert [line for line in (runs / ids[2] / "log.txt").read_text().splitlines() if "starting on" in line][1:] == []
 
 
+def test_a_run_whose_parent_trains_elsewhere_lets_the_runs_behind_it_start_first(tiny_root, tmp_path):
+    """A pruning run whose parent another run is training now (its lock held) would keep a worker idle for as long:
+    the worker starts the run behind it instead and puts it back at the head of the queue; when nothing else can
+    start, it starts and waits (cancellable), as before."""
+    from asc_core.data import open_dataset_cached
+    from asc_core.zoo import parent_key, parent_lock, pending_locks, teacher_key, teacher_lock
+    from tests.conftest import student_config, tiny_config
+
+    runs = tmp_path / "runs"
+    store = Store(runs)
+    single = {"mode": "single", "chain": [16], "total_times": 1, "interval_steps": 1, "finetune_epochs": 1}
+    pruned = parse_config(student_config(tiny_root, 32, name="single 32→16", pruning=single))
+    lock = parent_lock(parent_key(pruned))
+    ds = open_dataset_cached(str(tiny_root))
+    assert pending_locks(pruned, ds, store) == [lock]
+    kd = parse_config(
+        tiny_config(tiny_root, pruning=single | {"chain": [8]})
+    )  # a teacher not in the zoo, then the parent
+    spec = kd.teachers[0]
+    assert pending_locks(kd, ds, store) == [teacher_lock(teacher_key(ds, 25, spec, 2)), parent_lock(parent_key(kd))]
+    waiting = jobs.launch([pruned], store, "pruning")[0]
+    free = jobs.launch([parse_config(cfg_dict(tiny_root, epochs=1, name="free"))], store, "other")[0]
+    assert jobs.queue_order(store) == [waiting, free]
+    with store.exclusive(lock):  # the width-32 run training the parent, as far as any other process can tell
+        assert jobs.waiting_for(store, store.get_run(waiting)) == lock
+        assert jobs.waiting_for(store, store.get_run(free)) is None
+        worker = start_worker(runs)
+        try:
+            wait_for(lambda: store.get_run(free)["status"] == "done", what="the run behind it")
+            run = store.get_run(waiting)
+            assert run["status"] in ("queued", "running") and "parent" in (run["stage"] or "")
+            # nothing else can start: the worker takes it, and it waits for the lock, saying so
+            wait_for(lambda: "waiting for the width-32 parent" in (store.get_run(waiting)["stage"] or ""),
+                     what="the pruning run to wait for its parent")  # fmt: skip
+            jobs.cancel(store, waiting)
+            wait_for(lambda: store.get_run(waiting)["status"] == "cancelled", what="the wait to stop on a cancel")
+        finally:
+            stop(worker)
+    assert store.get_run(free)["started_at"] < store.get_run(waiting)["started_at"]
+
+
 def test_cpu_workers_share_the_cores_and_gpu_workers_take_one_gpu_each():
     """Two CPU workers each used every core (4 threads on 2 cores: 59 clips/s a training, against 139 with one thread
     each); each now gets its share as its thread count, which torch in the worker takes up. A thread count the

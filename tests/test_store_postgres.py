@@ -206,6 +206,8 @@ def test_a_named_lock_is_held_by_one_process_and_freed_when_it_is_killed(backend
     try:
         assert holder.stdout.readline().strip() == "held"
         store, waits = Store(tmp_path / "runs", url=url), []
+        assert store.held("zoo-k") and not store.held("zoo-other")  # the worker's probe: no waiting, nothing taken
+        assert store.held("zoo-k")  # a probe that found it held did not take or drop anything
 
         def on_wait():
             waits.append(1)
@@ -218,6 +220,7 @@ def test_a_named_lock_is_held_by_one_process_and_freed_when_it_is_killed(backend
             with store.exclusive("zoo-other"):  # other names are independent
                 pass
         assert len(waits) >= 2
+        assert not store.held("zoo-k")  # freed by the holder's death, and let go by this process
     finally:
         holder.kill()
         holder.wait()

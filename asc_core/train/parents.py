@@ -25,7 +25,7 @@ import time
 import torch
 
 from asc_core.train.loop import Reporter
-from asc_core.zoo import find_parent, parent_key, parents_dir
+from asc_core.zoo import find_parent, parent_key, parent_lock, parents_dir
 
 
 def ensure_parent(cfg, student: torch.nn.Module, store, reporter: Reporter, train) -> dict:
@@ -33,7 +33,7 @@ def ensure_parent(cfg, student: torch.nn.Module, store, reporter: Reporter, trai
     leave it for the next run. Returns what the summary records: {'key', 'reused', 'run_id', 'source'}."""
     key = parent_key(cfg)
     what = f"width-{cfg.student.width} parent" if cfg.student.width else "parent"
-    with reporter.exclusive(store, f"parent-{key}", f"student training: waiting for the {what} (another run is "
+    with reporter.exclusive(store, parent_lock(key), f"student training: waiting for the {what} (another run is "
                             "training it)"):  # fmt: skip
         found = find_parent(cfg, store, key)
         if found:
@@ -61,7 +61,7 @@ def train_unpruned(cfg, student: torch.nn.Module, store, run_id: str | None, tra
         raise _Busy
 
     try:
-        with store.exclusive(f"parent-{key}", busy):
+        with store.exclusive(parent_lock(key), busy):
             train()
             _leave(store, key, student, run_id, "run")
             return True

@@ -24,7 +24,7 @@ from asc_core.train.device import compute_device
 from asc_core.train.evaluate import test_metrics, test_probs
 from asc_core.train.loop import Reporter, fit
 from asc_core.train.module import ASCModule
-from asc_core.zoo import init_weights, teacher_key
+from asc_core.zoo import init_weights, teacher_key, teacher_lock
 
 
 def view_shifts_ms(n: int, views: int, roll_ms: float) -> np.ndarray:
@@ -74,7 +74,7 @@ def ensure_teacher(
     folder = zoo_dir(store) / key
     folder.mkdir(parents=True, exist_ok=True)
     waiting = f"waiting for teacher {spec.model.name}: another run is training it"
-    with reporter.exclusive(store, f"zoo-{key}", waiting):  # two runs needing it: one trains, the other reuses
+    with reporter.exclusive(store, teacher_lock(key), waiting):  # two runs needing it: one trains, the other reuses
         entry = store.get_teacher(key)
         if entry and entry["status"] == "done" and Path(entry["logits_path"]).exists():
             entry["reused"] = True

@@ -9,7 +9,7 @@ from asc_core.grid import plan
 from asc_core.store import Store
 from asc_core.tables import run_key
 from asc_core.train.runner import run_experiment
-from asc_core.zoo import find_parent, parent_key
+from asc_core.zoo import find_parent, parent_key, parent_lock
 from tests.conftest import student_config
 
 pytestmark = pytest.mark.slow  # trains models, runs workers, the app or a browser (make test-fast skips it)
@@ -83,7 +83,7 @@ def test_an_unpruned_run_holds_its_parent_lock_while_it_trains_and_leaves_its_st
 
     def train():  # the lock is held while it trains: another open of it (what a pruning run does) must wait
         try:
-            with store.exclusive(f"parent-{key}", refuse):
+            with store.exclusive(parent_lock(key), refuse):
                 held.append(False)
         except TimeoutError:
             held.append(True)
@@ -95,6 +95,6 @@ def test_an_unpruned_run_holds_its_parent_lock_while_it_trains_and_leaves_its_st
     assert torch.load(found["path"], weights_only=True)["weight"].eq(0.5).all()
     # a pruning run is training this parent (it holds the lock): the unpruned run trains anyway, leaving nothing
     other = Store(tmp_path / "other")
-    with other.exclusive(f"parent-{key}"):
+    with other.exclusive(parent_lock(key)):
         assert train_unpruned(cfg, student, other, "run-b", lambda: held.append("trained")) is False
     assert held[-1] == "trained" and find_parent(cfg, other) is None
