@@ -9,11 +9,12 @@ import math
 import yaml
 
 from asc_core.config import ConfigError, ExperimentConfig, parse_config
-from asc_core.speeds import clips_per_s, work
+from asc_core.speeds import clips_per_s, pruning_costs, work
 
-# A pruning round besides its training: tracing, the budget search on counted structures, NNI's speed-up and
-# three evaluations of the test split (measured ~10-20 s on the CPU for widths 48-96).
-_PRUNE_ROUND_S = {"cpu": 20.0, "cuda": 8.0}
+# A pruning round besides its training: the accuracy before it, NNI's dependency trace and the budget search (median
+# 18 s in Table V's 84 rounds on the 2-core CPU, 12-36 s), then NNI's speed-up and the accuracy after pruning (about
+# 8 s: ``speeds._MASKED``'s note). The GPU's figure is older (H100, from the runs' totals).
+_PRUNE_ROUND_S = {"cpu": 26.0, "cuda": 8.0}
 
 
 def parse_grid(items: list[str]) -> dict[str, list]:
@@ -128,8 +129,9 @@ def stage_plan(
             rate_start, rate_end = (rate_of(cfg.student.name, w) if w else rate for w in (start, end))
             # its fine-tuning validates as the training does (runner.finetune: every ``validate_every`` epochs)
             finetune = work(train_clips, p.finetune_epochs, cfg.optim.validate_every, eval_clips)
+            masked, pruned = pruning_costs(start, device)  # NNI's masks; a pruned network's uneven channels
             plan[f"pruning round {k + 1}/{n_rounds}"] = (
-                train_clips * schedule / rate_start + finetune / rate_end + _PRUNE_ROUND_S[device]
+                train_clips * schedule / rate_start * masked + finetune / rate_end * pruned + _PRUNE_ROUND_S[device]
             )
     plan["evaluation"] = 7.0
     if cfg.device_finetune.enabled:

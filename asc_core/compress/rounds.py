@@ -9,6 +9,7 @@ A target is a width (the complexity of the width-W network of the same family, d
 from __future__ import annotations
 
 import copy
+import time
 
 import torch
 
@@ -72,6 +73,7 @@ def run_rounds(
     tlist = targets(cfg)
     for k, t in enumerate(tlist):
         reporter.set_stage(f"pruning round {k + 1}/{len(tlist)}: {t['label']}")
+        clock = [time.perf_counter()]  # the round's stages: prepare, schedule (+ speed-up), fine-tune
         before = measure(reparameterize_model(model), shape)
         acc_before = evaluate(model)
         width_now = next((r["target_width"] for r in reversed(rounds) if r["target_width"]), cfg.student.width)
@@ -84,6 +86,7 @@ def run_rounds(
         )
         _cancel_point(reporter)
         reporter.set_stage(f"{head}: {p.schedule} schedule to {100 * sparsity:.0f} % sparsity, then speed-up")
+        clock.append(time.perf_counter())
 
         def on_step(step, total):  # progress inside the schedule, and a cancel point every few steps
             reporter.update(step / total, step=step)
@@ -97,6 +100,7 @@ def run_rounds(
         pruned.model_name, pruned.feature_preset = cfg.student.name, cfg.student_features
         acc_pruned = evaluate(pruned)
         reporter.set_stage(f"pruning round {k + 1}/{len(tlist)}: fine-tuning")
+        clock.append(time.perf_counter())
         finetune(pruned, k)
         acc_ft = evaluate(pruned)
         after = measure(reparameterize_model(pruned), shape)
@@ -105,6 +109,7 @@ def run_rounds(
             met = True
         except BudgetError:
             met = False
+        clock.append(time.perf_counter())
         rounds.append(
             {
                 "round": k + 1,
@@ -131,6 +136,12 @@ def run_rounds(
                 "accuracy_after_pruning": acc_pruned,
                 "accuracy_after_finetune": acc_ft,
                 "channels": channels_per_layer(pruned),
+                # what the round's stages took (the estimates' check, grid.stage_plan): prepare = the accuracy
+                # before, NNI's dependency trace and the sparsity search; schedule = the masked training, the
+                # speed-up and the accuracy after pruning; fine-tune = its epochs and the accuracy after
+                "seconds": dict(
+                    zip(("prepare", "schedule", "finetune"), (round(b - a, 1) for a, b in zip(clock, clock[1:])))
+                ),
             }
         )
         reporter.metrics(

@@ -55,6 +55,8 @@ def test_pruning_runs_reuse_their_parent_and_get_the_result_they_would_have_trai
     # the same result, reused or trained: a cache, not another method
     assert trained["macro_accuracy"] == pytest.approx(reused["macro_accuracy"], abs=1e-6)
     assert trained["pruning_rounds"][0]["channels"] == reused["pruning_rounds"][0]["channels"]
+    spent = trained["pruning_rounds"][0]["seconds"]  # what each stage of the round took (the estimates' check)
+    assert set(spent) == {"prepare", "schedule", "finetune"} and all(v > 0 for v in spent.values())
     chain = parse_config(_pruned(tiny_root, _SINGLE | {"mode": "progressive", "chain": [24, 16]}))
     est = plan([chain], b)[0]["estimate_s"]
     assert est < plan([chain.model_copy(update={"seed": 1})], b)[0]["estimate_s"]  # its parent is ready: no training
