@@ -296,8 +296,8 @@ def _ready_instead(store: Store, run_id: str, resume: bool) -> tuple[str, bool]:
                 _enqueue(store, run_id, resume=resume)
             log.info("run %s would wait (%s is held by another run); started %s first", run_id, lock, other)
             what = "its teacher" if lock.startswith(teacher_lock("")) else "its pruning parent"
-            store.update_run(run_id, stage=f"queued: {what} is training in another run; runs behind it that can "
-                             "start now go first")  # fmt: skip
+            store.update_run(run_id, stage=f"{what} is training in another run: runs behind it that can start now "
+                             "go first")  # fmt: skip
             return other, bool(r["started_at"])
     return run_id, resume
 
