@@ -100,16 +100,16 @@ def stage_plan(
     of a width-96 run); 0 leaves validation out. ``workers``: how many runs train at once on this machine (on a
     CPU they share it: ``speeds.share``)."""
 
-    def rate_of(name: str, width: int | None) -> float:
-        return clips_per_s(name, width, cfg.feature_mode, runs or [], device, eval_clips, workers)
+    def rate_of(name: str, width: int | None, kwargs: dict | None = None) -> float:
+        return clips_per_s(name, width, cfg.feature_mode, runs or [], device, eval_clips, workers, kwargs)
 
-    rate = rate_of(cfg.student.name, cfg.student.width)
+    rate = rate_of(cfg.student.name, cfg.student.width, cfg.student.kwargs)
     plan: dict[str, float] = {}
     n_t = len(cfg.teachers)
     for i, spec in enumerate(cfg.teachers):
         if i >= teachers_ready:  # teachers in the zoo are reused: seconds
             t_work = work(train_clips, spec.optim.epochs, spec.optim.validate_every, eval_clips)
-            plan[f"teacher {i + 1}/{n_t}"] = t_work / rate_of(spec.model.name, spec.model.width)
+            plan[f"teacher {i + 1}/{n_t}"] = t_work / rate_of(spec.model.name, spec.model.width, spec.model.kwargs)
         else:
             plan[f"teacher {i + 1}/{n_t}"] = 2.0
     plan["features"] = 5.0
@@ -126,7 +126,8 @@ def stage_plan(
         for k in range(n_rounds):
             start, end = before[min(k, len(before) - 1)], (p.chain[k] if k < len(p.chain) else before[-1])
             # the schedule trains the masked network at the width it starts from; fine-tuning, the pruned one
-            rate_start, rate_end = (rate_of(cfg.student.name, w) if w else rate for w in (start, end))
+            student = cfg.student
+            rate_start, rate_end = (rate_of(student.name, w, student.kwargs) if w else rate for w in (start, end))
             # its fine-tuning validates as the training does (runner.finetune: every ``validate_every`` epochs)
             finetune = work(train_clips, p.finetune_epochs, cfg.optim.validate_every, eval_clips)
             masked, pruned = pruning_costs(start, device)  # NNI's masks; a pruned network's uneven channels

@@ -61,6 +61,11 @@ _EVAL_SPEEDUP = 8.0
 # its width (median of 84; its channel counts are uneven: 96→64 1.5x, 96→32 1.1x). Runs now record each round's
 # stages (``pruning_rounds[*].seconds``). Not measured on a GPU: 1 there.
 _MASKED = {64: 1.35, 96: 1.97}
+# Rep-Mobile trains each branch on its own (a depthwise convolution and its BatchNorm; the identity, a BatchNorm): a
+# bare step of Rep-Mobile-32 with n branches against the default's five, this CPU, 27 Nov 2026 (batch 64, 2 threads,
+# interleaved): four 1.11x the clips/s, three 1.33-1.35x (1×1+3×1+1×3, 3×3+3×1+1×3), two 1.59x (3×3+1×1), one
+# 2.01x (3×3). Table II's rows were all estimated at the default's rate (a "without 3×1 + 1×3" run at twice its time).
+_BRANCH_SPEED = {5: 1.0, 4: 1.11, 3: 1.34, 2: 1.59, 1: 2.01}
 _PRUNED_FINETUNE = 1.3
 
 
@@ -102,6 +107,7 @@ def clips_per_s(
     device: str,
     eval_clips: int = 0,
     workers: int = 1,
+    kwargs: dict | None = None,
 ) -> float:
     """A run's training clips/s with ``workers`` runs training at once. The median of this store's finished
     teacher-free runs of the same model and width that trained with as many threads as each of those workers gets
@@ -119,6 +125,8 @@ def clips_per_s(
             continue
         if (c.get("student") or {}).get("width") != width or c.get("teachers"):
             continue  # runs with teachers also paid for them; keep the estimate to the student's own rate
+        if ((c.get("student") or {}).get("kwargs") or {}) != (kwargs or {}):
+            continue  # another variant of the network (Table II's branch sets train at 0.4-1.2x the default's)
         if threads is not None and s.get("threads") != threads:
             continue  # it shared the CPU with another number of workers (or did not say: runs before 28 Nov 2026)
         optim = c.get("optim") or {}
@@ -129,7 +137,16 @@ def clips_per_s(
         return sorted(rates)[len(rates) // 2]
     bench = measured_rates()
     mine = bench if bench.get("device") == device else {}
-    return _alone(name, w, feature_mode, device, mine) * share(w, workers, device, mine)
+    return _alone(name, w, feature_mode, device, mine) * share(w, workers, device, mine) * branch_speed(name, kwargs)
+
+
+def branch_speed(name: str, kwargs: dict | None) -> float:
+    """Rep-Mobile with ``kwargs['branches']`` against the default's five, in clips/s (``_BRANCH_SPEED``); 1 for
+    any other network or the default branches."""
+    branches = (kwargs or {}).get("branches")
+    if name != "rep_mobile" or not branches:
+        return 1.0
+    return _BRANCH_SPEED.get(len(set(branches)), 1.0)
 
 
 def _alone(name: str, w: int, feature_mode: str, device: str, bench: dict) -> float:

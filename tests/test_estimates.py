@@ -275,3 +275,28 @@ def test_the_estimates_count_the_workers_on_this_machine(tmp_path):
         other.kill()
         other.wait()
     assert local_workers(store) == 1  # a dead worker's row is not a worker
+
+
+def test_rep_mobile_with_fewer_branches_trains_faster_and_learns_only_from_its_own_runs():
+    """Table II's rows differ in Rep-Mobile's branches: each branch is a convolution the training step runs, so a
+    run with two is estimated at 1.59x the default's clips/s (``_BRANCH_SPEED``), and a finished run of one branch set
+    does not predict another's."""
+    from asc_core.speeds import clips_per_s
+
+    def cfg(branches=None):
+        kw = {"kwargs": {"branches": branches}} if branches else {}
+        return parse_config({"student": {"name": "rep_mobile", "width": 32, **kw}, "teachers": [],
+                             "optim": {"epochs": 10}})  # fmt: skip
+
+    default, two = cfg(), cfg(["3x3", "1x1"])
+    assert clips_per_s("rep_mobile", 32, "cached", [], "cpu", kwargs={"branches": ["3x3", "1x1"]}) == pytest.approx(
+        1.59 * clips_per_s("rep_mobile", 32, "cached", [], "cpu")
+    )
+    assert estimate_seconds(two, 1000) < estimate_seconds(default, 1000)
+    assert clips_per_s("cp_resnet", 32, "cached", [], "cpu", kwargs={"branches": ["3x3"]}) == clips_per_s(
+        "cp_resnet", 32, "cached", [], "cpu"
+    )  # not a Rep-Mobile: no branches to count
+    done = {"status": "done", "config": two.model_dump(mode="json"),
+            "summary": {"seconds": 10.0, "student": "rep_mobile", "train_clips": 1000, "threads": None}}  # fmt: skip
+    assert clips_per_s("rep_mobile", 32, "cached", [done], "cuda", kwargs={"branches": ["3x3", "1x1"]}) == 1000.0
+    assert clips_per_s("rep_mobile", 32, "cached", [done], "cuda") != 1000.0  # the default's own rate, not theirs
