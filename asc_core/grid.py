@@ -12,9 +12,9 @@ from asc_core.config import ConfigError, ExperimentConfig, parse_config
 from asc_core.speeds import clips_per_s, pruning_costs, work
 
 # A pruning round besides its training: the accuracy before it, NNI's dependency trace and the budget search (median
-# 18 s in Table V's 84 rounds on the 2-core CPU, 12-36 s), then NNI's speed-up and the accuracy after pruning (about
-# 8 s: ``speeds._MASKED``'s note). The GPU's figure is older (H100, from the runs' totals).
-_PRUNE_ROUND_S = {"cpu": 26.0, "cuda": 8.0}
+# 18 s in Table V's 84 rounds on the 2-core CPU, 12-36 s). NNI's speed-up and the accuracy after pruning are in the
+# schedule's factor (``speeds._MASKED``). The GPU's figure is older (H100, from the runs' totals).
+_PRUNE_ROUND_S = {"cpu": 20.0, "cuda": 8.0}
 
 
 def parse_grid(items: list[str]) -> dict[str, list]:
@@ -130,7 +130,7 @@ def stage_plan(
             rate_start, rate_end = (rate_of(student.name, w, student.kwargs) if w else rate for w in (start, end))
             # its fine-tuning validates as the training does (runner.finetune: every ``validate_every`` epochs)
             finetune = work(train_clips, p.finetune_epochs, cfg.optim.validate_every, eval_clips)
-            masked, pruned = pruning_costs(start, device)  # NNI's masks; a pruned network's uneven channels
+            masked, pruned = pruning_costs(start, end, device)  # NNI's masks; a pruned network's own channels
             plan[f"pruning round {k + 1}/{n_rounds}"] = (
                 train_clips * schedule / rate_start * masked + finetune / rate_end * pruned + _PRUNE_ROUND_S[device]
             )
