@@ -63,12 +63,12 @@ _EVAL_SPEEDUP = 8.0
 # third (96→32; 0.91-1.00): keyed by the cut (width before / after), a power of it between 2 and 3, the nearest
 # outside. Runs now record each round's stages (``pruning_rounds[*].seconds``). Not measured on a GPU: 1 there.
 _MASKED = {64: 1.35, 96: 1.97}
+_PRUNED_FINETUNE = {2.0: 1.2, 3.0: 0.92}
 # Rep-Mobile trains each branch on its own (a depthwise convolution and its BatchNorm; the identity, a BatchNorm): a
 # bare step of Rep-Mobile-32 with n branches against the default's five, this CPU, 27 Nov 2026 (batch 64, 2 threads,
 # interleaved): four 1.11x the clips/s, three 1.33-1.35x (1×1+3×1+1×3, 3×3+3×1+1×3), two 1.59x (3×3+1×1), one
 # 2.01x (3×3). Table II's rows were all estimated at the default's rate (a "without 3×1 + 1×3" run at twice its time).
 _BRANCH_SPEED = {5: 1.0, 4: 1.11, 3: 1.34, 2: 1.59, 1: 2.01}
-_PRUNED_FINETUNE = {2.0: 1.2, 3.0: 0.92}
 
 
 def results_path() -> Path:
@@ -128,7 +128,7 @@ def clips_per_s(
         if (c.get("student") or {}).get("width") != width or c.get("teachers"):
             continue  # runs with teachers also paid for them; keep the estimate to the student's own rate
         if ((c.get("student") or {}).get("kwargs") or {}) != (kwargs or {}):
-            continue  # another variant of the network (Table II's branch sets train at 0.4-1.2x the default's)
+            continue  # another variant of the network (Table II's branch sets train at 1.1-2.0x the default's clips/s)
         if threads is not None and s.get("threads") != threads:
             continue  # it shared the CPU with another number of workers (or did not say: runs before 28 Nov 2026)
         optim = c.get("optim") or {}

@@ -71,7 +71,7 @@ def pending_locks(cfg, ds, store) -> list[str]:
         entry = store.get_teacher(key)
         if not (entry and entry.get("status") == "done"):
             out.append(teacher_lock(key))
-    if cfg.pruning.mode != "none":
+    if cfg.pruning.mode != "none" and cfg.optim.epochs:  # epochs 0: it prunes `init_from`'s student, no parent
         key = parent_key(cfg)
         if find_parent(cfg, store, key) is None:
             out.append(parent_lock(key))
