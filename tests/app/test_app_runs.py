@@ -283,7 +283,7 @@ def test_learn_page_widgets_move_the_numbers(monkeypatch, filled, tiny_root):
     assert any(h.value == "Table V — widths and pruning" for h in at.subheader)
     assert any(c.value.startswith(f"{table_record.progress('V')[0]} of 40 runs recorded") for c in at.caption)
     v = next(d.value for d in at.dataframe if "width 96, unpruned" in d.value.index)
-    assert re.search(r"\(n=[2-9]\)$", v.loc["width 96, unpruned", "25 %"])  # two seeds or more
+    assert re.search(r"\(n=([2-9]|[1-9]\d+)\)$", v.loc["width 96, unpruned", "25 %"])  # two seeds or more
     assert any(m.value.startswith("**What it shows") for m in at.markdown)  # each table's paragraph beside it
     assert "25 % · paper" in v.columns and v.loc["width 96, unpruned", "25 % · paper"] == "59.10"
     evidence = json.loads(next(c for c in at.get("plotly_chart") if "learn_evidence_V" in c.proto.id).proto.spec)
