@@ -37,19 +37,28 @@ def standing_words(table: str, rows: dict | None = None) -> str:
     shown = shown_dataset(table, rows)
     done, planned = progress(table, shown, rows)
     words = f"{done} of {planned} runs recorded, {data_words(shown)}."
-    below = done, planned  # the seeds up to the one before
-    for k, nth in enumerate(("third", "fourth", "fifth", "sixth"), start=3):  # the issue: "3 where time allows"
+    below, having, cells = (done, planned), {}, 0  # having: k → cells with a k-th seed
+    for k in range(3, 1000):  # the issue: "3 where time allows"; more where a claim turned on the seeds
         upto = progress(table, shown, rows, seeds=k)
-        more, cells = upto[0] - below[0], upto[1] - below[1]
-        if not more:
+        if upto[0] == below[0]:
             break
-        below = upto
-        words += f" A {nth} seed in {more} of its {cells} cells" + (" (all of them)." if more == cells
-                                                                   else "; n says which.")  # fmt: skip
+        having[k], cells, below = upto[0] - below[0], upto[1] - below[1], upto
+    if 3 in having:
+        words += f" A third seed in {having[3]} of its {cells} cells" + (" (all of them)." if having[3] == cells
+                                                                        else "; n says which.")  # fmt: skip
+    levels = [(k, n) for k, n in having.items() if k > 3 and n != having.get(k + 1, 0)]  # the most seeds of each group
+    if levels:
+        said = [f"{_SEEDS.get(k, k)} in {n}" + (f" of its {cells} cells" if i == 0 else "")
+                for i, (k, n) in enumerate(levels)]  # fmt: skip
+        words += " More seeds in some cells (n says which): " + ("at least " if len(levels) > 1 else "")
+        words += ", ".join(said) + "."
     for tag in datasets_beside(table, rows)[1]:
         words += (f" On `{tag}`, {progress(table, tag, rows)[0]} of {planned} so far: the table moves to them once "
                   "they are as many as these.")  # fmt: skip
     return words
+
+
+_SEEDS = {4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine", 10: "ten", 11: "eleven", 12: "twelve"}
 
 
 def _markdown(df: pd.DataFrame) -> str:

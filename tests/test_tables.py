@@ -193,7 +193,8 @@ def test_a_third_seed_is_counted_beside_the_plan(tmp_path, monkeypatch):
     store.update_run(run, summary={"macro_accuracy": 53.0, "dataset_tag": "standard v2"})
     assert table_record.collect(store, four) == 1
     assert table_report.standing_words("II").endswith(
-        "A third seed in 1 of its 17 cells; n says which. A fourth seed in 1 of its 17 cells; n says which."
+        "A third seed in 1 of its 17 cells; n says which. More seeds in some cells (n says which): four in 1 of its "
+        "17 cells."
     )
 
 
