@@ -253,7 +253,7 @@ def execute(run_id: str, runs_root: str, resume: bool = False) -> str:
 LOOKAHEAD = 50
 
 
-def waiting_for(store: Store, run: dict) -> str | None:
+def waiting_for(store: Store, run: dict, memo: dict | None = None) -> str | None:
     """The lock a queued run would wait on if it started now: a teacher or a pruning parent that another run is
     training (``zoo.pending_locks``, held by someone); None when it would train at once. A config or dataset that
     cannot be read says None: the run starts, and fails with its own message."""
@@ -267,7 +267,7 @@ def waiting_for(store: Store, run: dict) -> str | None:
         if not cfg.teachers and cfg.pruning.mode == "none":
             return None
         ds = open_dataset_cached(str(cfg.dataset or default_dataset_root()))
-        return next((name for name in pending_locks(cfg, ds, store) if store.held(name)), None)
+        return next((name for name in pending_locks(cfg, ds, store, memo) if store.held(name)), None)
     except Exception as e:  # noqa: BLE001 — a probe: the run itself reports what is wrong with it
         log.info("could not tell whether run %s would wait (%s: %s)", run.get("run_id"), type(e).__name__, e)
         return None
@@ -284,12 +284,13 @@ def _ready_instead(store: Store, run_id: str, resume: bool) -> tuple[str, bool]:
     run = store.get_run(run_id)
     if not run or run["status"] != "queued":
         return run_id, resume
-    lock = waiting_for(store, run)
+    memo: dict = {}  # teacher keys, computed once for all the runs looked at
+    lock = waiting_for(store, run, memo)
     if lock is None:
         return run_id, resume
     for other in queue_order(store)[:LOOKAHEAD]:
         r = store.get_run(other) if other != run_id else None
-        if r and r["status"] == "queued" and waiting_for(store, r) is None:
+        if r and r["status"] == "queued" and waiting_for(store, r, memo) is None:
             try:
                 run_next(store, run_id)
             except ValueError:  # a queue without priorities

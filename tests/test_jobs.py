@@ -451,6 +451,9 @@ def test_a_run_whose_parent_trains_elsewhere_lets_the_runs_behind_it_start_first
     )  # a teacher not in the zoo, then the parent
     spec = kd.teachers[0]
     assert pending_locks(kd, ds, store) == [teacher_lock(teacher_key(ds, 25, spec, 2)), parent_lock(parent_key(kd))]
+    memo: dict = {}  # a worker looking down its queue computes each teacher's key once
+    assert pending_locks(kd, ds, store, memo) == pending_locks(kd, ds, store, memo) == pending_locks(kd, ds, store)
+    assert list(memo.values()) == [teacher_key(ds, 25, spec, 2)]
     waiting = jobs.launch([pruned], store, "pruning")[0]
     free = jobs.launch([parse_config(cfg_dict(tiny_root, epochs=1, name="free"))], store, "other")[0]
     assert jobs.queue_order(store) == [waiting, free]
