@@ -1,10 +1,10 @@
 """Background jobs: a persistent queue (huey) of experiments, executed by worker processes.
 
-The queue lives beside the run store by default (``sqlite:///<runs>/queue.db``, huey's SqliteHuey);
-``ASC_QUEUE=redis://host:6379/0`` (or ``--queue``) switches to huey's RedisHuey so workers on several
-machines share one queue. Their records then belong in one PostgreSQL store (``ASC_STORE=postgresql://…``) and
-their files under one artifact root every worker reaches (``ASC_RUNS``, mounted anywhere: a worker with a
-PostgreSQL store uses its own root, not the path the submitting machine wrote into the message).
+The queue (``job_queue``) lives beside the run store by default (SQLite); with ``ASC_QUEUE=redis://…``
+workers on several machines share one queue. Their records then belong in one PostgreSQL store
+(``ASC_STORE=postgresql://…``) and their files under one artifact root every worker reaches (``ASC_RUNS``, mounted
+anywhere: a worker with a PostgreSQL store uses its own root, not the path the submitting machine wrote into the
+message). Which run a worker starts for a message is ``next_run``'s.
 
 A job is a run id: ``submit`` records the run as ``queued`` in the store, then enqueues it. The worker
 re-reads the run's config from the store, so the store is the one source of truth; the queue only says
@@ -27,10 +27,10 @@ import subprocess
 import sys
 import threading
 import time
-from functools import lru_cache
-from pathlib import Path
 
-from asc_core.store import Store, runs_home
+from asc_core.job_queue import enqueue, get_queue, queue_order, queue_url, queued_run_ids, requeue_orphans, run_next
+from asc_core.next_run import ready_instead
+from asc_core.store import Store
 from asc_core.store_backends import redact
 
 log = logging.getLogger(__name__)
@@ -43,37 +43,6 @@ class QueueUnreachable(RuntimeError):
 
 
 _state = {"run_id": None, "store": None, "stopping": False}
-
-
-def queue_url(runs_root: str | Path | None = None) -> str:
-    """``$ASC_QUEUE``, else an SQLite queue in the run store folder."""
-    return os.environ.get("ASC_QUEUE") or f"sqlite:///{Path(runs_root or runs_home()).resolve() / 'queue.db'}"
-
-
-@lru_cache(maxsize=None)
-def get_queue(url: str):
-    """A huey instance for ``url`` with the job task registered (``task`` attribute). Messages are JSON data
-    (``queue_codec``), never pickles."""
-    from asc_core.queue_codec import TASK_NAME, JsonMessages
-
-    if url.startswith("redis://") or url.startswith("rediss://") or url.startswith("unix://"):
-        from huey import RedisHuey
-
-        huey = RedisHuey("asc-lab", url=url, results=False, serializer=JsonMessages())
-    elif url.startswith("sqlite:///"):
-        from huey import SqliteHuey
-
-        path = Path(url[len("sqlite:///") :])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        huey = SqliteHuey("asc-lab", filename=str(path), results=False, serializer=JsonMessages())
-    else:
-        raise ValueError(f"queue URL must start with sqlite:/// or redis://, got {redact(url)!r}")
-    huey.task_fn = huey.task(name=TASK_NAME, context=False)(execute)
-    return huey
-
-
-def _enqueue(store: Store, run_id: str, resume: bool = False, url: str | None = None, priority: float | None = None):
-    get_queue(url or queue_url(store.root)).task_fn(run_id, str(store.root.resolve()), resume, priority=priority)
 
 
 # ---------------------------------------------------------------- what the app and the CLI call
@@ -96,7 +65,7 @@ def launch(configs, store: Store, group: str | None = None, label: str = "") -> 
     for cfg in configs:
         run_id = record(cfg, store, group)
         try:
-            _enqueue(store, run_id)
+            enqueue(store, run_id)
         except Exception as e:
             msg = f"could not be queued ({type(e).__name__}: {e}); resume it when the queue is reachable"
             store.update_run(run_id, status="failed", error=msg, finished_at=time.time())
@@ -141,14 +110,14 @@ def resume(store: Store, run_id: str) -> None:
     """Put an interrupted, cancelled or failed run back in the queue; it continues from its checkpoint."""
     run = store.get_run(run_id)
     if run["status"] == "queued" and run_id not in queued_run_ids(store):  # its queue message was lost
-        _enqueue(store, run_id, resume=bool(run["started_at"]))
+        enqueue(store, run_id, resume=bool(run["started_at"]))
         return
     if run["status"] not in ("interrupted", "cancelled", "failed"):
         raise ValueError(f"run {run_id} is {run['status']}; only interrupted, cancelled or failed runs resume")
     store.update_run(run_id, status="queued", cancel_requested=0, stage="queued to resume", error=None)
     if run_id in queued_run_ids(store):  # cancelled while queued: its message is still there and takes it, in its
         return  # place (a second one behind it was only ever skipped, with a line in the worker's log)
-    _enqueue(store, run_id, resume=True)
+    enqueue(store, run_id, resume=True)
 
 
 def resume_ahead(store: Store, run_ids: list[str]) -> None:
@@ -199,10 +168,6 @@ def for_group(store: Store, group: str, action: str) -> dict[str, str]:
     return out
 
 
-def queue_length(store: Store) -> int:
-    return get_queue(queue_url(store.root)).pending_count()
-
-
 # ---------------------------------------------------------------- the task (runs inside a worker)
 def _test_kill_at(window: str) -> None:
     """Tests kill the worker at an exact moment (``ASC_TEST_KILL_AT=dequeued|claimed``): a real SIGKILL."""
@@ -216,7 +181,7 @@ def execute(run_id: str, runs_root: str, resume: bool = False) -> str:
 
     store = Store(_state.get("shared_root") or runs_root)
     _test_kill_at("dequeued")
-    run_id, resume = _ready_instead(store, run_id, resume)
+    run_id, resume = ready_instead(store, run_id, resume)
     worker_id = _state.get("worker_id") or f"{socket.gethostname()}-{os.getpid()}"
     if not store.claim_run(run_id, worker_id):  # cancelled while queued, or claimed by another worker
         status = store.get_run(run_id)["status"]
@@ -249,60 +214,6 @@ def execute(run_id: str, runs_root: str, resume: bool = False) -> str:
         _state.update(run_id=None, store=None)
 
 
-# How far down the queue a worker looks for a run that can start now (each look reads a config and the zoo).
-LOOKAHEAD = 50
-
-
-def waiting_for(store: Store, run: dict, memo: dict | None = None) -> str | None:
-    """The lock a queued run would wait on if it started now: a teacher or a pruning parent that another run is
-    training (``zoo.pending_locks``, held by someone); None when it would train at once. A config or dataset that
-    cannot be read says None: the run starts, and fails with its own message."""
-    from asc_core.config import parse_config
-    from asc_core.data import open_dataset_cached
-    from asc_core.paths import default_dataset_root
-    from asc_core.zoo import pending_locks
-
-    try:
-        cfg = parse_config(run["config"])
-        if not cfg.teachers and cfg.pruning.mode == "none":
-            return None
-        ds = open_dataset_cached(str(cfg.dataset or default_dataset_root()))
-        return next((name for name in pending_locks(cfg, ds, store, memo) if store.held(name)), None)
-    except Exception as e:  # noqa: BLE001 — a probe: the run itself reports what is wrong with it
-        log.info("could not tell whether run %s would wait (%s: %s)", run.get("run_id"), type(e).__name__, e)
-        return None
-
-
-def _ready_instead(store: Store, run_id: str, resume: bool) -> tuple[str, bool]:
-    """The run this worker starts for the message of ``run_id``. A run that would wait for a teacher or a pruning
-    parent another run is training (single 96→32 while its width-96 run trains) would hold this worker idle for
-    as long; when a queued run behind it can start now, the worker takes that one, and ``run_id`` goes back to the
-    head of the queue (on a queue that cannot put a run first, Redis: to its back), where the next free worker
-    looks at it again. When every queued run would wait, it starts and waits, as before."""
-    from asc_core.zoo import teacher_lock
-
-    run = store.get_run(run_id)
-    if not run or run["status"] != "queued":
-        return run_id, resume
-    memo: dict = {}  # teacher keys, computed once for all the runs looked at
-    lock = waiting_for(store, run, memo)
-    if lock is None:
-        return run_id, resume
-    for other in queue_order(store)[:LOOKAHEAD]:
-        r = store.get_run(other) if other != run_id else None
-        if r and r["status"] == "queued" and waiting_for(store, r, memo) is None:
-            try:
-                run_next(store, run_id)
-            except ValueError:  # a queue without priorities
-                _enqueue(store, run_id, resume=resume)
-            log.info("run %s would wait (%s is held by another run); started %s first", run_id, lock, other)
-            what = "its teacher" if lock.startswith(teacher_lock("")) else "its pruning parent"
-            store.update_run(run_id, stage=f"{what} is training in another run: runs behind it that can start now "
-                             "go first")  # fmt: skip
-            return other, bool(r["started_at"])
-    return run_id, resume
-
-
 # ---------------------------------------------------------------- the worker process
 def _heartbeat(store: Store, worker_id: str, stop: threading.Event):
     beats = 0
@@ -318,65 +229,6 @@ def _heartbeat(store: Store, worker_id: str, stop: threading.Event):
                 requeue_orphans(store, url=_state.get("queue_url"))
         except Exception as e:  # a busy database or an unreachable queue must not kill the worker
             log.warning("heartbeat: %s: %s", type(e).__name__, e)
-
-
-def queued_run_ids(store: Store, url: str | None = None) -> set[str]:
-    """The run ids of the messages waiting in the queue (messages that are not jobs are ignored here)."""
-    return set(queue_order(store, url))
-
-
-def queue_order(store: Store, url: str | None = None) -> list[str]:
-    """The run ids in the order the workers will take them (a run with two messages: where the first is)."""
-    from asc_core.queue_codec import InvalidMessage, parse_message
-
-    ids = []
-    for raw in get_queue(url or queue_url(store.root)).storage.enqueued_items():
-        try:
-            ids.append(parse_message(raw).args[0])
-        except InvalidMessage:
-            pass
-    return list(dict.fromkeys(ids))
-
-
-def in_queue_order(store: Store, queued: list[dict]) -> tuple[list[dict], bool]:
-    """(``queued`` runs in the order the workers will take them, whether the queue can put one next). A run in no
-    message goes last (``requeue_orphans`` gives it one); an unreachable queue leaves the store's order."""
-    try:
-        huey = get_queue(queue_url(store.root))
-        order = {run_id: k for k, run_id in enumerate(queue_order(store))}
-        can_reorder = bool(huey.storage.priority)
-    except Exception:  # noqa: BLE001 — the page shows the runs either way; the worker reports the queue's state
-        return queued, False
-    return sorted(queued, key=lambda r: order.get(r["run_id"], len(order))), can_reorder
-
-
-def run_next(store: Store, run_id: str, url: str | None = None) -> None:
-    """A queued run goes ahead of every other queued run (and of any put next before it): one more message, at a
-    higher priority than any before; the one it had is skipped when a worker reaches it (one worker claims a run).
-    A long campaign in the queue need not hold back the run someone wants to see now."""
-    run = store.get_run(run_id)
-    if run["status"] != "queued":
-        raise ValueError(f"run {run_id} is {run['status']}; only a queued run can be put next")
-    huey = get_queue(url or queue_url(store.root))
-    if not huey.storage.priority:
-        raise ValueError("this queue (Redis, huey's RedisHuey) takes runs in the order they came; it cannot put one "
-                         "next — cancel the runs ahead of it instead")  # fmt: skip
-    # the wall clock, kept strictly rising within this process (two calls in one clock tick keep their order)
-    priority = _state["last_next"] = max(time.time(), _state.get("last_next", 0.0) + 1e-3)
-    _enqueue(store, run_id, resume=bool(run["started_at"]), url=url, priority=priority)
-
-
-def requeue_orphans(store: Store, grace_s: float = 30.0, url: str | None = None) -> list[str]:
-    """Queued runs that are in no queue message (their worker died between taking the message and claiming the
-    run, or enqueueing failed) are queued again. A duplicate message is harmless: only one worker claims a run."""
-    pending = queued_run_ids(store, url)
-    now = time.time()
-    orphans = [r["run_id"] for r in store.list_runs("queued")
-               if r["run_id"] not in pending and now - (r["updated_at"] or 0) > grace_s]  # fmt: skip
-    for run_id in orphans:
-        store.update_run(run_id, stage="queued again (its queue message was lost)")
-        _enqueue(store, run_id, resume=bool(store.get_run(run_id)["started_at"]), url=url)
-    return orphans
 
 
 # A stop sent to a process group reaches `worker --concurrency N`'s parent and its workers, and the parent forwards

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from asc_core import health, jobs
+from asc_core import health, job_queue, jobs
 from asc_core.app.plots import learning_curves_figure
 from asc_core.constants import ACTIVE_STATUSES
 from asc_core.store import Store
@@ -47,13 +47,13 @@ def live():
                 jobs.cancel(store, r["run_id"])
                 st.rerun(scope="fragment")
     if queued:
-        queued, can_reorder = jobs.in_queue_order(store, queued)
+        queued, can_reorder = job_queue.in_queue_order(store, queued)
         st.markdown(f"**Queue** ({len(queued)}, in the order the workers take them)")
         for i, r in enumerate(queued):
             a, b, c = st.columns([5, 1, 1])
             a.write(f"{i + 1}. {r['name'] or '(unnamed)'} `{r['run_id']}` — {r['stage'] or 'waiting'}")
             if i and can_reorder and b.button("Run next", key=f"next_{r['run_id']}", help="ahead of the queue"):
-                jobs.run_next(store, r["run_id"])
+                job_queue.run_next(store, r["run_id"])
                 st.rerun(scope="fragment")
             if c.button("Cancel", key=f"cancel_{r['run_id']}"):
                 jobs.cancel(store, r["run_id"])

@@ -13,7 +13,7 @@ def test_queueing_and_planning_do_not_import_the_training_stack(tiny_root, tmp_p
     Lightning or NNI (the Streamlit process stays light, and the launch path has no training imports)."""
     code = textwrap.dedent(f"""
         import sys
-        from asc_core import jobs
+        from asc_core import job_queue, jobs
         from asc_core.app import compare
         from asc_core.app import plots
         from asc_core.app import views
@@ -27,7 +27,7 @@ def test_queueing_and_planning_do_not_import_the_training_stack(tiny_root, tmp_p
         final_complexity(cfgs[0])
         ids = jobs.launch(cfgs, store, label="quick")
         assert len(ids) == 2 and store.get_run(ids[1])["group_name"] == "grid of 2 × quick"
-        assert jobs.queue_length(store) == 2
+        assert job_queue.queue_length(store) == 2
         heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("lightning", "pytorch_lightning", "nni")
                        or m == "asc_core.train.runner")
         print(heavy)

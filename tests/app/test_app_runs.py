@@ -141,7 +141,7 @@ def test_jobs_shows_queue_failures_and_curves(monkeypatch, filled, tiny_root):
 
 
 def test_jobs_lists_the_queue_in_the_workers_order_and_puts_a_run_next(monkeypatch, tiny_root, tmp_path):
-    from asc_core import jobs
+    from asc_core import job_queue, jobs
     from asc_core.config import parse_config
 
     store = Store(tmp_path / "runs")
@@ -150,7 +150,7 @@ def test_jobs_lists_the_queue_in_the_workers_order_and_puts_a_run_next(monkeypat
     at = _app(monkeypatch, tmp_path / "runs", tiny_root, "pages/jobs.py")
     assert not [b for b in at.button if b.key == f"next_{first}"]  # the head of the queue has nothing to jump
     at.button(key=f"next_{second}").click().run()  # (AppTest reruns the whole page, where the app reruns the
-    assert jobs.queue_order(store) == [second, first]  # fragment: its st.rerun(scope="fragment") raises here only)
+    assert job_queue.queue_order(store) == [second, first]  # fragment: its st.rerun(scope="fragment") raises here only)
     at = _app(monkeypatch, tmp_path / "runs", tiny_root, "pages/jobs.py")
     listed = [m.value for m in at.markdown if m.value.startswith(("1. ", "2. "))]
     assert listed[0].startswith("1. second") and listed[1].startswith("2. first")
