@@ -139,16 +139,19 @@ def clips_per_s(
         return sorted(rates)[len(rates) // 2]
     bench = measured_rates()
     mine = bench if bench.get("device") == device else {}
-    return _alone(name, w, feature_mode, device, mine) * share(w, workers, device, mine) * branch_speed(name, kwargs)
+    speed = _alone(name, w, feature_mode, device, mine) * share(w, workers, device, mine)
+    return speed * branch_speed(name, kwargs, mine)
 
 
-def branch_speed(name: str, kwargs: dict | None) -> float:
-    """Rep-Mobile with ``kwargs['branches']`` against the default's five, in clips/s (``_BRANCH_SPEED``); 1 for
-    any other network or the default branches."""
+def branch_speed(name: str, kwargs: dict | None, bench: dict | None = None) -> float:
+    """Rep-Mobile with ``kwargs['branches']`` against the default's five, in clips/s: this machine's `bench train`
+    where it measured that set (``bench['branches']``, keyed "3x3,1x1"), else ``_BRANCH_SPEED`` by the number of
+    branches; 1 for any other network or the default branches."""
     branches = (kwargs or {}).get("branches")
     if name != "rep_mobile" or not branches:
         return 1.0
-    return _BRANCH_SPEED.get(len(set(branches)), 1.0)
+    measured = ((bench or {}).get("branches") or {}).get(",".join(branches))
+    return measured or _BRANCH_SPEED.get(len(set(branches)), 1.0)
 
 
 def _alone(name: str, w: int, feature_mode: str, device: str, bench: dict) -> float:

@@ -99,7 +99,7 @@ _PAPER_KD = {"variant": "paper", "tau": 0.1, "lam": 0.02, "views": 2}
 CNN_CPJKU_LAM_ROW = "CNN teachers at lr 0.01, CP-JKU's λ 0.02"
 
 
-_BRANCHES = {  # Table II: Rep-Mobile's training-time branches (the paper's four), KD off
+BRANCH_SETS = {  # Table II: Rep-Mobile's training-time branches (the paper's four), KD off
     ALL_BRANCHES_ROW: ["3x3", "1x1", "3x1", "1x3"],
     "without 3×3": ["1x1", "3x1", "1x3"],
     "without 1×1": ["3x3", "3x1", "1x3"],
@@ -165,7 +165,7 @@ def row_overrides(table: str) -> dict[str, dict]:
     rep32 = {"student": {"name": "rep_mobile", "width": 32}}
     if table == "II":
         rows = {k: {"student": {"name": "rep_mobile", "width": 32, "kwargs": {"branches": b}}, "teachers": []}
-                for k, b in _BRANCHES.items()}  # fmt: skip
+                for k, b in BRANCH_SETS.items()}  # fmt: skip
         rows["plain CP-Mobile (no branches)"] = {"student": {"name": "dcase24_baseline", "width": 32}, "teachers": []}
         for label, row in _II_LONGER.items():
             rows[label] = {**rows[row], "epochs_x": 4, "subsets": (100,)}

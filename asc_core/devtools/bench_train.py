@@ -78,10 +78,18 @@ def _sync():
 
 
 def loop_step(
-    ds, model_name: str, width: int, mode: str, steps: int, batch_size: int = 64, on_start: Callable | None = None
+    ds,
+    model_name: str,
+    width: int,
+    mode: str,
+    steps: int,
+    batch_size: int = 64,
+    on_start: Callable | None = None,
+    kwargs: dict | None = None,
 ) -> float:
     """Clips/s of the product's own training loop (``train.loop.fit``'s Trainer settings), after 3 warm-up steps
-    (``on_start`` is called between them and the clock: ``bench_shared`` holds each process there until all are)."""
+    (``on_start`` is called between them and the clock: ``bench_shared`` holds each process there until all are).
+    ``kwargs``: the network's own (Table II's ``branches``)."""
     import lightning as L
     from lightning.pytorch.callbacks import Callback
 
@@ -96,7 +104,8 @@ def loop_step(
     dm.setup()
     aug = Augment(freqm=48, mixstyle_p=0.7, mixstyle_alpha=0.3)
     optim = Optim(optimizer="adam", lr=0.001, weight_decay=0.0, epochs=1, warmup_epochs=0, schedule="constant")
-    module = ASCModule(create_model(model_name, width=width), optim, aug, None, "dcase24", mode == "on_the_fly")
+    model = create_model(model_name, width=width, **(kwargs or {}))
+    module = ASCModule(model, optim, aug, None, "dcase24", mode == "on_the_fly")
 
     class Clock(Callback):  # clips counted from the batches (the last one of an epoch may be short)
         clips = 0
@@ -118,6 +127,32 @@ def loop_step(
     trainer.fit(module, datamodule=dm)
     _sync()
     return clock.clips / (time.perf_counter() - clock.t0)
+
+
+def branch_loops(ds, default_rate: float, steps: int, rows: list, rounds: int = 1) -> dict[str, float]:
+    """Table II's branch sets in Rep-Mobile-32's loop, each as a multiple of the default network's clips/s
+    (``default_rate``, its loop measured the same way): {"3x3,1x1": 1.6, ...}, which the estimates read
+    (``speeds.branch_speed``). With ``rounds`` > 1 the sets and the default are measured in turn that many times and
+    the medians kept (a machine whose speed drifts moves them all alike)."""
+    from statistics import median
+
+    from asc_core.tables import BRANCH_SETS
+
+    sets = {",".join(b): b for b in BRANCH_SETS.values()}
+    seen: dict[str, list[float]] = {k: [] for k in sets}
+    defaults = [default_rate] if rounds == 1 else []
+    for _ in range(rounds):
+        if rounds > 1:
+            defaults.append(loop_step(ds, "rep_mobile", 32, "cached", steps))
+        for key, branches in sets.items():
+            seen[key].append(loop_step(ds, "rep_mobile", 32, "cached", steps, kwargs={"branches": branches}))
+    base = median(defaults)
+    out = {key: round(median(v) / base, 2) for key, v in seen.items()}
+    for key, v in seen.items():
+        rows.append({"network": f"rep_mobile-32, branches {key.replace('x', '×')}", "features": "cached",
+                     "loop clips/s": round(median(v), 1),
+                     "loop / bare": f"{out[key]:.2f} × the default's"})  # fmt: skip
+    return out
 
 
 def _shared(root: Path, rates: dict, networks: list, steps: int, rows: list) -> dict:
@@ -186,6 +221,7 @@ def bench_train(quick: bool = False) -> dict:
                          "bare step clips/s": round(bare, 1), "loop / bare": round(loop / bare, 2),
                          "peak RSS (MB)": round(peak_mb())})  # fmt: skip
     shared = _shared(root, rates, networks, steps, rows)
+    branches = {} if quick else branch_loops(ds, rates["rep_mobile@32"], steps, rows)
     presets = {}
     for p in PRESETS[:1] if quick else PRESETS:
         wall, summary = _preset_wall(p, root, quick)
@@ -199,7 +235,14 @@ def bench_train(quick: bool = False) -> dict:
     result = {"bench": "train", "machine": _machine(), "rows": rows, "rates": rates, "presets": presets}
     if not quick:
         results_path().parent.mkdir(parents=True, exist_ok=True)
-        results_path().write_text(json.dumps({"machine": result["machine"], "device": _device(), "rates": rates,
-                                              "shared": shared, "presets": presets, "measured": time.time()},
-                                             indent=1))  # fmt: skip
+        saved = {
+            "machine": result["machine"],
+            "device": _device(),
+            "rates": rates,
+            "shared": shared,
+            "branches": branches,
+            "presets": presets,
+            "measured": time.time(),
+        }
+        results_path().write_text(json.dumps(saved, indent=1))
     return result
