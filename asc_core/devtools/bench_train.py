@@ -131,9 +131,11 @@ def loop_step(
 
 def branch_loops(ds, default_rate: float, steps: int, rows: list, rounds: int = 1) -> dict[str, float]:
     """Table II's branch sets in Rep-Mobile-32's loop, each as a multiple of the default network's clips/s
-    (``default_rate``, its loop measured the same way): {"3x3,1x1": 1.6, ...}, which the estimates read
-    (``speeds.branch_speed``). With ``rounds`` > 1 the sets and the default are measured in turn that many times and
-    the medians kept (a machine whose speed drifts moves them all alike)."""
+    (``default_rate``, its loop measured the same way): {"3x3,1x1": 1.34, ...}. With ``rounds`` > 1 the sets and the
+    default are measured in turn that many times and the medians kept (a machine whose speed drifts moves them all
+    alike). The estimates do not read these (``speeds._BRANCH_SPEED`` says why): on the 2-core CPU one loop alone
+    gave the sets 0.95-1.34x the default's clips/s, less than the bare step's 1.11-1.59x, and whole runs with two
+    workers differ by more than either."""
     from statistics import median
 
     from asc_core.tables import BRANCH_SETS
@@ -221,7 +223,8 @@ def bench_train(quick: bool = False) -> dict:
                          "bare step clips/s": round(bare, 1), "loop / bare": round(loop / bare, 2),
                          "peak RSS (MB)": round(peak_mb())})  # fmt: skip
     shared = _shared(root, rates, networks, steps, rows)
-    branches = {} if quick else branch_loops(ds, rates["rep_mobile@32"], steps, rows)
+    if not quick:
+        branch_loops(ds, rates["rep_mobile@32"], steps, rows)
     presets = {}
     for p in PRESETS[:1] if quick else PRESETS:
         wall, summary = _preset_wall(p, root, quick)
@@ -240,7 +243,6 @@ def bench_train(quick: bool = False) -> dict:
             "device": _device(),
             "rates": rates,
             "shared": shared,
-            "branches": branches,
             "presets": presets,
             "measured": time.time(),
         }
