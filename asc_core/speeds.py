@@ -71,7 +71,7 @@ _PRUNED_FINETUNE = {2.0: 1.2, 3.0: 0.92}
 # The training loop alone (`bench train`'s `branch_loops`, 2 threads, three interleaved rounds, 28 Nov 2026) gives the
 # sets less: four 0.95x, three 1.14-1.22x, two 1.34x, its fixed costs (data, augmentation, Lightning) diluting the
 # network's share. Whole runs with two workers spread further than either (Table II at 25 %: the paper's four 3.5 min,
-# 3×3 + 1×1 2.1 min, 1.67x; the bare step 1.43x, the loop 1.41x), so the bare step's figures stay: the closer of the two.
+# 3×3 + 1×1 2.1 min, 1.67x; the bare step 1.43x, the loop 1.41x): the bare step's figures stay, the closer of the two.
 _BRANCH_SPEED = {5: 1.0, 4: 1.11, 3: 1.34, 2: 1.59, 1: 2.01}
 
 
