@@ -32,3 +32,11 @@ def test_table_iis_branch_sets_are_measured_in_the_training_loop(tiny_root):
     ratios = branch_loops(ds, default, 2, rows)
     assert set(ratios) == {",".join(b) for b in BRANCH_SETS.values()} and all(r > 0 for r in ratios.values())
     assert [r["network"] for r in rows] == [f"rep_mobile-32, branches {k.replace('x', '×')}" for k in ratios]
+
+
+def test_the_shared_loops_train_the_network_variant_asked_for(tiny_root):
+    """A branch set reaches the loops (as JSON data): one they cannot build fails with the network's own message."""
+    from asc_core.devtools.bench_shared import shared_loop_rates
+
+    with pytest.raises(RuntimeError, match="branches must be a non-empty subset"):
+        shared_loop_rates(tiny_root, "rep_mobile", 16, 2, steps=2, kwargs={"branches": ["5x5"]})

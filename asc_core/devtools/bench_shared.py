@@ -23,14 +23,17 @@ from pathlib import Path
 READY, RESULT = "ASC-READY", "ASC-RESULT "
 
 
-def shared_loop_rates(root: Path, name: str, width: int, workers: int, steps: int) -> list[float]:
+def shared_loop_rates(
+    root: Path, name: str, width: int, workers: int, steps: int, kwargs: dict | None = None
+) -> list[float]:
     """Clips/s of each of ``workers`` training loops (``bench_train.loop_step``, cached features) run at once on
-    this CPU, each with its worker's share of the threads."""
+    this CPU, each with its worker's share of the threads. ``kwargs``: the network's own (Table II's ``branches``),
+    passed to the loops as JSON."""
     from asc_core.jobs import worker_env
 
     cores = os.cpu_count() or 1
     procs, logs = [], []
-    cmd = [sys.executable, "-m", __name__, str(root), name, str(width), str(steps)]
+    cmd = [sys.executable, "-m", __name__, str(root), name, str(width), str(steps), json.dumps(kwargs or {})]
     try:
         for i in range(workers):
             log = tempfile.TemporaryFile(mode="w+")  # a pipe nobody reads while they train could fill and block
@@ -65,7 +68,7 @@ def _read_until(p: subprocess.Popen, log, marker: str) -> str:
                        f"{log.read()[-2000:]}")  # fmt: skip
 
 
-def _child(root: str, name: str, width: str, steps: str) -> None:
+def _child(root: str, name: str, width: str, steps: str, kwargs: str = "{}") -> None:
     from asc_core.data import open_dataset
     from asc_core.devtools.bench_train import loop_step
 
@@ -73,9 +76,10 @@ def _child(root: str, name: str, width: str, steps: str) -> None:
         print(READY, flush=True)
         sys.stdin.readline()
 
-    rate = loop_step(open_dataset(root), name, int(width), "cached", int(steps), on_start=wait_for_all)
+    rate = loop_step(open_dataset(root), name, int(width), "cached", int(steps), on_start=wait_for_all,
+                     kwargs=json.loads(kwargs))  # fmt: skip
     print(RESULT + json.dumps({"clips_per_s": rate}), flush=True)
 
 
 if __name__ == "__main__":
-    _child(*sys.argv[1:5])
+    _child(*sys.argv[1:6])

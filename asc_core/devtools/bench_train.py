@@ -134,8 +134,8 @@ def branch_loops(ds, default_rate: float, steps: int, rows: list, rounds: int = 
     (``default_rate``, its loop measured the same way): {"3x3,1x1": 1.34, ...}. With ``rounds`` > 1 the sets and the
     default are measured in turn that many times and the medians kept (a machine whose speed drifts moves them all
     alike). The estimates do not read these (``speeds._BRANCH_SPEED`` says why): on the 2-core CPU one loop alone
-    gave the sets 0.95-1.34x the default's clips/s, less than the bare step's 1.11-1.59x, and whole runs with two
-    workers differ by more than either."""
+    gave the sets 0.95-1.34x the default's clips/s, less than the bare step's 1.11-1.59x; two loops at once (as two
+    workers train) gave 1.08-1.56x, the bare step's within 3-7 %."""
     from statistics import median
 
     from asc_core.tables import BRANCH_SETS
