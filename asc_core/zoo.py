@@ -71,7 +71,9 @@ def pending_locks(cfg, ds, store, memo: dict | None = None) -> list[str]:
     out = []
     for spec in cfg.teachers:
         at = (str(ds.root), cfg.subset, spec.model_dump_json(), cfg.kd.views)
-        key = memo[at] = memo[at] if at in memo else teacher_key(ds, cfg.subset, spec, cfg.kd.views)
+        if at not in memo:
+            memo[at] = teacher_key(ds, cfg.subset, spec, cfg.kd.views)
+        key = memo[at]
         entry = store.get_teacher(key)
         if not (entry and entry.get("status") == "done"):
             out.append(teacher_lock(key))

@@ -23,13 +23,12 @@ def test_table_iis_branch_sets_are_measured_in_the_training_loop(tiny_root):
     """`bench train` runs Rep-Mobile-32's loop for each of Table II's branch sets and keeps each as a multiple of the
     default network's clips/s, and a row per set for the bench's table."""
     from asc_core.data import open_dataset
-    from asc_core.devtools.bench_train import branch_loops, loop_step
+    from asc_core.devtools.bench_train import branch_loops
     from asc_core.tables import BRANCH_SETS
 
     ds = open_dataset(tiny_root)
-    default = loop_step(ds, "rep_mobile", 32, "cached", 2)
     rows: list = []
-    ratios = branch_loops(ds, default, 2, rows)
+    ratios = branch_loops(ds, 2, rows)
     assert set(ratios) == {",".join(b) for b in BRANCH_SETS.values()} and all(r > 0 for r in ratios.values())
     assert [r["network"] for r in rows] == [f"rep_mobile-32, branches {k.replace('x', '×')}" for k in ratios]
 

@@ -129,23 +129,22 @@ def loop_step(
     return clock.clips / (time.perf_counter() - clock.t0)
 
 
-def branch_loops(ds, default_rate: float, steps: int, rows: list, rounds: int = 1) -> dict[str, float]:
-    """Table II's branch sets in Rep-Mobile-32's loop, each as a multiple of the default network's clips/s
-    (``default_rate``, its loop measured the same way): {"3x3,1x1": 1.34, ...}. With ``rounds`` > 1 the sets and the
-    default are measured in turn that many times and the medians kept (a machine whose speed drifts moves them all
-    alike). The estimates do not read these (``speeds._BRANCH_SPEED`` says why): on the 2-core CPU one loop alone
-    gave the sets 0.95-1.34x the default's clips/s, less than the bare step's 1.11-1.59x; two loops at once (as two
-    workers train) gave 1.08-1.56x, the bare step's within 3-7 %."""
+def branch_loops(ds, steps: int, rows: list, rounds: int = 1) -> dict[str, float]:
+    """Table II's branch sets in Rep-Mobile-32's loop, each as a multiple of the default network's clips/s, measured
+    beside them: {"3x3,1x1": 1.34, ...}. The default and the sets are measured in turn ``rounds`` times and the
+    medians kept (a machine whose speed drifts moves them all alike). The estimates do not read these
+    (``speeds._BRANCH_SPEED`` says why): on the 2-core CPU one loop alone gave the sets 0.95-1.34x the default's
+    clips/s, less than the bare step's 1.11-1.59x; two loops at once (as two workers train) gave 1.08-1.56x, the bare
+    step's within 3-7 %."""
     from statistics import median
 
     from asc_core.tables import BRANCH_SETS
 
     sets = {",".join(b): b for b in BRANCH_SETS.values()}
     seen: dict[str, list[float]] = {k: [] for k in sets}
-    defaults = [default_rate] if rounds == 1 else []
+    defaults = []
     for _ in range(rounds):
-        if rounds > 1:
-            defaults.append(loop_step(ds, "rep_mobile", 32, "cached", steps))
+        defaults.append(loop_step(ds, "rep_mobile", 32, "cached", steps))
         for key, branches in sets.items():
             seen[key].append(loop_step(ds, "rep_mobile", 32, "cached", steps, kwargs={"branches": branches}))
     base = median(defaults)
@@ -153,7 +152,7 @@ def branch_loops(ds, default_rate: float, steps: int, rows: list, rounds: int = 
     for key, v in seen.items():
         rows.append({"network": f"rep_mobile-32, branches {key.replace('x', '×')}", "features": "cached",
                      "loop clips/s": round(median(v), 1),
-                     "loop / bare": f"{out[key]:.2f} × the default's"})  # fmt: skip
+                     "loop / default loop": out[key]})  # fmt: skip
     return out
 
 
@@ -224,7 +223,7 @@ def bench_train(quick: bool = False) -> dict:
                          "peak RSS (MB)": round(peak_mb())})  # fmt: skip
     shared = _shared(root, rates, networks, steps, rows)
     if not quick:
-        branch_loops(ds, rates["rep_mobile@32"], steps, rows)
+        branch_loops(ds, steps, rows)
     presets = {}
     for p in PRESETS[:1] if quick else PRESETS:
         wall, summary = _preset_wall(p, root, quick)
