@@ -68,12 +68,12 @@ _PRUNED_FINETUNE = {2.0: 1.2, 3.0: 0.92}
 # bare step of Rep-Mobile-32 with n branches against the default's five, this CPU, 27 Nov 2026 (batch 64, 2 threads,
 # interleaved): four 1.11x the clips/s, three 1.33-1.35x (1×1+3×1+1×3, 3×3+3×1+1×3), two 1.59x (3×3+1×1), one
 # 2.01x (3×3). Table II's rows were all estimated at the default's rate (a "without 3×1 + 1×3" run at twice its time).
-# The training loop alone (`bench train`'s `branch_loops`, 2 threads, three interleaved rounds, 28 Nov 2026) gives the
-# sets less: four 0.95x, three 1.14-1.22x, two 1.34x, its fixed costs (data, augmentation, Lightning) diluting the
-# network's share. Two loops at once, one thread each, as two workers train (`bench_shared`, three rounds): four
-# 1.08x, three 1.27x, two 1.56x the default's — the bare step's figures within 3-7 %, so they stay. Whole runs spread
-# further (Table II at 25 %: the paper's four 3.5 min, 3×3 + 1×1 2.1 min, 1.67x against 1.44x in the shared loops);
-# the rest is not in the training step (each run's partner on the other worker differs).
+# The training loop alone (`bench train`'s `branch_loops`, 2 threads, 30 steps a set, 28 Nov 2026) is too noisy to
+# set them: three interleaved rounds gave four 0.95x, three 1.14-1.22x, two 1.34x; one `bench train` an hour later
+# 1.12x, 1.39-1.42x, 1.70x. Two loops at once, one thread each, as two workers train (`bench_shared`, three rounds):
+# four 1.08x, three 1.27x, two 1.56x the default's — the bare step's figures within 3-7 %, so they stay. Whole runs
+# in the campaign spread further (Table II at 25 %: the paper's four 3.5 min, 3×3 + 1×1 2.1 min, 1.67x; the same
+# pair alone 1.30x): each run's partner on the other worker differs.
 _BRANCH_SPEED = {5: 1.0, 4: 1.11, 3: 1.34, 2: 1.59, 1: 2.01}
 
 

@@ -133,9 +133,9 @@ def branch_loops(ds, steps: int, rows: list, rounds: int = 1) -> dict[str, float
     """Table II's branch sets in Rep-Mobile-32's loop, each as a multiple of the default network's clips/s, measured
     beside them: {"3x3,1x1": 1.34, ...}. The default and the sets are measured in turn ``rounds`` times and the
     medians kept (a machine whose speed drifts moves them all alike). The estimates do not read these
-    (``speeds._BRANCH_SPEED`` says why): on the 2-core CPU one loop alone gave the sets 0.95-1.34x the default's
-    clips/s, less than the bare step's 1.11-1.59x; two loops at once (as two workers train) gave 1.08-1.56x, the bare
-    step's within 3-7 %."""
+    (``speeds._BRANCH_SPEED`` says why): on the 2-core CPU, 30 steps a set, two runs of it gave the sets 0.95-1.34x
+    and 1.12-1.70x the default's clips/s; the bare step's 1.11-1.59x, which two loops at once (as two workers train)
+    confirm within 3-7 %, stay."""
     from statistics import median
 
     from asc_core.tables import BRANCH_SETS
