@@ -39,7 +39,7 @@ RESULTS_DIR = PROJECT_ROOT / "docs" / "results"
 
 _FIELDS = ["table", "row", "subset", "seed", "config_digest", "run_id", "macro_accuracy", "seen", "unseen",
            "params", "macs", "device_specific_macro_accuracy", "seconds", "machine", "per_device", "per_class",
-           "per_device_specific", "teacher_accuracy", "pruning", "dataset"]  # fmt: skip
+           "per_device_specific", "teacher_accuracy", "pruning", "dataset", "threads"]  # fmt: skip
 
 
 def data_version(tag: str) -> int:
@@ -205,13 +205,20 @@ def _pruning(summary: dict) -> str:
     return json.dumps([{k: _rounded(r.get(v)) for k, v in keep.items()} for r in rounds]) if rounds else ""
 
 
+def _threads(summary: dict):
+    """The CPU threads the run trained with ("" where its summary predates the record, 27 Nov 2026 17:34): a run
+    reproduces to the hundredth only at its own thread count, since the count changes the order of floating-point
+    sums (Table II, 25 %, seed 0, all branches: 59.39 % at one thread, as recorded; 62.5 % at two)."""
+    return summary.get("threads", "")
+
+
 def _rounded(v):
     return round(v, 2) if isinstance(v, float) else v
 
 
 # Columns added after rows were recorded: collect fills them in from the run when it is in this machine's store
 # (rows made elsewhere keep them empty), and every new row gets them.
-_LATER_COLUMNS = {"teacher_accuracy": _teacher_accuracy, "pruning": _pruning}
+_LATER_COLUMNS = {"teacher_accuracy": _teacher_accuracy, "pruning": _pruning, "threads": _threads}
 
 
 def results_frame(datasets: dict[str, str] | None = None) -> pd.DataFrame:
@@ -282,7 +289,7 @@ def nothing_recorded(cells: pd.DataFrame) -> bool:
 
 def cell_runs(table: str, row: str, subset: int) -> pd.DataFrame:
     """The committed runs behind one cell (a ``same_as`` row: the runs of the row it shows), one row per run with
-    the Compare page's columns (name, run_id, status, macro_acc, seen, unseen, macs, seconds, machine, seed and
+    the Compare page's columns (name, run_id, status, macro_acc, seen, unseen, macs, seconds, machine, threads, seed and
     ``acc.<device>``), so its per-device bars come from the CSV alone — the run itself may be on another machine."""
     shown = next((i.get("same_as") or row for i in plan([table], (subset,), 1, "standard") if i["row"] == row), row)
     have = recorded()
@@ -298,11 +305,11 @@ def cell_runs(table: str, row: str, subset: int) -> pd.DataFrame:
                     "macro_acc": _number(v.get("macro_accuracy")), "seen": _number(v.get("seen")),
                     "unseen": _number(v.get("unseen")), "macs": _number(v.get("macs")),
                     "seconds": _number(v.get("seconds")), "machine": v.get("machine", ""),
-                    "teachers": _teachers_text(v.get("teacher_accuracy")),
+                    "threads": _number(v.get("threads")), "teachers": _teachers_text(v.get("teacher_accuracy")),
                     "pruning": _json_list(v.get("pruning")),
                     **{f"acc.{d}": per_device.get(d) for d in DEVICES}})  # fmt: skip
     cols = ["name", "run_id", "status", "seed", "macro_acc", "seen", "unseen", "macs", "seconds", "machine",
-            "teachers", "pruning"]  # fmt: skip
+            "threads", "teachers", "pruning"]  # fmt: skip
     return pd.DataFrame(out, columns=cols + [f"acc.{d}" for d in DEVICES]).sort_values("seed", ignore_index=True)
 
 

@@ -89,6 +89,12 @@ def render(path: Path | None = None) -> str:
              "Table V's pruning rows prune the trained student of the unpruned row of their width, seed and data "
              "(one network shared, as the paper prunes its trained model); runs recorded before 27 Nov 2026 trained "
              "their own copy of it. "
+             "A run reproduces to the hundredth only at the CPU thread count it trained with (the CSVs' `threads`, "
+             "filled for runs collected after 28 Nov 2026 02:00, when the column was added; empty for earlier "
+             "ones): the count changes the order of floating-point sums and, through training, the result by about "
+             "the seeds' spread (Table II, 25 %, seed 0, all branches: 59.39 % at one thread, as recorded; 62.5 % "
+             "at two). Two workers on this 2-core CPU train with one thread each (`tables run --workers 2`); one "
+             "worker alone, with two. "
              "`· paper`: the Rep-Mobile paper's figure for the row (Han et al., Tables II–V, on TAU22's development "
              "split — 20× the clips, real recordings: compare the direction between rows, not the level; "
              "`assets/paper_tables.csv`).",

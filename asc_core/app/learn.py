@@ -86,13 +86,15 @@ def pruned_runs(runs: list[dict]) -> pd.DataFrame:
 def cell_table(cell: pd.DataFrame) -> pd.DataFrame:
     """The runs behind a results cell (``table_record.cell_runs``) as the Learn page lists them: plain column names
     with units, accuracies to one decimal."""
-    out = cell[["seed", "run_id", "macro_acc", "seen", "unseen", "macs", "seconds", "machine", "teachers"]].copy()
+    cols = ["seed", "run_id", "macro_acc", "seen", "unseen", "macs", "seconds", "machine", "threads", "teachers"]
+    out = cell[cols].copy()
     out[["macro_acc", "seen", "unseen"]] = out[["macro_acc", "seen", "unseen"]].round(1)
     out["macs"] = (out["macs"] / 1e6).round(2)
     out["seconds"] = out["seconds"].round(0)
     return out.rename(columns={"run_id": "run", "macro_acc": "macro accuracy (%)", "seen": "seen devices (%)",
                                "unseen": "unseen devices s4–s6 (%)", "macs": "M MACs",
-                               "seconds": "training (s)", "teachers": "its teachers alone (%)"})  # fmt: skip
+                               "seconds": "training (s)", "threads": "CPU threads",
+                               "teachers": "its teachers alone (%)"})  # fmt: skip
 
 
 def pruning_paths(cell: pd.DataFrame) -> pd.DataFrame:
