@@ -91,6 +91,7 @@ def cell_table(cell: pd.DataFrame) -> pd.DataFrame:
     out[["macro_acc", "seen", "unseen"]] = out[["macro_acc", "seen", "unseen"]].round(1)
     out["macs"] = (out["macs"] / 1e6).round(2)
     out["seconds"] = out["seconds"].round(0)
+    out["threads"] = out["threads"].astype("Int64")  # whole threads; empty where the row predates the record
     return out.rename(columns={"run_id": "run", "macro_acc": "macro accuracy (%)", "seen": "seen devices (%)",
                                "unseen": "unseen devices s4–s6 (%)", "macs": "M MACs",
                                "seconds": "training (s)", "threads": "CPU threads",

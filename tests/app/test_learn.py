@@ -44,3 +44,16 @@ def test_learning_curves_of_several_runs_get_one_colour_each():
     fig = overlaid_curves_figure({"run A": curve([0.2, 0.4]), "run B": curve([0.3, 0.5])})
     assert [t.name for t in fig.data] == ["run A", "run B"]
     assert fig.data[0].line.color != fig.data[1].line.color and list(fig.data[1].y) == [30.0, 50.0]
+
+
+def test_a_cells_runs_list_their_thread_count_where_it_was_recorded():
+    """The Learn page's runs of a cell (from the committed CSV): whole thread counts, empty for a row recorded
+    before the column existed, and the rest in the page's units."""
+    from asc_core import table_record
+
+    cell = table_record.cell_runs("II", "all branches (3×3, 1×1, 3×1, 1×3)", 25)
+    cell = cell.iloc[:2].assign(threads=[1.0, float("nan")])
+    shown = learn.cell_table(cell)
+    assert str(shown["CPU threads"].dtype) == "Int64" and shown["CPU threads"].iloc[0] == 1
+    assert shown["CPU threads"].isna().iloc[1]
+    assert {"macro accuracy (%)", "M MACs", "training (s)"} <= set(shown.columns)
