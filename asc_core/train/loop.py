@@ -134,6 +134,7 @@ class StoreCallback(Callback):
         self.r = reporter
         self.t0 = None
         self.cancelled = False
+        self.validated = False  # this epoch ran the validation loop
 
     def on_train_start(self, trainer, pl_module):
         self.t0 = time.time()
@@ -152,12 +153,15 @@ class StoreCallback(Callback):
             self.cancelled = True
             trainer.should_stop = True
 
+    def on_validation_end(self, trainer, pl_module):
+        self.validated = not trainer.sanity_checking
+
     def on_train_epoch_end(self, trainer, pl_module):
-        vals = {
-            k: float(v)
-            for k, v in trainer.callback_metrics.items()
-            if k in ("train_loss_epoch", "train_acc", "val_loss", "val_acc")
-        }
+        # Lightning keeps the last validation's figures in callback_metrics: an epoch that did not validate (with
+        # validate_every > 1) logged them again, and a learning curve drew steps where the model had moved on
+        keys = ("train_loss_epoch", "train_acc") + (("val_loss", "val_acc") if self.validated else ())
+        self.validated = False
+        vals = {k: float(v) for k, v in trainer.callback_metrics.items() if k in keys}
         vals = {("train_loss" if k == "train_loss_epoch" else k): v for k, v in vals.items()}
         self.r.metrics(trainer.current_epoch, trainer.global_step, vals)
         self._progress(trainer, force=True)
