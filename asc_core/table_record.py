@@ -39,7 +39,7 @@ RESULTS_DIR = PROJECT_ROOT / "docs" / "results"
 
 _FIELDS = ["table", "row", "subset", "seed", "config_digest", "run_id", "macro_accuracy", "seen", "unseen",
            "params", "macs", "device_specific_macro_accuracy", "seconds", "machine", "per_device", "per_class",
-           "per_device_specific", "teacher_accuracy", "pruning", "dataset", "threads"]  # fmt: skip
+           "per_device_specific", "teacher_accuracy", "pruning", "dataset", "threads", "curve"]  # fmt: skip
 
 
 def data_version(tag: str) -> int:
@@ -152,9 +152,10 @@ def collect(store, items: list[dict]) -> int:
     for r in store.list_runs("done"):
         key = (run_key(r), int((r.get("config") or {}).get("seed", 0)))
         if key in rows and rows[key]["run_id"] == r["run_id"]:  # columns added after the row: filled from its run
-            for col, fill in _LATER_COLUMNS.items():
-                if not rows[key].get(col):
-                    rows[key][col] = fill(r["summary"] or {})
+            empty = [col for col in _LATER_COLUMNS if not rows[key].get(col)]
+            if empty:
+                later = _later(r, store)
+                rows[key].update({col: later[col] for col in empty})
         if key not in by_key or key in rows or r["run_id"] in have_runs:
             continue
         i, s = by_key[key], r["summary"] or {}
@@ -168,7 +169,7 @@ def collect(store, items: list[dict]) -> int:
                      "per_device": json.dumps(s.get("per_device") or {}),
                      "per_class": json.dumps(s.get("per_class") or {}),
                      "per_device_specific": json.dumps(ds.get("per_device") or {}),
-                     **{col: fill(s) for col, fill in _LATER_COLUMNS.items()}}  # fmt: skip
+                     **_later(r, store)}  # fmt: skip
         n += 1
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     for table in TABLES:
@@ -212,13 +213,36 @@ def _threads(summary: dict):
     return summary.get("threads", "")
 
 
+def _curve(store, run: dict) -> str:
+    """The student's learning curve as JSON {"test": [[epoch, %], ...], "train": [[epoch, %], ...]}: test accuracy
+    after each epoch that validated (every ``validate_every``; runs logged before 28 Nov 2026 repeated the last
+    figure in between, which this drops) and training accuracy after every epoch, epochs counted from 1. "" for a
+    run that trained no student of its own (a pruned run starts from its parent's)."""
+    m = store.metrics(run["run_id"])
+    m = m[m["stage"] == "student training"] if not m.empty else m
+    if m.empty:
+        return ""
+    every = int(((run.get("config") or {}).get("optim") or {}).get("validate_every") or 1)
+    test = m[(m["key"] == "val_acc") & ((m["epoch"] + 1) % every == 0)].sort_values("epoch")
+    train = m[m["key"] == "train_acc"].sort_values("epoch")
+    return json.dumps({name: [[int(e) + 1, round(100 * float(v), 1)] for e, v in zip(g["epoch"], g["value"])]
+                       for name, g in (("test", test), ("train", train))})  # fmt: skip
+
+
+def _later(run: dict, store) -> dict:
+    """The columns added after rows were first recorded, from the run in this machine's store."""
+    summary = run["summary"] or {}
+    return {**{col: fill(summary) for col, fill in _FROM_SUMMARY.items()}, "curve": _curve(store, run)}
+
+
 def _rounded(v):
     return round(v, 2) if isinstance(v, float) else v
 
 
 # Columns added after rows were recorded: collect fills them in from the run when it is in this machine's store
 # (rows made elsewhere keep them empty), and every new row gets them.
-_LATER_COLUMNS = {"teacher_accuracy": _teacher_accuracy, "pruning": _pruning, "threads": _threads}
+_FROM_SUMMARY = {"teacher_accuracy": _teacher_accuracy, "pruning": _pruning, "threads": _threads}
+_LATER_COLUMNS = [*_FROM_SUMMARY, "curve"]
 
 
 def results_frame(datasets: dict[str, str] | None = None) -> pd.DataFrame:
@@ -289,7 +313,8 @@ def nothing_recorded(cells: pd.DataFrame) -> bool:
 
 def cell_runs(table: str, row: str, subset: int) -> pd.DataFrame:
     """The committed runs behind one cell (a ``same_as`` row: the runs of the row it shows), one row per run with
-    the Compare page's columns (name, run_id, status, macro_acc, seen, unseen, macs, seconds, machine, threads, seed and
+    the Compare page's columns (name, run_id, status, macro_acc, seen, unseen, macs, seconds, machine, threads, seed,
+    its teachers, pruning path, learning curve and
     ``acc.<device>``), so its per-device bars come from the CSV alone — the run itself may be on another machine."""
     shown = next((i.get("same_as") or row for i in plan([table], (subset,), 1, "standard") if i["row"] == row), row)
     have = recorded()
@@ -306,20 +331,21 @@ def cell_runs(table: str, row: str, subset: int) -> pd.DataFrame:
                     "unseen": _number(v.get("unseen")), "macs": _number(v.get("macs")),
                     "seconds": _number(v.get("seconds")), "machine": v.get("machine", ""),
                     "threads": _number(v.get("threads")), "teachers": _teachers_text(v.get("teacher_accuracy")),
-                    "pruning": _json_list(v.get("pruning")),
+                    "pruning": _json_cell(v.get("pruning"), list), "curve": _json_cell(v.get("curve"), dict),
                     **{f"acc.{d}": per_device.get(d) for d in DEVICES}})  # fmt: skip
     cols = ["name", "run_id", "status", "seed", "macro_acc", "seen", "unseen", "macs", "seconds", "machine",
-            "threads", "teachers", "pruning"]  # fmt: skip
+            "threads", "teachers", "pruning", "curve"]  # fmt: skip
     return pd.DataFrame(out, columns=cols + [f"acc.{d}" for d in DEVICES]).sort_values("seed", ignore_index=True)
 
 
-def _json_list(cell) -> list:
-    """A CSV's JSON list (the pruning path); [] for none, a row recorded before the column, or a hand-edited cell."""
+def _json_cell(cell, kind: type):
+    """A CSV's JSON ``kind`` (list: the pruning path; dict: the learning curve); empty for none, a row recorded
+    before the column, or a hand-edited cell."""
     try:
-        v = json.loads(cell or "[]")
+        v = json.loads(cell or "null")
     except ValueError:
-        return []
-    return v if isinstance(v, list) else []
+        return kind()
+    return v if isinstance(v, kind) else kind()
 
 
 def _teachers_text(cell) -> str:

@@ -8,7 +8,13 @@ from asc_core import paper_results, table_record, table_report, tables
 from asc_core.app import compare, learn
 from asc_core.app import model_views as mv
 from asc_core.app.learn import EVIDENCE_VIEWS
-from asc_core.app.plots import kernels_figure, per_device_figure, pruning_path_figure, trajectory_figure
+from asc_core.app.plots import (
+    kernels_figure,
+    per_device_figure,
+    pruning_path_figure,
+    seed_curves_figure,
+    trajectory_figure,
+)
 from asc_core.data.labels import SCENES
 from asc_core.store import Store
 
@@ -204,6 +210,13 @@ for table, title in (("V", "Table V â€” widths and pruning"), ("IV", "Table IV â
         st.dataframe(learn.cell_table(cell), hide_index=True, width="stretch")
         st.plotly_chart(per_device_figure(compare.per_device_frame(cell)), width="stretch",
                         key=f"learn_cell_dev_{table}")  # fmt: skip
+        curves = {f"seed {seed}": c for seed, c in zip(cell["seed"], cell["curve"]) if c}
+        if curves:
+            st.caption("How each seed's student learned: test accuracy at the epochs that validated (solid) and "
+                       "training accuracy (dotted; on augmented, mixed clips)"
+                       + ("." if len(curves) == len(cell) else ", for the runs whose curve was kept (collected "
+                          "since 28 Nov 2026 from the store that trained them)."))  # fmt: skip
+            st.plotly_chart(seed_curves_figure(curves), width="stretch", key=f"learn_cell_curves_{table}")
         paths = learn.pruning_paths(cell)
         if not paths.empty:
             st.caption("How the pruned network got there: accuracy after training wide, right after each cut, and "

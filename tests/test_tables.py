@@ -127,6 +127,39 @@ def test_a_kd_run_keeps_its_teachers_accuracy_and_thread_count_and_an_older_row_
     assert table_record.progress("IV") == (2, 42) and table_record.progress("V") == (0, 40)  # recorded of planned
 
 
+def test_a_run_keeps_its_learning_curve_at_the_epochs_that_validated(tmp_path, monkeypatch):
+    """The student's curve goes into the CSV beside its result: test accuracy where the run validated (every
+    ``validate_every``, 2 at 25 %; a run logged before 28 Nov repeated the last figure in between, which is dropped)
+    and training accuracy every epoch; a run that trained no student of its own keeps none. The Learn page draws it
+    from the CSV, one colour a seed."""
+    from asc_core.app.plots import seed_curves_figure
+
+    monkeypatch.setattr(table_record, "RESULTS_DIR", tmp_path / "results")
+    store = Store(tmp_path / "runs")
+    items = [i for i in tables.plan(["IV"], (25,), 2, "standard") if i["row"] == "no KD"]
+    assert {i["config"].optim.validate_every for i in items} == {2}
+    ids = []
+    for n, i in enumerate(items):
+        ids.append(store.create_run(i["config"].model_dump(mode="json"), name=i["config"].name, status="done"))
+        store.update_run(ids[-1], summary={"macro_accuracy": 50.0, "dataset_tag": "standard v2"})
+        if n == 0:  # the first seed trained its student; the second (as a pruned run would) logged nothing
+            for epoch, val in enumerate([None, 0.3, 0.3, 0.4, 0.4, 0.5]):
+                vals = {"train_acc": 0.5 + epoch / 20} | ({"val_acc": val} if val is not None else {})
+                store.log_metrics(ids[-1], "student training", epoch, 6 * (epoch + 1), vals)
+            store.log_metrics(ids[-1], "teacher 1/1: cp_resnet", 0, 6, {"val_acc": 0.9})  # not the student's
+    assert table_record.collect(store, items) == 2
+    with open(tmp_path / "results" / "table_IV.csv", newline="") as f:
+        rows = {r["run_id"]: r for r in csv.DictReader(f)}
+    assert json.loads(rows[ids[0]]["curve"]) == {"test": [[2, 30.0], [4, 40.0], [6, 50.0]],
+                                                 "train": [[e + 1, 50.0 + 5 * e] for e in range(6)]}  # fmt: skip
+    assert rows[ids[1]]["curve"] == ""
+    cell = table_record.cell_runs("IV", "no KD", 25)
+    assert [bool(c) for c in cell["curve"]] == [True, False]
+    fig = seed_curves_figure({"seed 0": cell["curve"][0]})
+    assert [(t.name, t.line.dash) for t in fig.data] == [("seed 0, test", "solid"), ("seed 0, train", "dot")]
+    assert list(fig.data[0].y) == [30.0, 40.0, 50.0]
+
+
 def test_results_on_two_versions_of_the_embedded_set_are_kept_apart(tmp_path, monkeypatch):
     """Generator 1 gave each of b, c, s1–s3 two scenes; a result on it is not one on generator 2. A run records the
     data it trained on, its row says it, and a table shows one version — the newest it has — never a mix."""
@@ -449,6 +482,6 @@ def test_a_pruned_run_keeps_its_path_cut_by_cut():
     path = json.loads(table_record._pruning(summary))
     assert [p["target"] for p in path] == ["width 64", "width 32"] and path[0]["after_pruning"] == 38.11
     assert "channels" not in path[0]  # what the figure needs, not the layer-by-layer widths
-    assert table_record._pruning({}) == "" and table_record._json_list("") == []
-    assert table_record._json_list("{broken") == []
+    assert table_record._pruning({}) == "" and table_record._json_cell("", list) == []
+    assert table_record._json_cell("{broken", list) == [] and table_record._json_cell("[1]", dict) == {}
     assert tables.row_prunes("V", "single 64→32") and not tables.row_prunes("V", "width 32, unpruned")

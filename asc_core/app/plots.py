@@ -224,6 +224,31 @@ def overlaid_curves_figure(curves: dict, key: str = "val_acc"):
     return fig
 
 
+def seed_curves_figure(curves: dict):
+    """The learning curves kept with a results cell's runs, one colour per run: test accuracy (solid, at the epochs
+    that validated) and training accuracy (dotted, every epoch; on augmented, mixed clips), so a gap opening late —
+    a student that goes on fitting its clips after its test accuracy stops — shows. ``curves``: {label: {"test":
+    [[epoch, %], ...], "train": [[epoch, %], ...]}} (``table_record.cell_runs``' curve)."""
+    import plotly.express as px
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    colours = px.colors.qualitative.D3
+    for i, (label, curve) in enumerate(curves.items()):
+        for part, dash in (("test", "solid"), ("train", "dot")):
+            points = curve.get(part) or []
+            if not points:
+                continue
+            x, y = zip(*points)
+            name = f"{label}, {part}"
+            fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers" if part == "test" else "lines", name=name,
+                                     legendgroup=label, line=dict(color=colours[i % len(colours)], dash=dash),
+                                     hovertemplate="epoch %{x} · %{y:.1f} %<extra>" + name + "</extra>"))  # fmt: skip
+    fig.update_layout(height=360, yaxis_title="accuracy (%)", xaxis_title="epoch",
+                      margin=dict(l=50, r=10, t=30, b=40), legend=dict(orientation="h", y=-0.25))  # fmt: skip
+    return fig
+
+
 def probability_figure(long, true_scene: str | None = None):
     """Grouped horizontal bars: each model's class probabilities for one clip; the true scene marked."""
     import plotly.express as px

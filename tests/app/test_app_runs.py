@@ -328,22 +328,33 @@ def test_learn_page_lists_the_runs_behind_a_cell_and_opens_one_in_listen(monkeyp
     monkeypatch.setattr(table_record, "RESULTS_DIR", tmp_path)
     with open(tmp_path / "table_V.csv", "w", newline="") as f:
         w = csv.DictWriter(f, ["table", "row", "subset", "seed", "config_digest", "run_id", "macro_accuracy", "seen",
-                               "unseen", "macs", "seconds", "machine", "per_device", "pruning"])  # fmt: skip
+                               "unseen", "macs", "seconds", "machine", "per_device", "pruning", "threads",
+                               "curve"])  # fmt: skip
         w.writeheader()
         path = [{"target": "width 32", "before": 63.0, "after_pruning": 13.2, "after_finetune": 60.0}]
+        curve = {"test": [[2, 40.0], [4, 55.5]], "train": [[1, 30.0], [2, 45.0], [3, 60.0], [4, 70.0]]}
         for seed, run_id in ((0, here), (1, elsewhere)):  # the run elsewhere: recorded before its path was kept
             w.writerow({"table": "V", "row": "single 64→32", "subset": 25, "seed": seed, "config_digest": f"d{seed}",
                         "run_id": run_id, "macro_accuracy": 60 + seed, "seen": 62, "unseen": 55, "macs": 29e6,
                         "seconds": 100, "machine": "vm", "per_device": json.dumps({"a": 70.0, "s4": 50.0}),
-                        "pruning": json.dumps(path) if seed == 0 else ""})  # fmt: skip
+                        "pruning": json.dumps(path) if seed == 0 else "", "threads": 1 if seed == 0 else "",
+                        "curve": json.dumps(curve) if seed == 0 else ""})  # fmt: skip
     at = _app(monkeypatch, filled, tiny_root, "pages/learn.py")
     at.selectbox(key="learn_cell_row_V").set_value("single 64→32").run()
     at.selectbox(key="learn_cell_sub_V").set_value(25).run()
     assert not at.exception, at.exception
     listed = next(d.value for d in at.dataframe if "run" in d.value.columns)
     assert list(listed["run"]) == [here, elsewhere] and list(listed["macro accuracy (%)"]) == [60.0, 61.0]
-    bars = json.loads(at.get("plotly_chart")[-2].proto.spec)  # per device, one series per seed
-    cut = json.loads(at.get("plotly_chart")[-1].proto.spec)["data"]  # the path of the seed that kept it
+    assert listed["CPU threads"].iloc[0] == 1 and listed["CPU threads"].isna().iloc[1]
+
+    def chart(key):
+        return json.loads(next(c for c in at.get("plotly_chart") if key in c.proto.id).proto.spec)
+
+    bars = chart("learn_cell_dev_V")  # per device, one series per seed
+    cut = chart("learn_cell_path_V")["data"]  # the path of the seed that kept it
+    learned = chart("learn_cell_curves_V")["data"]  # the curve of the seed that kept it: test and training
+    assert [t["name"] for t in learned] == ["seed 0, test", "seed 0, train"] and learned[0]["x"] == [2, 4]
+    assert any("for the runs whose curve was kept" in c.value for c in at.caption)
     y = np.frombuffer(base64.b64decode(cut[0]["y"]["bdata"]), cut[0]["y"]["dtype"])  # plotly's packed array
     assert [t["name"] for t in cut] == ["seed 0"] and list(y) == [63.0, 13.2, 60.0]
     assert cut[0]["x"] == ["trained wide", "cut to width 32", "fine-tuned at width 32"]
