@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 from pathlib import Path
 
 # Whole-loop training throughput (clips/s, cached features, batch 64) of ONE run alone, at width 32 (a model's own
@@ -90,6 +91,26 @@ def measured_rates() -> dict:
         return json.loads(results_path().read_text())
     except (OSError, ValueError):
         return {}
+
+
+def rates_source(device: str) -> str:
+    """Where the estimates' speeds come from on this machine, in words, for a runs' plan to say beside its times
+    (a run of a network this store has finished at the same thread count is timed from those runs first)."""
+    from asc_core.machine import cpu_name
+
+    bench = measured_rates()
+    if bench.get("device") == device:
+        when = time.strftime("%d %b %Y", time.gmtime(bench["measured"])) if bench.get("measured") else "an earlier day"
+        theirs = (bench.get("machine") or {}).get("cpu")
+        other = f", on another CPU ({theirs}; this one is {cpu_name()}): run it again here" if theirs and theirs != (
+            cpu_name()) else ""  # fmt: skip
+        return f"this machine's `python -m asc_core bench train` of {when}{other}"
+    if device == "cuda":
+        return "defaults measured on one H200 (bf16): `python -m asc_core bench train` measures this GPU"
+    return (f"defaults measured on the 2-core CPU this product was developed on, 26-28 Nov 2026 (this one: "
+            f"{cpu_name()}, {os.cpu_count()} cores, not measured): on another CPU they can be off by several times "
+            "(a 2-core AMD EPYC with AVX2 trained Table V's width-96 students at a third of their speed); "
+            "`python -m asc_core bench train` (about 15 min, on a quiet machine) measures this one")  # fmt: skip
 
 
 def work(train_clips: int, epochs: int, validate_every: int | None, eval_clips: int) -> float:

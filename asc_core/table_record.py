@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import platform
 from collections import Counter
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import pandas as pd
 
 from asc_core.data.labels import DEVICES
 from asc_core.embedded.synth import dataset_tag
+from asc_core.machine import describe
 from asc_core.paths import PROJECT_ROOT
 from asc_core.tables import (
     PRETRAINED_ROW,
@@ -135,20 +135,12 @@ def progress(table: str, tag: str | None = None, rows: dict | None = None, seeds
     return sum((result_key(i["config"], tag), i["seed"]) in rows for i in items), len(items)
 
 
-def _machine() -> str:
-    import torch
-
-    if torch.cuda.is_available():
-        return f"{platform.node()} ({torch.cuda.get_device_name(0)})"
-    return f"{platform.node()} (CPU, {os.cpu_count()} cores)"
-
-
 def collect(store, items: list[dict]) -> int:
     """Finished runs of the plan → rows of docs/results/<table>.csv (merged by digest and seed). Rows written."""
     by_key = {(result_key(i["config"]), i["seed"]): i for i in runs_of(items)}
     rows = recorded()
     have_runs = {v["run_id"] for v in rows.values()}  # a run is one row, even if its digest was computed otherwise
-    n, machine = 0, _machine()
+    n, machine = 0, describe()
     for r in store.list_runs("done"):
         key = (run_key(r), int((r.get("config") or {}).get("seed", 0)))
         if key in rows and rows[key]["run_id"] == r["run_id"]:  # columns added after the row: filled from its run

@@ -24,6 +24,24 @@ def test_estimate_uses_this_machines_bench_figures(tmp_path, monkeypatch):
     assert estimate_seconds(cfg, 1000) == default  # another device's figures are not this one's
 
 
+def test_the_estimates_say_where_their_speeds_come_from(tmp_path, monkeypatch):
+    """Defaults measured on another CPU can be off by several times: a plan says which figures it used, names
+    this machine's CPU, and says when this machine's own `bench train` was measured on another CPU."""
+    from asc_core.machine import cpu_name
+    from asc_core.speeds import rates_source
+
+    monkeypatch.setenv("ASC_DATA_HOME", str(tmp_path))
+    said = rates_source("cpu")
+    assert said.startswith("defaults measured on the 2-core CPU") and cpu_name() in said and "bench train" in said
+    (tmp_path / "bench").mkdir()
+    bench = {"device": "cpu", "rates": {"rep_mobile@32": 200.0}, "measured": 1795824000.0, "machine": {}}
+    (tmp_path / "bench" / "train.json").write_text(json.dumps(bench | {"machine": {"cpu": cpu_name()}}))
+    assert rates_source("cpu") == "this machine's `python -m asc_core bench train` of 28 Nov 2026"
+    (tmp_path / "bench" / "train.json").write_text(json.dumps(bench | {"machine": {"cpu": "Another CPU 9000"}}))
+    assert "on another CPU (Another CPU 9000" in rates_source("cpu") and "run it again here" in rates_source("cpu")
+    assert rates_source("cuda").startswith("defaults measured on one H200")
+
+
 def test_pruning_rounds_count_their_schedule_and_search():
     base = {"student": {"name": "rep_mobile", "width": 96}, "optim": {"epochs": 4}}
     plain = estimate_seconds(parse_config(base), 750)

@@ -133,6 +133,7 @@ def test_a_run_keeps_its_learning_curve_at_the_epochs_that_validated(tmp_path, m
     and training accuracy every epoch; a run that trained no student of its own keeps none. The Learn page draws it
     from the CSV, one colour a seed."""
     from asc_core.app.plots import seed_curves_figure
+    from asc_core.machine import cpu_name
 
     monkeypatch.setattr(table_record, "RESULTS_DIR", tmp_path / "results")
     store = Store(tmp_path / "runs")
@@ -153,6 +154,7 @@ def test_a_run_keeps_its_learning_curve_at_the_epochs_that_validated(tmp_path, m
     assert json.loads(rows[ids[0]]["curve"]) == {"test": [[2, 30.0], [4, 40.0], [6, 50.0]],
                                                  "train": [[e + 1, 50.0 + 5 * e] for e in range(6)]}  # fmt: skip
     assert rows[ids[1]]["curve"] == ""
+    assert f"({cpu_name()}, " in rows[ids[0]]["machine"]  # the CPU's model: runs on two CPUs differ several times
     cell = table_record.cell_runs("IV", "no KD", 25)
     assert [bool(c) for c in cell["curve"]] == [True, False]
     fig = seed_curves_figure({"seed 0": cell["curve"][0]})
@@ -323,6 +325,7 @@ def test_the_tables_command_plans_with_estimates_and_renders(tiny_root, tmp_path
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["planned"] == out["to_run"] == 5 and all(x["estimate_s"] > 0 for x in out["runs"])
+    assert "`python -m asc_core bench train`" in out["rates"]  # where its times come from, and how to measure here
     assert {x["row"] for x in out["runs"]} >= {"without 3×3", "plain CP-Mobile (no branches)"}
     r = run_cli("tables", "plan", *common, "--workers", "2", "--json")  # the sum is one run at a time
     wall = json.loads(r.stdout)["wall_s"]

@@ -103,6 +103,8 @@ def _plan_report(a, store, items) -> int:
     runs queued or running in the store count too (a campaign under way is not "nothing to do")."""
     from asc_core import table_record, tables
     from asc_core.grid import fmt_duration, plan, wall_seconds
+    from asc_core.speeds import rates_source
+    from asc_core.train.device import compute_device
 
     stand = table_record.standing(items, store)
     left = [(i, state) for state in ("in the store", "to run") for i in stand[state]]
@@ -142,6 +144,9 @@ def _plan_report(a, store, items) -> int:
             f"with {a.workers} workers, about {fmt_duration(out['wall_s'])} of wall time (each run costed at its "
             f"speed with {a.workers} training at once: on a CPU they share the cores, on GPUs each has its own)"
         )
+    if counts["in the store"] or counts["to run"]:
+        out["rates"] = rates_source(compute_device(left[0][0]["config"].accelerator if left else "auto"))
+        lines.append(f"Times from this store's finished runs of the same network, else {out['rates']}.")
     _emit(out, a.json, "\n".join(lines))
     return 0
 

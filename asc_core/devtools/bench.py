@@ -11,11 +11,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from asc_core.machine import cpu_name
+
 
 def _machine() -> dict:
     import torch
 
     return {
+        "cpu": cpu_name(),
         "cpu_cores": os.cpu_count(),
         "cuda": torch.cuda.is_available(),
         "torch": torch.__version__,
