@@ -7,7 +7,9 @@
 # RESULTS.md come back under $OUT (commit them into docs/); they are copied there every 20 s as runs land, so a call
 # cut off by its time limit still brings back what finished. FRESH=1 starts from an empty results folder
 # (/tmp/results) instead of the committed CSVs, to time the whole set from nothing: every planned run is then queued,
-# where with the committed CSVs only the cells they lack are (none, when every cell is recorded).
+# where with the committed CSVs only the cells they lack are (none, when every cell is recorded). RESULTS=<folder>
+# reads and writes that folder instead: a later call of a FRESH set that did not finish in one carries back the CSVs
+# the earlier call returned (e.g. copied to .gpu_results/, with carry [".whl", ".gpu_results"]).
 set -o pipefail
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
 export PYTHONPATH=/tmp/site:$PWD/.whl/site:$PWD PYTHONUNBUFFERED=1 ASC_DATA_HOME=/tmp/data ASC_RUNS=/tmp/runs
@@ -26,13 +28,14 @@ fi
 t0=$(date +%s)
 python3 -m asc_core data synth --preset standard --seed 0 --out /tmp/data/standard 2>&1 | tail -1
 echo "standard set in $(( $(date +%s) - t0 )) s"
-results=docs/results
-if [ "${FRESH:-0}" = 1 ]; then results=/tmp/results; mkdir -p $results; echo "(FRESH=1: the whole set, from an empty $results)"; fi
-( while sleep 20; do cp $results/*.csv "$OUT/" 2>/dev/null; done ) &
+results=${RESULTS:-docs/results}
+if [ "${FRESH:-0}" = 1 ] && [ -z "${RESULTS:-}" ]; then results=/tmp/results; echo "(FRESH=1: the whole set, from an empty $results)"; fi
+mkdir -p "$results"
+( while sleep 20; do cp "$results"/*.csv "$OUT/" 2>/dev/null; done ) &
 copier=$!
 python3 -m asc_core tables run --tables "${TABLES:-V,IV,III,II,device}" --workers "${WORKERS:-8}" \
-  --seeds "${SEEDS:-2}" --results $results --budget-s "${BUDGET_S:-330}" --grace-s "${GRACE_S:-150}" 2>&1 | grep -E "^\[|queued|result rows|planned|workers ended|Error|error" | tail -40
+  --seeds "${SEEDS:-2}" --results "$results" --budget-s "${BUDGET_S:-330}" --grace-s "${GRACE_S:-150}" 2>&1 | grep -E "^\[|queued|result rows|planned|workers ended|Error|error" | tail -40
 kill $copier
-cp $results/*.csv $results/../RESULTS.md "$OUT/" 2>/dev/null
+cp "$results"/*.csv "$results"/../RESULTS.md "$OUT/" 2>/dev/null
 grep -E "Error|error" /tmp/runs/tables-workers.log | sort | uniq -c | sort -rn | head -10
 python3 -m asc_core runs list --runs /tmp/runs 2>/dev/null | tail -12
