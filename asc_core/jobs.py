@@ -313,9 +313,18 @@ def _note_drain(num, frame):
     _state["drain"] = True
 
 
+def _note_stop(num, frame):
+    """SIGINT or SIGTERM before the consumer is up: remembered, so the consumer stops as it starts. A worker
+    registers itself seconds before huey sets its handlers; a stop that came between was lost where SIGINT was
+    inherited ignored (started in a script's background), and the worker ran on (a test saw it, on a slow CPU)."""
+    _state["stop_early"] = True
+
+
 def run_worker(runs_root: str | None = None, url: str | None = None) -> int:
     """One worker process executing one job at a time until stopped."""
     signal.signal(signal.SIGUSR1, _note_drain)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _note_stop)
     from huey.consumer import Consumer
 
     class _Consumer(Consumer):
@@ -348,9 +357,12 @@ def run_worker(runs_root: str | None = None, url: str | None = None) -> int:
                 self._received_signal, self._graceful = True, True
 
             signal.signal(signal.SIGUSR1, drain)
-            if _state.get("drain"):  # asked while this worker was still starting (its threads are not yet):
+            if _state.get("stop_early"):  # asked to stop while this worker was still starting: it stops now
+                self._received_signal, self._graceful = True, True
+                self.stop_flag.set()
+            elif _state.get("drain"):  # asked to drain while it was starting: its threads stop before a first run
                 drain()
-                self.stop_flag.set()  # they start stopped, before their first look at the queue
+                self.stop_flag.set()
 
     import asc_core.train.runner  # noqa: F401  (torch, Lightning, NNI: imported once, not on the first job)
 
@@ -416,28 +428,32 @@ def run_workers(n: int, runs_root: str | None = None, url: str | None = None) ->
     if n <= 1:
         return run_worker(runs_root, url)
     gpus = _gpu_count()
-    procs = []
-    for i in range(n):
-        env = worker_env(i, n, gpus, os.environ, os.cpu_count() or 1)
-        cmd = [sys.executable, "-m", "asc_core", "worker", "--concurrency", "1"]
-        cmd += ["--runs", str(runs_root)] if runs_root else []
-        cmd += ["--queue", url] if url else []
-        procs.append(subprocess.Popen(cmd, env=env))
+    procs, asked = [], []
 
     # A stop (SIGINT, SIGTERM) or a drain (SIGUSR1) sent to this process alone is theirs: sent to the group, they have
     # it already, and once more within SAME_STOP_S is the same stop. Set here, not left to Python's defaults: started
     # in the background of a script, this process inherits SIGINT ignored (`kill -INT` did nothing), and SIGTERM's
-    # default ended it alone, its workers left training with no parent.
+    # default ended it alone, its workers left training with no parent. Set before they start, so a stop that comes
+    # while they start is not lost (and they do not inherit SIGINT ignored).
     def forward(num, frame):
+        asked.append(num)
         for p in procs:
             if p.poll() is None:
                 p.send_signal(num)
 
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1):
         signal.signal(sig, forward)
+    for i in range(n):
+        if any(num != signal.SIGUSR1 for num in asked):
+            break  # stopped while starting them: no more start (those started have the stop)
+        env = worker_env(i, n, gpus, os.environ, os.cpu_count() or 1)
+        cmd = [sys.executable, "-m", "asc_core", "worker", "--concurrency", "1"]
+        cmd += ["--runs", str(runs_root)] if runs_root else []
+        cmd += ["--queue", url] if url else []
+        procs.append(subprocess.Popen(cmd, env=env))
     for p in procs:
         p.wait()
-    return max(p.returncode or 0 for p in procs)
+    return max((p.returncode or 0 for p in procs), default=0)
 
 
 def log_tail(store: Store, run_id: str, lines: int = 200) -> str:

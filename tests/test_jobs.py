@@ -212,6 +212,33 @@ def test_a_stop_sent_to_the_workers_parent_alone_stops_them_all(tmp_path, sig):
     assert store.live_workers() == []  # each unregistered on its way out
 
 
+def test_a_stop_that_comes_while_a_worker_starts_is_not_lost(tmp_path):
+    """A worker lists itself in the store seconds before huey sets its signal handlers. A stop in between (the
+    moment a script sees the worker listed) was lost where SIGINT was inherited ignored, and the worker ran on; a
+    test of the parent's forward failed so on a slow CPU. Now it is remembered and the worker stops as it starts."""
+    runs = tmp_path / "runs"
+    code = "\n".join([
+        "import os, signal, sys",
+        "from asc_core import jobs",
+        "from asc_core.store import Store",
+        "listed = Store.register_worker",
+        "def register(self, queue):  # the stop arrives the moment the worker is listed, before huey is up",
+        "    wid = listed(self, queue)",
+        "    os.kill(os.getpid(), signal.SIGINT)",
+        "    return wid",
+        "Store.register_worker = register",
+        "signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a worker started in a script's background has it",
+        f"sys.exit(jobs.run_worker({str(runs)!r}))",
+    ])  # fmt: skip
+    worker = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stderr=subprocess.PIPE, text=True,
+                              start_new_session=True)  # fmt: skip
+    try:
+        assert worker.wait(120) == 0, worker.stderr.read()[-2000:]
+    finally:
+        kill_group(worker)
+    assert Store(runs).live_workers() == []  # it unregistered on its way out
+
+
 def test_draining_workers_finish_their_runs_and_start_no_other(tiny_root, tmp_path):
     """SIGUSR1 to the workers' process group (`tables run --grace-s` once its budget is spent): each finishes the
     run in hand and exits; the queued run stays queued for the next workers (on a lent GPU machine, its last
