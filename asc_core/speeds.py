@@ -98,17 +98,16 @@ def rates_source(device: str) -> str:
     (a run of a network this store has finished at the same thread count is timed from those runs first)."""
     from asc_core.machine import cpu_name
 
-    bench = measured_rates()
+    bench, mine = measured_rates(), cpu_name()
     if bench.get("device") == device:
         when = time.strftime("%d %b %Y", time.gmtime(bench["measured"])) if bench.get("measured") else "an earlier day"
         theirs = (bench.get("machine") or {}).get("cpu")
-        other = f", on another CPU ({theirs}; this one is {cpu_name()}): run it again here" if theirs and theirs != (
-            cpu_name()) else ""  # fmt: skip
+        other = "" if theirs in (None, mine) else f", on another CPU ({theirs}; this one is {mine}): run it again here"
         return f"this machine's `python -m asc_core bench train` of {when}{other}"
     if device == "cuda":
         return "defaults measured on one H200 (bf16): `python -m asc_core bench train` measures this GPU"
     return (f"defaults measured on the 2-core CPU this product was developed on, 26-28 Nov 2026 (this one: "
-            f"{cpu_name()}, {os.cpu_count()} cores, not measured): on another CPU they can be off by several times "
+            f"{mine}, {os.cpu_count()} cores, not measured): on another CPU they can be off by several times "
             "(a 2-core AMD EPYC with AVX2 trained Table V's width-96 students at a third of their speed); "
             "`python -m asc_core bench train` (about 15 min, on a quiet machine) measures this one")  # fmt: skip
 
