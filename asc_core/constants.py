@@ -47,3 +47,9 @@ def check_width(width) -> int:
 class Cancelled(Exception):
     """The user asked the run to stop (at a cancel point: a batch, a pruning step); its checkpoint is saved. Here,
     below every package, so training and pruning raise the same one."""
+
+
+class Deferred(Exception):
+    """A worker's run, waiting for a teacher or a pruning parent that another run is training, gives its worker back
+    because a queued run can train at once: it goes back to the queue (status ``queued``). Nothing it did is lost: a
+    teacher it trained is in the zoo, and no student has trained before such a wait."""

@@ -29,7 +29,7 @@ import threading
 import time
 
 from asc_core.job_queue import enqueue, get_queue, queue_order, queue_url, queued_run_ids, requeue_orphans, run_next
-from asc_core.next_run import ready_instead
+from asc_core.next_run import put_back, ready_instead, yield_to_ready
 from asc_core.store import Store
 from asc_core.store_backends import redact
 
@@ -200,7 +200,13 @@ def execute(run_id: str, runs_root: str, resume: bool = False) -> str:
 
     try:
         echo(f"{'resuming' if resume else 'starting'} on {socket.gethostname()} (pid {os.getpid()})")
-        summary = run_experiment(parse_config(run["config"]), store, run_id, resume=resume, echo=echo)
+        summary = run_experiment(parse_config(run["config"]), store, run_id, resume=resume, echo=echo,
+                                 yield_if=yield_to_ready(store, run_id))  # fmt: skip
+        if summary["status"] == "queued":  # gave its worker back to a run that can train now
+            put_back(store, run_id, resume=True)
+            echo(store.get_run(run_id)["stage"])
+            log.info("run %s went back to the queue: a queued run can train now, while it would wait", run_id)
+            return "queued"
         if summary["status"] == "cancelled" and _state["stopping"]:
             store.update_run(run_id, status="interrupted", error="the worker was stopped; resume to continue")
             summary["status"] = "interrupted"

@@ -34,31 +34,62 @@ def waiting_for(store: Store, run: dict, memo: dict | None = None) -> str | None
         return None
 
 
+def startable(store: Store, skip: str | None = None, memo: dict | None = None) -> dict | None:
+    """The first queued run near the head of the queue (``LOOKAHEAD``) that would train at once, other than
+    ``skip``; None when every one would wait (or none is queued)."""
+    memo = {} if memo is None else memo  # teacher keys, computed once for all the runs looked at
+    for other in queue_order(store)[:LOOKAHEAD]:
+        r = store.get_run(other) if other != skip else None
+        if r and r["status"] == "queued" and waiting_for(store, r, memo) is None:
+            return r
+    return None
+
+
+def _waits_on(lock: str) -> str:
+    from asc_core.zoo import teacher_lock
+
+    return "its teacher" if lock.startswith(teacher_lock("")) else "its pruning parent"
+
+
+def put_back(store: Store, run_id: str, resume: bool) -> None:
+    """``run_id`` (queued) to the head of the queue; on a queue that cannot put a run first (Redis), to its back."""
+    try:
+        run_next(store, run_id)
+    except ValueError:  # a queue without priorities
+        enqueue(store, run_id, resume=resume)
+
+
 def ready_instead(store: Store, run_id: str, resume: bool) -> tuple[str, bool]:
     """The run this worker starts for the message of ``run_id``. A run that would wait for a teacher or a pruning
     parent another run is training (single 96→32 while its width-96 run trains) would hold this worker idle for
     as long; when a queued run behind it can start now, the worker takes that one, and ``run_id`` goes back to the
     head of the queue (on a queue that cannot put a run first, Redis: to its back), where the next free worker
-    looks at it again. When every queued run would wait, it starts and waits, as before."""
-    from asc_core.zoo import teacher_lock
-
+    looks at it again. When every queued run would wait, it starts and waits, as before (and ``yield_to_ready``
+    hands its worker over once one can start)."""
     run = store.get_run(run_id)
     if not run or run["status"] != "queued":
         return run_id, resume
-    memo: dict = {}  # teacher keys, computed once for all the runs looked at
+    memo: dict = {}
     lock = waiting_for(store, run, memo)
     if lock is None:
         return run_id, resume
-    for other in queue_order(store)[:LOOKAHEAD]:
-        r = store.get_run(other) if other != run_id else None
-        if r and r["status"] == "queued" and waiting_for(store, r, memo) is None:
-            try:
-                run_next(store, run_id)
-            except ValueError:  # a queue without priorities
-                enqueue(store, run_id, resume=resume)
-            log.info("run %s would wait (%s is held by another run); started %s first", run_id, lock, other)
-            what = "its teacher" if lock.startswith(teacher_lock("")) else "its pruning parent"
-            store.update_run(run_id, stage=f"{what} is training in another run: runs behind it that can start now "
-                             "go first")  # fmt: skip
-            return other, bool(r["started_at"])
-    return run_id, resume
+    r = startable(store, skip=run_id, memo=memo)
+    if r is None:
+        return run_id, resume
+    put_back(store, run_id, resume)
+    log.info("run %s would wait (%s is held by another run); started %s first", run_id, lock, r["run_id"])
+    store.update_run(run_id, stage=f"{_waits_on(lock)} is training in another run: runs behind it that can start "
+                     "now go first")  # fmt: skip
+    return r["run_id"], bool(r["started_at"])
+
+
+def yield_to_ready(store: Store, run_id: str):
+    """For a run already waiting on a lock (it started when the lock was free, or when nothing else could start):
+    a check, called while it waits, whether a queued run could train at once instead. The worker then puts this run
+    back in the queue (``Deferred``) and starts that one, rather than sit idle until the lock is let go — a width-96
+    parent at 5 % is an hour of a 2-core CPU."""
+
+    def check() -> bool:
+        return startable(store, skip=run_id) is not None
+
+    return check

@@ -521,6 +521,43 @@ def test_a_run_whose_parent_trains_elsewhere_lets_the_runs_behind_it_start_first
     assert f"run {waiting} would wait ({lock} is held by another run); started {free} first" in worker.stderr.read()
 
 
+def test_a_run_already_waiting_for_its_parent_gives_its_worker_to_a_run_queued_after_it(tiny_root, tmp_path):
+    """A run that began waiting for a lock (it was taken when the lock was free, or when nothing else could start:
+    two workers starting a width-96 run and its single 96→32 at once) held its worker idle until the lock was let go,
+    whatever was queued later. It now goes back to the head of the queue as soon as a queued run can train at once,
+    that run trains, and then it starts again and waits."""
+    from asc_core.zoo import parent_key, parent_lock
+    from tests.conftest import student_config
+
+    runs = tmp_path / "runs"
+    store = Store(runs)
+    single = {"mode": "single", "chain": [16], "total_times": 1, "interval_steps": 1, "finetune_epochs": 1}
+    pruned = parse_config(student_config(tiny_root, 32, name="single 32→16", pruning=single))
+    lock = parent_lock(parent_key(pruned))
+    with store.exclusive(lock):  # the width-32 run training the parent, as far as any other process can tell
+        waiting = jobs.launch([pruned], store, "pruning")[0]
+        worker = start_worker(runs)
+        try:
+            wait_for(lambda: "waiting for the width-32 parent" in (store.get_run(waiting)["stage"] or ""),
+                     what="the pruning run to wait for its parent, nothing else being queued")  # fmt: skip
+            free = jobs.launch([parse_config(cfg_dict(tiny_root, epochs=1, name="free"))], store, "other")[0]
+            wait_for(lambda: store.get_run(free)["status"] == "done", what="the run queued after it")
+            wait_for(lambda: store.get_run(waiting)["status"] == "running"
+                     and "waiting for the width-32 parent" in (store.get_run(waiting)["stage"] or ""),
+                     what="the pruning run to start again and wait")  # fmt: skip
+            jobs.cancel(store, waiting)
+            wait_for(lambda: store.get_run(waiting)["status"] == "cancelled", what="the wait to stop on a cancel")
+        finally:
+            stop(worker)
+    log = (runs / waiting / "log.txt").read_text()
+    assert "back in the queue, so that runs that can start now go first" in log
+    assert store.get_run(free)["started_at"] < store.get_run(waiting)["started_at"]  # its second start: after
+    assert store.get_run(free)["finished_at"] <= store.get_run(waiting)["started_at"]  # one worker: one at a time
+    err = worker.stderr.read()
+    assert f"run {waiting} went back to the queue" in err
+    assert f"run {waiting} would wait ({lock} is held by another run); started {free} first" in err
+
+
 def test_cpu_workers_share_the_cores_and_gpu_workers_take_one_gpu_each():
     """Two CPU workers each used every core (4 threads on 2 cores: 59 clips/s a training, against 139 with one thread
     each); each now gets its share as its thread count, which torch in the worker takes up. A thread count the

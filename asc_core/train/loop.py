@@ -11,8 +11,12 @@ import lightning as L
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from asc_core.constants import Cancelled  # noqa: F401  (raised here; importers take it from here too)
+from asc_core.constants import Cancelled, Deferred  # noqa: F401  (raised here; importers take them from here too)
 from asc_core.train.device import training_precision
+
+# How often a run waiting for another run's teacher or parent asks whether a queued run could train instead (each
+# ask reads up to next_run.LOOKAHEAD queued configs and the zoo).
+YIELD_CHECK_S = 5.0
 
 
 class UnsafeCheckpoint(RuntimeError):
@@ -41,9 +45,10 @@ class WeightsOnlyCheckpointIO(TorchCheckpointIO):
 class Reporter:
     """Writes a run's stage, epoch, step, progress and ETA to the store (throttled), and metrics."""
 
-    def __init__(self, store=None, run_id: str | None = None, min_interval_s: float = 1.0, echo=None):
+    def __init__(self, store=None, run_id: str | None = None, min_interval_s: float = 1.0, echo=None, yield_if=None):
         self.store, self.run_id, self.min_interval = store, run_id, min_interval_s
         self.echo = echo
+        self.yield_if = yield_if  # a worker's run: whether a queued run could train now instead of this one waiting
         self._last = 0.0
         self.stage = ""
         self.peaks: dict[str, float] = {}  # stage → peak resident memory (MB)
@@ -115,9 +120,10 @@ class Reporter:
 
     def exclusive(self, store, name: str, waiting: str):
         """``store.exclusive(name)`` (a zoo entry: a teacher, a pruning parent) for this run: while another run holds
-        it, the stage says ``waiting`` once, and a cancel stops the wait. A PostgreSQL store's lock holds across
-        machines."""
-        said = []
+        it, the stage says ``waiting`` once, and a cancel stops the wait. A worker's run also stops waiting when a
+        queued run could train at once (``yield_if``, asked every ``YIELD_CHECK_S``): it raises ``Deferred`` and
+        goes back to the queue. A PostgreSQL store's lock holds across machines."""
+        said, asked = [], [0.0]
 
         def on_wait():
             if not said:
@@ -125,6 +131,10 @@ class Reporter:
                 said.append(True)
             if self.cancel_requested():
                 raise Cancelled()
+            if self.yield_if and time.time() - asked[0] >= YIELD_CHECK_S:
+                asked[0] = time.time()
+                if self.yield_if():
+                    raise Deferred(f"{waiting}; back in the queue, so that runs that can start now go first")
 
         return store.exclusive(name, on_wait)
 

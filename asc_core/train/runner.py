@@ -29,7 +29,7 @@ from asc_core.store import Store
 from asc_core.train.data import ASCDataModule
 from asc_core.train.device import compute_device
 from asc_core.train.evaluate import deploy, test_metrics, test_probs
-from asc_core.train.loop import Cancelled, Reporter, fit
+from asc_core.train.loop import Cancelled, Deferred, Reporter, fit
 from asc_core.train.module import ASCModule
 from asc_core.train.parents import ensure_parent, train_unpruned
 from asc_core.train.teachers import check_teacher_weights, ensure_teacher, load_ensemble
@@ -38,9 +38,10 @@ log = logging.getLogger(__name__)
 
 
 def run_experiment(
-    cfg: ExperimentConfig, store: Store, run_id: str | None = None, resume: bool = False, echo=None
+    cfg: ExperimentConfig, store: Store, run_id: str | None = None, resume: bool = False, echo=None, yield_if=None
 ) -> dict:
-    """Run (or resume) one experiment; returns the summary (status done, failed or cancelled)."""
+    """Run (or resume) one experiment; returns the summary (status done, failed or cancelled; ``queued`` when it
+    gave its worker back while waiting for another run's teacher or parent: ``yield_if``, ``Reporter.exclusive``)."""
     if run_id is None:
         run_id = record(cfg, store)
     store.update_run(
@@ -52,13 +53,16 @@ def run_experiment(
         traceback=None,
         cancel_requested=0,
     )
-    reporter = Reporter(store, run_id, echo=echo)
+    reporter = Reporter(store, run_id, echo=echo, yield_if=yield_if)
     run_dir = store.run_dir(run_id)
     try:
         summary = _run(cfg, store, run_id, run_dir, reporter, resume)
         store.update_run(run_id, status="done", summary=summary, finished_at=time.time(), stage="done", progress=1.0,
                          run_progress=1.0, run_eta_s=0.0)  # fmt: skip
         return summary
+    except Deferred as d:
+        store.update_run(run_id, status="queued", pid=None, stage=str(d))
+        return {"run_id": run_id, "status": "queued"}
     except Cancelled:
         store.update_run(run_id, status="cancelled", finished_at=time.time(), error="cancelled by the user")
         return {"run_id": run_id, "status": "cancelled"}
