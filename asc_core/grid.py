@@ -216,20 +216,27 @@ def plan(configs: list[ExperimentConfig], store, workers: int | None = None) -> 
     runs = store.list_runs()
     workers = workers or local_workers(store)
     out, earlier = [], set()  # keys of the teachers and parents the configs before this one train
-    for cfg in configs:
+    trained_by: dict[str, int] = {}  # such a key → the config of the list that trains it
+    for n, cfg in enumerate(configs):
         ds = open_dataset_cached(str(cfg.dataset or default_dataset_root()))
         rows = ds.subset(cfg.subset)
         clips = len(rows)
-        ready = 0
+        ready, after = 0, set()
         for spec in cfg.teachers:  # a count (stage_plan costs the teachers after the first `ready` ones)
             key = teacher_key(ds, cfg.subset, spec, cfg.kd.views)
             entry = store.get_teacher(key)
-            ready += bool(entry and entry.get("status") == "done") or key in earlier
+            in_zoo = bool(entry and entry.get("status") == "done")
+            ready += in_zoo or key in earlier
+            _needs(key, n, trained_by, after, in_zoo)
             earlier.add(key)
         key, parent = parent_lock(parent_key(cfg)), False
         if cfg.pruning.mode != "none":
-            parent = key in earlier or parent_ready(cfg, store)
-        earlier.add(key)  # an unpruned run leaves its student as the parent of the runs that prune it
+            in_store = parent_ready(cfg, store)
+            parent = key in earlier or in_store
+            _needs(key, n, trained_by, after, in_store)
+        else:
+            trained_by.setdefault(key, n)  # an unpruned run leaves its student as the parent of the runs that prune it
+        earlier.add(key)
         out.append(
             {
                 "name": cfg.name,
@@ -247,11 +254,23 @@ def plan(configs: list[ExperimentConfig], store, workers: int | None = None) -> 
                     workers=workers,
                 ),  # fmt: skip
                 "workers": workers,  # the estimate's: as many training at once
+                "after": sorted(after),  # the configs of the list that train a teacher or the parent it waits for
                 "steps": optimisation_steps(cfg, clips),
                 "warning": steps_warning(cfg, clips),
             }
         )
     return out
+
+
+def _needs(key: str, n: int, trained_by: dict, after: set, ready: bool) -> None:
+    """Config ``n`` needs ``key`` (a teacher, a pruning parent): nothing when it is ``ready`` already, else the
+    config of the list that trains it, or ``n`` itself trains it."""
+    if ready:
+        return
+    if key in trained_by:
+        after.add(trained_by[key])
+    else:
+        trained_by[key] = n
 
 
 def local_workers(store) -> int:
@@ -304,15 +323,32 @@ def final_complexity(cfg: ExperimentConfig) -> dict:
     }
 
 
-def wall_seconds(estimates: list[float], workers: int) -> float:
-    """How long a queue of runs takes with ``workers`` processes, each taking the next run in order as it frees
-    (the workers' own order), each run at its estimate (``plan(..., workers)``: at its speed with as many training
-    at once)."""
-    free = [0.0] * max(1, workers)
-    for e in estimates:
-        i = free.index(min(free))
-        free[i] += e
+def wall_seconds(estimates: list[float], workers: int, after: list | None = None) -> float:
+    """How long a queue of runs takes with ``workers`` processes, each run at its estimate (``plan(..., workers)``:
+    at its speed with as many training at once). ``after[i]``: the runs run ``i`` waits for (``plan``'s ``after``:
+    the runs that train its teacher or its pruning parent). A worker that frees takes the first run in order that
+    can start then (``next_run``: a run that would wait goes behind those that can start, and one already waiting
+    gives its worker back); when none can, the first that can start soonest, at that time. Without ``after``, each
+    worker takes the next run in order as it frees."""
+    after = after or [()] * len(estimates)
+    free, end = [0.0] * max(1, workers), {}  # each worker's free time; each started run's end
+    pending = list(range(len(estimates)))
+    while pending:
+        w = free.index(min(free))
+        ready = {i: max((end[d] for d in after[i]), default=0.0) for i in pending if all(d in end for d in after[i])}
+        now = [i for i in pending if i in ready and ready[i] <= free[w]]
+        i = now[0] if now else min(ready, key=lambda i: (ready[i], pending.index(i)))
+        start = max(free[w], ready[i])
+        pending.remove(i)
+        end[i] = free[w] = start + estimates[i]
     return max(free)
+
+
+def plan_wall(estimates: list[dict], workers: int | None = None) -> float:
+    """The wall time of ``plan``'s rows (each with ``estimate_s`` and ``after``) with ``workers`` (default: the
+    plan's own) taking them in order."""
+    workers = workers or (estimates[0]["workers"] if estimates else 1)
+    return wall_seconds([e["estimate_s"] for e in estimates], workers, [e.get("after", ()) for e in estimates])
 
 
 def fmt_duration(seconds: float) -> str:

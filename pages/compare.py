@@ -15,7 +15,7 @@ from asc_core.app.plots import (
 )
 from asc_core.config import ConfigError, parse_config
 from asc_core.data.labels import DEVICES, SCENES
-from asc_core.grid import fmt_duration, plan, wall_seconds
+from asc_core.grid import fmt_duration, plan, plan_wall
 from asc_core.store import Store
 
 st.title("Compare")
@@ -191,7 +191,7 @@ def _paper_table(tab, title, means, cells, row_col, key):
             st.dataframe([{"run": c.name or f"{c.student.name} {c.student.width}", "subset": f"{c.subset} %",
                            "estimate (min)": round(e["estimate_s"] / 60, 1)} for c, e in zip(configs, est)],
                          hide_index=True)  # fmt: skip
-            total = wall_seconds([e["estimate_s"] for e in est], est[0]["workers"])
+            total = plan_wall(est)
             c1, c2 = st.columns(2)
             if c1.button(f"Queue these {len(configs)} runs (about {fmt_duration(total)})", key=f"{key}_go"):
                 ids = jobs.launch(configs, store, group=f"fill {key}")

@@ -17,7 +17,7 @@ from asc_core.config import (
     parse_config,
 )
 from asc_core.constants import MAX_WIDTH, MIN_WIDTH, STUDENT_WIDTHS, WIDTH_STEP
-from asc_core.grid import expand, final_complexity, fmt_duration, parse_grid, plan, teacher_warnings, wall_seconds
+from asc_core.grid import expand, final_complexity, fmt_duration, parse_grid, plan, plan_wall, teacher_warnings
 from asc_core.models import list_models, model_doc
 from asc_core.paths import default_dataset_root
 from asc_core.store import Store
@@ -317,7 +317,7 @@ if configs:
         est = None
     if est is not None:
         n_w = est[0]["workers"]
-        total = wall_seconds([e["estimate_s"] for e in est], n_w)
+        total = plan_wall(est)
         st.write(
             f"**{len(configs)} run(s)** on {est[0]['train_clips']:,} training clips; about "
             f"**{fmt_duration(total)}** on this machine{f' with its {n_w} workers' if n_w > 1 else ''} "

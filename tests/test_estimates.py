@@ -141,6 +141,19 @@ def test_wall_time_of_a_queue_shared_by_workers():
     assert wall_seconds([], 3) == 0
 
 
+def test_wall_time_waits_for_the_runs_that_train_a_teacher_or_parent():
+    """Table V at 5 %, one seed on this CPU: the width-96 run (57 min, its parent) and three runs pruning it (7, 12
+    and 17.5 min). Costed as independent runs, two workers took 57 min; the pruning runs cannot start before their
+    parent is trained, so it is 57 + 7 + 17.5 (81.5). Runs that need nothing fill the wait (a waiting run gives its
+    worker to a run that can start), without lengthening it."""
+    chain, after = [57, 7, 12, 17.5], [[], [0], [0], [0]]
+    assert wall_seconds(chain, 2) == 57
+    assert wall_seconds(chain, 2, after) == 81.5
+    assert wall_seconds(chain, 1, after) == wall_seconds(chain, 1) == 93.5  # one worker: the sum, in any case
+    assert wall_seconds([*chain, 17, 17], 2, [*after, [], []]) == 81.5  # two free runs fill the other worker's wait
+    assert wall_seconds([10, 5, 5], 3, [[], [0], [1]]) == 20  # a chain runs one after another, whatever the workers
+
+
 def test_a_teacher_or_parent_an_earlier_run_trains_is_paid_for_once(tiny_root, tmp_path):
     """Two runs pruning the same width-32 parent with the same teacher: the second waits for both and reuses
     them (the zoo's lock), so the plan costs them once."""
@@ -159,12 +172,16 @@ def test_a_teacher_or_parent_an_earlier_run_trains_is_paid_for_once(tiny_root, t
     assert first["estimate_s"] == estimate_seconds(cfg, clips, [], teachers_ready=0, parent_ready=False, **data)
     assert second["estimate_s"] == estimate_seconds(cfg, clips, [], teachers_ready=1, parent_ready=True, **data)
     assert second["estimate_s"] < first["estimate_s"]
+    assert (first["after"], second["after"]) == ([], [0])  # it waits for the first: the plan's wall time says so
     # the unpruned run of that width, seed and recipe comes first in a queue: it leaves its student as their parent
     # (train/parents.py), so the pruning run after it does not pay for one (`tables plan` had single 64→32 at 11 min
     # behind its width-64 run; it took 2.5)
     unpruned = cfg.model_copy(update={"pruning": parse_config({}).pruning, "name": "unpruned"})
     _, after = plan([unpruned, cfg], Store(tmp_path / "runs"))
     assert after["estimate_s"] == estimate_seconds(cfg, clips, [], teachers_ready=1, parent_ready=True, **data)
+    assert after["after"] == [0]
+    other = cfg.model_copy(update={"teachers": [], "seed": cfg.seed + 1, "name": "another seed"})
+    assert [r["after"] for r in plan([unpruned, other, cfg], Store(tmp_path / "runs"))] == [[], [], [0]]
 
 
 def test_device_fine_tuning_costs_each_device_its_own_clips(tiny_root):

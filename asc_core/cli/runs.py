@@ -25,7 +25,7 @@ def cmd_train(a) -> int:
 def cmd_submit(a) -> int:
     from asc_core import jobs
     from asc_core.config import load_raw
-    from asc_core.grid import expand, fmt_duration, parse_grid, plan, wall_seconds
+    from asc_core.grid import expand, fmt_duration, parse_grid, plan, plan_wall
     from asc_core.store import Store
 
     raw = load_raw(a.config)
@@ -34,7 +34,7 @@ def cmd_submit(a) -> int:
     estimates = plan([c for _, c in configs], store)
     ids = jobs.launch([c for _, c in configs], store, a.group, label=raw.get("preset", Path(a.config).stem))
     group = store.get_run(ids[0])["group_name"] if ids else ""
-    total = wall_seconds([e["estimate_s"] for e in estimates], estimates[0]["workers"] if estimates else 1)
+    total = plan_wall(estimates)
     out = {
         "group": group,
         "runs": [

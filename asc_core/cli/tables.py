@@ -102,20 +102,20 @@ def _plan_report(a, store, items) -> int:
     """Each planned run not yet recorded, with where it stands and an estimate, and the time left on this machine:
     runs queued or running in the store count too (a campaign under way is not "nothing to do")."""
     from asc_core import table_record, tables
-    from asc_core.grid import fmt_duration, plan, wall_seconds
+    from asc_core.grid import fmt_duration, plan, plan_wall
     from asc_core.speeds import rates_source
     from asc_core.train.device import compute_device
 
     stand = table_record.standing(items, store)
     left = [(i, state) for state in ("in the store", "to run") for i in stand[state]]
     try:
-        each = [e["estimate_s"] for e in plan([i["config"] for i, _ in left], store, a.workers)] if left else []
+        each = plan([i["config"] for i, _ in left], store, a.workers) if left else []
     except (ValueError, FileNotFoundError) as e:  # the dataset is not generated yet: no estimate
         print(f"no estimate: {e}", file=sys.stderr)
-        each = [0] * len(left)
+        each = [{"estimate_s": 0, "after": []}] * len(left)
     runs = [{**{k: i[k] for k in ("table", "row", "subset", "seed")}, "state": state,
-             "estimate_s": round(s * (1 - _done_part(i.get("run"))))}
-            for (i, state), s in zip(left, each)]  # fmt: skip
+             "estimate_s": round(e["estimate_s"] * (1 - _done_part(i.get("run")))), "after": e["after"]}
+            for (i, state), e in zip(left, each)]  # fmt: skip
     counts = {state: len(v) for state, v in stand.items()}
     est = {state: sum(r["estimate_s"] for r in runs if r["state"] == state) for state in ("in the store", "to run")}
     out = {"planned": len(tables.runs_of(items)), **{k.replace(" ", "_"): v for k, v in counts.items()},
@@ -139,10 +139,11 @@ def _plan_report(a, store, items) -> int:
         f"{counts['to run']} to queue ({about('to run')})"
     )
     if a.workers > 1 and out["estimate_s"]:  # the sum above is the runs' own times, one after another
-        out["wall_s"] = round(wall_seconds([r["estimate_s"] for r in runs], a.workers))
+        out["wall_s"] = round(plan_wall(runs, a.workers))
         lines.append(
             f"with {a.workers} workers, about {fmt_duration(out['wall_s'])} of wall time (each run costed at its "
-            f"speed with {a.workers} training at once: on a CPU they share the cores, on GPUs each has its own)"
+            f"speed with {a.workers} training at once: on a CPU they share the cores, on GPUs each has its own; a "
+            "run starts once the runs training its teacher or pruning parent have finished)"
         )
     if counts["in the store"] or counts["to run"]:
         out["rates"] = rates_source(compute_device(left[0][0]["config"].accelerator if left else "auto"))
