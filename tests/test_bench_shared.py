@@ -15,7 +15,7 @@ def test_a_loop_that_fails_says_why(tiny_root):
     from asc_core.devtools.bench_shared import shared_loop_rates
 
     with pytest.raises(RuntimeError, match="before ASC-READY") as e:
-        shared_loop_rates(tiny_root, "no_such_network", 32, 2, steps=2)
+        shared_loop_rates(tiny_root, "no_such_network", 32, 1, steps=2)  # one loop: each costs a torch start
     assert "no_such_network" in str(e.value)  # the child's own error, from its stderr
 
 
@@ -38,4 +38,4 @@ def test_the_shared_loops_train_the_network_variant_asked_for(tiny_root):
     from asc_core.devtools.bench_shared import shared_loop_rates
 
     with pytest.raises(RuntimeError, match="branches must be a non-empty subset"):
-        shared_loop_rates(tiny_root, "rep_mobile", 16, 2, steps=2, kwargs={"branches": ["5x5"]})
+        shared_loop_rates(tiny_root, "rep_mobile", 16, 1, steps=2, kwargs={"branches": ["5x5"]})

