@@ -51,10 +51,8 @@ app: install data
 	$(PY) -m streamlit run app.py --server.address $(ASC_HOST) --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
 # Everything (what CI runs: .ci/run → make test).
-# One test file per process, at most 4 processes (each holds torch and its own small datasets: ~1-2 GB), two per
-# core: a third of the suite's time is spent waiting (on worker processes starting, on a browser, on a run to finish),
-# which a second process per core fills (one torch thread each, tests/conftest.py).
-TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(min(4, 2 * len(os.sched_getaffinity(0))))")
+# One test file per process, at most 4 processes (each holds torch and its own small datasets: ~1-2 GB).
+TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(min(4, len(os.sched_getaffinity(0))))")
 test: install
 	@bash scripts/ensure_postgres.sh
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
