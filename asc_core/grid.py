@@ -215,8 +215,7 @@ def plan(configs: list[ExperimentConfig], store, workers: int | None = None) -> 
 
     runs = store.list_runs()
     workers = workers or local_workers(store)
-    out, earlier = [], set()  # keys of the teachers and parents the configs before this one train
-    trained_by: dict[str, int] = {}  # such a key → the config of the list that trains it
+    out, trained_by = [], {}  # the key of a teacher or parent a config of the list trains → that config
     for n, cfg in enumerate(configs):
         ds = open_dataset_cached(str(cfg.dataset or default_dataset_root()))
         rows = ds.subset(cfg.subset)
@@ -226,17 +225,15 @@ def plan(configs: list[ExperimentConfig], store, workers: int | None = None) -> 
             key = teacher_key(ds, cfg.subset, spec, cfg.kd.views)
             entry = store.get_teacher(key)
             in_zoo = bool(entry and entry.get("status") == "done")
-            ready += in_zoo or key in earlier
+            ready += in_zoo or key in trained_by
             _needs(key, n, trained_by, after, in_zoo)
-            earlier.add(key)
         key, parent = parent_lock(parent_key(cfg)), False
         if cfg.pruning.mode != "none":
             in_store = parent_ready(cfg, store)
-            parent = key in earlier or in_store
+            parent = in_store or key in trained_by
             _needs(key, n, trained_by, after, in_store)
         else:
             trained_by.setdefault(key, n)  # an unpruned run leaves its student as the parent of the runs that prune it
-        earlier.add(key)
         out.append(
             {
                 "name": cfg.name,

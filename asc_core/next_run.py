@@ -89,7 +89,9 @@ def yield_to_ready(store: Store, run_id: str):
     back in the queue (``Deferred``) and starts that one, rather than sit idle until the lock is let go — a width-96
     parent at 5 % is an hour of a 2-core CPU."""
 
+    memo: dict = {}  # the queued runs' teacher keys, computed once for the whole wait, not every YIELD_CHECK_S
+
     def check() -> bool:
-        return startable(store, skip=run_id) is not None
+        return startable(store, skip=run_id, memo=memo) is not None
 
     return check
