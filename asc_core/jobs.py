@@ -497,3 +497,11 @@ def run_progress_text(run: dict) -> str:
         m, s = divmod(int(run["run_eta_s"]), 60)
         text += f" · about {m} min {s:02d} s left" if m else f" · about {s} s left"
     return text
+
+
+def time_text(summary: dict) -> str:
+    """'417 s of training' for a finished run, '+ 460 s waiting for another run's teacher or parent' when it waited."""
+    text = f"{summary.get('seconds') or 0:.0f} s of training"
+    if (summary.get("waited_s") or 0) >= 1:
+        text += f" (+ {summary['waited_s']:.0f} s waiting for another run's teacher or parent)"
+    return text

@@ -63,6 +63,10 @@ MIGRATIONS = [
     """
     ALTER TABLE runs ADD COLUMN active_s REAL;
     """,
+    # v6: of those, seconds it waited for another run's teacher or pruning parent (its training time leaves them out)
+    """
+    ALTER TABLE runs ADD COLUMN waited_s REAL;
+    """,
 ]
 
 # each table's primary key (upserts, and copying rows between stores)
@@ -233,6 +237,12 @@ class Store:
             cur = con.execute(f"UPDATE runs SET {cols} WHERE run_id=?", (*params, run_id))
             if cur.rowcount == 0:
                 raise RunNotFound(run_id)
+
+    def add_wait(self, run_id: str, seconds: float) -> None:
+        """Count ``seconds`` a run waited for a lock another run held (a teacher, a pruning parent) in ``waited_s``:
+        part of its ``active_s``, not of its training."""
+        with self.tx() as con:
+            con.execute("UPDATE runs SET waited_s = COALESCE(waited_s, 0) + ? WHERE run_id=?", (seconds, run_id))
 
     def get_run(self, run_id: str) -> dict:
         with self._read() as con:

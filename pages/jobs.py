@@ -134,7 +134,7 @@ if runs:
                 f"macro accuracy **{s['macro_accuracy']:.1f} %** "
                 f"(seen {s['seen']:.1f} %, unseen {s['unseen']:.1f} %) · "
                 f"{s['complexity']['params']:,} params · {s['complexity']['macs'] / 1e6:.2f} M MACs · "
-                f"{s.get('seconds', 0):.0f} s"
+                f"{jobs.time_text(s)}"
             )
             if s.get("pruning_rounds"):
                 pr = pd.DataFrame(s["pruning_rounds"])

@@ -101,11 +101,13 @@ def cmd_runs_control(a) -> int:
 
 
 def _format_summary(s: dict) -> str:
+    from asc_core.jobs import time_text
+
     if s["status"] != "done":
         return f"run {s['run_id']}: {s['status']}" + (f" — {s['error']}" if s.get("error") else "")
     c = s["complexity"]
     lines = [
-        f"run {s['run_id']}: done in {s.get('seconds', 0):.0f} s — {s['student']} on {s['subset']} % "
+        f"run {s['run_id']}: done, {time_text(s)} — {s['student']} on {s['subset']} % "
         f"(teachers: {', '.join(s['teachers']) or 'none'})",
         f"  macro accuracy {s['macro_accuracy']:.1f} %  (seen {s['seen']:.1f} %, unseen {s['unseen']:.1f} %), "
         f"log loss {s['log_loss']:.3f}",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import lightning as L
@@ -54,6 +55,7 @@ class Reporter:
         self.peaks: dict[str, float] = {}  # stage → peak resident memory (MB)
         self.plan: dict[str, float] = {}  # stage key → estimated seconds (grid.stage_plan), for the whole run
         self.t0 = time.time()
+        self.waited_s = 0.0  # seconds waited for another run's teacher or parent (``exclusive``), this attempt
 
     def set_plan(self, plan: dict[str, float]):
         self.plan, self.t0 = dict(plan), time.time()
@@ -118,17 +120,19 @@ class Reporter:
     def cancel_requested(self) -> bool:
         return bool(self.store and self.run_id and self.store.cancel_requested(self.run_id))
 
+    @contextmanager
     def exclusive(self, store, name: str, waiting: str):
         """``store.exclusive(name)`` (a zoo entry: a teacher, a pruning parent) for this run: while another run holds
         it, the stage says ``waiting`` once, and a cancel stops the wait. A worker's run also stops waiting when a
         queued run could train at once (``yield_if``, asked every ``YIELD_CHECK_S``): it raises ``Deferred`` and
-        goes back to the queue. A PostgreSQL store's lock holds across machines."""
-        said, asked = [], [0.0]
+        goes back to the queue. A PostgreSQL store's lock holds across machines. The wait's seconds go to
+        ``waited_s`` (here and in the store): a run's training time leaves them out."""
+        began, asked = [], [0.0]
 
         def on_wait():
-            if not said:
+            if not began:
+                began.append(time.time())
                 self.set_stage(waiting)
-                said.append(True)
             if self.cancel_requested():
                 raise Cancelled()
             if self.yield_if and time.time() - asked[0] >= YIELD_CHECK_S:
@@ -136,7 +140,19 @@ class Reporter:
                 if self.yield_if():
                     raise Deferred(f"{waiting}; back in the queue, so that runs that can start now go first")
 
-        return store.exclusive(name, on_wait)
+        def wait_over():  # once: when the lock is taken, or when a cancel or a deferral ends the wait
+            if began:
+                seconds = time.time() - began.pop()
+                self.waited_s += seconds
+                if self.store and self.run_id:
+                    self.store.add_wait(self.run_id, seconds)
+
+        try:
+            with store.exclusive(name, on_wait):
+                wait_over()
+                yield
+        finally:
+            wait_over()
 
 
 class StoreCallback(Callback):

@@ -1,5 +1,8 @@
 """A pruning run's trained parent: trained once, reused by the runs that prune it, with the same result."""
 
+import threading
+import time
+
 import pytest
 
 from asc_core.app.model_views import trajectory
@@ -41,8 +44,24 @@ def test_pruning_runs_reuse_their_parent_and_get_the_result_they_would_have_trai
     assert wide["status"] == "done" and wide["parent"] is None
     cfg = parse_config(_pruned(tiny_root))
     assert find_parent(cfg, a)["run_id"] == wide["run_id"]
+    hold = threading.Event()
+
+    def other_run_holds_the_parent():  # e.g. another pruning run reading it: this one waits ~3 s
+        with a.exclusive(parent_lock(parent_key(cfg))):
+            hold.set()
+            time.sleep(3)
+
+    holder = threading.Thread(target=other_run_holds_the_parent)
+    holder.start()
+    hold.wait()
+    t0 = time.time()
     reused = run_experiment(cfg, a)
+    wall = time.time() - t0
+    holder.join()
     assert reused["status"] == "done", reused
+    # the wait is counted apart: not in its training seconds, which the tables and the estimates read
+    assert 2 <= reused["waited_s"] == pytest.approx(a.get_run(reused["run_id"])["waited_s"], abs=0.1)
+    assert reused["seconds"] < wall - 2
     assert reused["parent"] | {"key": None} == {"key": None, "reused": True, "run_id": wide["run_id"], "source": "run"}
     assert reused["pruning_rounds"][0]["accuracy_before"] == pytest.approx(wide["macro_accuracy"], abs=1e-6)
     assert a.metrics(reused["run_id"]).query("key == 'train_loss' and stage == 'student training'").empty

@@ -328,6 +328,29 @@ def test_whole_run_progress_weighs_stages_by_their_cost():
     assert r.run_progress(0.5) == (None, None)
 
 
+def test_a_wait_for_another_runs_lock_is_timed_apart_from_training(tmp_path):
+    """The seconds a run waits for a teacher or parent another run holds go to ``waited_s`` (the run's and the
+    store's), whether the wait ends in the lock or in a cancel: its training time leaves them out."""
+    import threading
+
+    from asc_core.store import Store
+    from asc_core.train.loop import Cancelled, Reporter
+
+    store = Store(tmp_path / "runs")
+    run_id = store.create_run({}, status="running")
+    r = Reporter(store, run_id)
+    with store.exclusive("zoo-k"):  # another run holds it (flock: another open of the file, even in this process)
+        threading.Timer(1.5, store.request_cancel, (run_id,)).start()
+        with pytest.raises(Cancelled):
+            with r.exclusive(store, "zoo-k", "teacher 1/1: waiting for it"):
+                pass
+    assert r.stage == "teacher 1/1: waiting for it"
+    assert 1.5 <= r.waited_s < 10 and store.get_run(run_id)["waited_s"] == pytest.approx(r.waited_s)
+    with r.exclusive(store, "zoo-k", "waiting"):  # free: no wait, nothing added
+        pass
+    assert store.get_run(run_id)["waited_s"] == pytest.approx(r.waited_s)
+
+
 def test_validation_runs_the_folded_network_and_measures_the_same(tiny_root, monkeypatch):
     """Rep-Mobile validates folded (one depthwise conv per block, not five branches) and fused (no BatchNorm left):
     in eval mode the same function, so the same val_loss and val_acc as the training-time network. A network in
