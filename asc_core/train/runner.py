@@ -23,7 +23,7 @@ from asc_core.data.labels import SCENES, TRAIN_DEVICES
 from asc_core.embedded.synth import dataset_tag
 from asc_core.health import assess
 from asc_core.jobs import record
-from asc_core.memory import memory_mode
+from asc_core.memory import memory_mode, older_objects_frozen
 from asc_core.paths import default_dataset_root
 from asc_core.store import Store
 from asc_core.train.data import ASCDataModule
@@ -56,7 +56,8 @@ def run_experiment(
     reporter = Reporter(store, run_id, echo=echo, yield_if=yield_if)
     run_dir = store.run_dir(run_id)
     try:
-        summary = _run(cfg, store, run_id, run_dir, reporter, resume)
+        with older_objects_frozen():  # the collections between its stages scan what it made, not the process
+            summary = _run(cfg, store, run_id, run_dir, reporter, resume)
         store.update_run(run_id, status="done", summary=summary, finished_at=time.time(), stage="done", progress=1.0,
                          run_progress=1.0, run_eta_s=0.0)  # fmt: skip
         return summary

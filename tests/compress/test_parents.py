@@ -46,10 +46,13 @@ def test_pruning_runs_reuse_their_parent_and_get_the_result_they_would_have_trai
     assert find_parent(cfg, a)["run_id"] == wide["run_id"]
     hold = threading.Event()
 
-    def other_run_holds_the_parent():  # e.g. another pruning run reading it: this one waits ~3 s
+    def other_run_holds_the_parent():  # e.g. another pruning run reading it: held until this one has waited 2 s
         with a.exclusive(parent_lock(parent_key(cfg))):
             hold.set()
-            time.sleep(3)
+            deadline = time.time() + 120
+            while time.time() < deadline and not any("waiting" in (r["stage"] or "") for r in a.list_runs("running")):
+                time.sleep(0.2)
+            time.sleep(2)
 
     holder = threading.Thread(target=other_run_holds_the_parent)
     holder.start()
