@@ -18,6 +18,29 @@ if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):  # `make test` runs files in par
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, _cores // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))))
 
 
+# The longest files, longest first: `make test` gives each process a whole file at a time (--dist loadfile) in
+# collection order, and a long file collected last (tests/train/ is) kept one process busy while the other had
+# nothing left. Seconds measured one file at a time on a 2-core AMD EPYC (per-test CPU profile, 28 Nov 2026);
+# a file missing here runs after these, in its usual order.
+LONGEST_FIRST = {
+    "tests/test_worker_stops.py": 239, "tests/train/test_pipeline.py": 185, "tests/test_tables.py": 180,
+    "tests/test_bench_shared.py": 134, "tests/cli/test_cli_models.py": 125, "tests/app/test_e2e.py": 122,
+    "tests/app/test_app_runs.py": 96, "tests/compress/test_parents.py": 90, "tests/compress/test_pruning.py": 88,
+    "tests/test_jobs.py": 84, "tests/test_next_run.py": 79, "tests/test_store_postgres.py": 77,
+    "tests/compress/test_budget_search.py": 42, "tests/train/test_train_parts.py": 28,
+}  # fmt: skip
+
+
+def pytest_collection_modifyitems(config, items):
+    """Longest files first (``LONGEST_FIRST``), each file's tests in their order: every process collects the same
+    order, so xdist's schedule is the same in each."""
+
+    def weight(item):
+        return -LONGEST_FIRST.get(Path(str(item.path)).relative_to(ROOT).as_posix(), 0)
+
+    items.sort(key=weight)  # stable: ties keep the collection order
+
+
 def run_cli(*args, timeout: int = 300, env_extra: dict | None = None):
     """``python -m asc_core ARGS`` in a subprocess (what a user types), output captured."""
     import subprocess
@@ -51,11 +74,32 @@ def tiny_config(root, **over) -> dict:
     return cfg
 
 
+def made_once(tmp_path_factory, name: str, make):
+    """``make(folder)`` once for the whole session, whatever the number of test processes (`make test` runs one
+    a core, each with its own session fixtures): the first process to get here makes it in a folder they all
+    share, holding a file lock; the others wait for it. Returns (the folder, what ``make`` returned, through JSON).
+    Only for what the tests read, not change."""
+    import fcntl
+    import json
+
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # pytest-of-USER/pytest-N: the run's folder, above each process's own
+    folder, done = shared / f"shared-{name}", shared / f"shared-{name}.json"
+    with open(shared / f"shared-{name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released by the kernel if its holder dies
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a half-made one from a process that died making it
+            folder.mkdir()
+            done.write_text(json.dumps(make(folder)))
+        return folder, json.loads(done.read_text())
+
+
 @pytest.fixture(scope="session")
 def tiny_root(tmp_path_factory) -> Path:
     from asc_core.embedded.synth import generate
 
-    return generate("tiny", 0, tmp_path_factory.mktemp("data") / "tiny")
+    return Path(made_once(tmp_path_factory, "tiny", lambda d: str(generate("tiny", 0, d / "tiny")))[1])
 
 
 @pytest.fixture(scope="session")
@@ -76,12 +120,14 @@ def tau22_root(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def progressive_run(tiny_root, tmp_path_factory):
     """One real progressive-pruning run on `tiny` (rep_mobile 32 → 24 → 16), shared by the tests that
-    need a pruned run: (store, summary)."""
+    need a pruned run, in every test process: (store, summary)."""
     from asc_core.config import parse_config
     from asc_core.store import Store
     from asc_core.train.runner import run_experiment
 
-    store = Store(tmp_path_factory.mktemp("pruned") / "runs")
+    def train(folder):
+        return run_experiment(parse_config(cfg), Store(folder / "runs"))
+
     cfg = {
         "dataset": str(tiny_root),
         "subset": 25,
@@ -97,7 +143,8 @@ def progressive_run(tiny_root, tmp_path_factory):
             "finetune_epochs": 1,
         },
     }
-    return store, run_experiment(parse_config(cfg), store)
+    folder, summary = made_once(tmp_path_factory, "progressive", train)
+    return Store(folder / "runs"), summary
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import torch
 
 from asc_core.data import open_dataset
 from asc_core.data.features import FeatureConfig, extract, log_mel
+from tests.conftest import copy_dataset
 
 
 def test_shapes():
@@ -51,7 +52,8 @@ def test_config_rejects_bad_values():
 
 
 def test_cache_hit_and_invalidation(tiny_root, tmp_path):
-    ds = open_dataset(tiny_root)
+    root = copy_dataset(tiny_root, tmp_path / "tiny")  # one of its clips is touched below: not the shared set
+    ds = open_dataset(root)
     files = ds.clips["filename"].tolist()[:24]
     cache = tmp_path / "cache"
     first = extract(ds, files, FeatureConfig(), cache_dir=cache, workers=0)
@@ -64,7 +66,7 @@ def test_cache_hit_and_invalidation(tiny_root, tmp_path):
     # a changed clip changes the dataset fingerprint, so the cache is not reused
     import os
 
-    os.utime(tiny_root / files[0], ns=(1, 1))
+    os.utime(root / files[0], ns=(1, 1))
     changed = extract(ds, files, FeatureConfig(), cache_dir=cache, workers=0)
     assert not changed.from_cache
 
