@@ -402,6 +402,7 @@ def test_a_failing_collect_does_not_stop_the_campaign(tiny_root, tmp_path, monke
         return real(*a)
 
     monkeypatch.setattr(table_record, "collect", collect_failing_once)
+    monkeypatch.setattr(cli, "CHECK_S", 1.0)  # a collect every second, not every 15 s
     cli._run_workers(store, items, workers=1, budget_s=300)
     assert store.get_run(run_id)["status"] == "done" and len(calls) >= 2
     with open(tmp_path / "results" / "table_II.csv", newline="") as f:

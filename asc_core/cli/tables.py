@@ -198,6 +198,9 @@ def _wait_until_up(store, proc, workers: int, limit_s: float = 60) -> None:
         time.sleep(0.5)
 
 
+CHECK_S = 15.0  # `tables run`: how often it collects the finished runs into the CSVs and says where it is
+
+
 def _run_workers(store, items, workers: int, budget_s: float, grace_s: float = 0) -> None:
     """Workers until every planned run has finished (or the time budget is spent), collecting as runs land. With
     ``grace_s``, once the budget is spent the workers drain: they finish the runs in hand, for up to ``grace_s``
@@ -223,14 +226,17 @@ def _run_workers(store, items, workers: int, budget_s: float, grace_s: float = 0
     draining, deadline = False, budget_s
     try:
         while time.time() - t0 < deadline or (grace_s > 0 and not draining):
-            if not draining and grace_s > 0 and time.time() - t0 + 15 >= budget_s:
+            if not draining and grace_s > 0 and time.time() - t0 + CHECK_S >= budget_s:
                 time.sleep(max(0.0, budget_s - (time.time() - t0)))
                 _wait_until_up(store, proc, workers)  # a worker still importing torch would die of SIGUSR1
                 os.killpg(proc.pid, signal.SIGUSR1)  # every worker of the group: finish the run in hand, no other
                 draining, deadline = True, budget_s + grace_s
                 print(f"[{time.time() - t0:.0f} s] the budget is spent: the runs in hand finish (up to {grace_s:.0f} s "
                       "more), no other starts", file=sys.stderr)  # fmt: skip
-            time.sleep(15)
+            try:  # a check every CHECK_S, or at once when the workers end (drained, or stopped from outside)
+                proc.wait(CHECK_S)
+            except subprocess.TimeoutExpired:
+                pass
             open_runs = [r for r in store.list_runs() if r["status"] in ("queued", "running")]
             try:
                 table_record.collect(store, items)
