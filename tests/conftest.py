@@ -19,7 +19,7 @@ if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):  # `make test` runs files in par
 
 
 # The longest files, longest first: `make test` gives each process a whole file at a time (--dist loadfile) in
-# collection order, and a long file collected last (tests/train/ is) kept one process busy while the other had
+# collection order (--no-loadscope-reorder), and a long file started last kept one process busy while the other had
 # nothing left. Seconds measured one file at a time on a 2-core AMD EPYC (per-test CPU profile, 28 Nov 2026);
 # a file missing here runs after these, in its usual order.
 LONGEST_FIRST = {
