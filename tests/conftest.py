@@ -18,29 +18,6 @@ if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):  # `make test` runs files in par
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, _cores // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))))
 
 
-# The longest files, longest first: `make test` gives each process a whole file at a time (--dist loadfile) in
-# collection order (--no-loadscope-reorder), and a long file started last kept one process busy while the other had
-# nothing left. Seconds measured one file at a time on a 2-core AMD EPYC (per-test CPU profile, 28 Nov 2026);
-# a file missing here runs after these, in its usual order.
-LONGEST_FIRST = {
-    "tests/test_worker_stops.py": 239, "tests/train/test_pipeline.py": 185, "tests/test_tables.py": 180,
-    "tests/test_bench_shared.py": 134, "tests/cli/test_cli_models.py": 125, "tests/app/test_e2e.py": 122,
-    "tests/app/test_app_runs.py": 96, "tests/compress/test_parents.py": 90, "tests/compress/test_pruning.py": 88,
-    "tests/test_jobs.py": 84, "tests/test_next_run.py": 79, "tests/test_store_postgres.py": 77,
-    "tests/compress/test_budget_search.py": 42, "tests/train/test_train_parts.py": 28,
-}  # fmt: skip
-
-
-def pytest_collection_modifyitems(config, items):
-    """Longest files first (``LONGEST_FIRST``), each file's tests in their order: every process collects the same
-    order, so xdist's schedule is the same in each."""
-
-    def weight(item):
-        return -LONGEST_FIRST.get(Path(str(item.path)).relative_to(ROOT).as_posix(), 0)
-
-    items.sort(key=weight)  # stable: ties keep the collection order
-
-
 def run_cli(*args, timeout: int = 300, env_extra: dict | None = None):
     """``python -m asc_core ARGS`` in a subprocess (what a user types), output captured."""
     import subprocess
