@@ -102,9 +102,6 @@ def progressive_run(tiny_root, tmp_path_factory):
     from asc_core.store import Store
     from asc_core.train.runner import run_experiment
 
-    def train(folder):
-        return run_experiment(parse_config(cfg), Store(folder / "runs"))
-
     cfg = {
         "dataset": str(tiny_root),
         "subset": 25,
@@ -120,6 +117,10 @@ def progressive_run(tiny_root, tmp_path_factory):
             "finetune_epochs": 1,
         },
     }
+
+    def train(folder):
+        return run_experiment(parse_config(cfg), Store(folder / "runs"))
+
     folder, summary = made_once(tmp_path_factory, "progressive", train)
     return Store(folder / "runs"), summary
 

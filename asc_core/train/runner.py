@@ -95,7 +95,8 @@ def _stage_plan(cfg: ExperimentConfig, ds, store: Store) -> dict[str, float]:
 def _run(cfg: ExperimentConfig, store: Store, run_id: str, run_dir: Path, reporter: Reporter, resume: bool) -> dict:
     t_start = time.time()
     before = store.get_run(run_id)  # a resumed run: its attempts before this one, less their waits for a lock
-    earlier_s = (before.get("active_s") or 0.0) - (before.get("waited_s") or 0.0)
+    earlier_waits = before.get("waited_s") or 0.0
+    earlier_s = (before.get("active_s") or 0.0) - earlier_waits
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     ds = open_dataset(cfg.dataset or default_dataset_root())
     reporter.set_plan(_stage_plan(cfg, ds, store))  # the whole run's progress weighs its stages by their cost
@@ -206,7 +207,7 @@ def _run(cfg: ExperimentConfig, store: Store, run_id: str, run_dir: Path, report
         summary["device_specific"] = _device_finetune(student, dm, cfg, store, run_id, run_dir, reporter, result)
     # its training time over all its attempts, not only the last, less its waits for another run's teacher or parent
     summary["seconds"] = round(earlier_s + time.time() - t_start - reporter.waited_s, 1)
-    summary["waited_s"] = round(store.get_run(run_id).get("waited_s") or 0.0, 1)
+    summary["waited_s"] = round(earlier_waits + reporter.waited_s, 1)
     reporter.close_stage()
     summary["peak_memory_mb"] = dict(reporter.peaks)  # per stage: where a memory problem comes from
     summary["memory_mode"] = memory_mode()
