@@ -29,6 +29,7 @@ import threading
 import time
 
 from asc_core.job_queue import enqueue, get_queue, queue_order, queue_url, queued_run_ids, requeue_orphans, run_next
+from asc_core.machine import busy
 from asc_core.next_run import put_back, ready_instead, yield_to_ready
 from asc_core.store import Store
 from asc_core.store_backends import redact
@@ -500,8 +501,14 @@ def run_progress_text(run: dict) -> str:
 
 
 def time_text(summary: dict) -> str:
-    """'417 s of training' for a finished run, '+ 460 s waiting for another run's teacher or parent' when it waited."""
+    """'417 s of training' for a finished run, '+ 460 s waiting for another run's teacher or parent' when it waited,
+    and how much of its threads' CPU time it got when other work slowed it (``machine.busy``)."""
     text = f"{summary.get('seconds') or 0:.0f} s of training"
     if (summary.get("waited_s") or 0) >= 1:
         text += f" (+ {summary['waited_s']:.0f} s waiting for another run's teacher or parent)"
+    if busy(summary):
+        text += (
+            f", on a busy CPU: it got {100 * summary['cpu_share']:.0f} % of its {summary.get('threads', '')} "
+            "thread(s)' time, so it was slower than this machine trains"
+        )
     return text

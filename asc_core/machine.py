@@ -30,3 +30,29 @@ def describe() -> str:
     if torch.cuda.is_available():
         return f"{platform.node()} ({torch.cuda.get_device_name(0)})"
     return f"{platform.node()} ({cpu_name()}, {os.cpu_count()} cores)"
+
+
+# A CPU run whose process got less than this share of its threads' time shared its cores with other work. Measured on
+# the 2-core AMD EPYC (28 Nov 2026, a `tiny` student run of 4 epochs): one thread beside one other training, 0.92-0.93;
+# two threads beside two trainings (one on each core), 0.48-0.49.
+BUSY_SHARE = 0.8
+
+
+def cpu_share(cpu_s: float, wall_s: float, threads: int | None = None) -> float | None:
+    """The CPU time a process got (``time.process_time``, all its threads) over ``wall_s`` seconds, as a share of
+    what its ``threads`` (torch's intra-op threads) could have had: about 1 alone on cores of its own, less when it
+    shared them. None for no time."""
+    if wall_s <= 0:
+        return None
+    if threads is None:
+        import torch
+
+        threads = torch.get_num_threads()
+    return round(cpu_s / (wall_s * max(1, threads)), 2)
+
+
+def busy(summary: dict) -> bool:
+    """A finished CPU run that got under ``BUSY_SHARE`` of its threads' time (``summary["cpu_share"]``; runs before
+    28 Nov 2026 did not record it, and runs on a GPU do not)."""
+    share = summary.get("cpu_share")
+    return share is not None and share < BUSY_SHARE

@@ -11,6 +11,8 @@ import os
 import time
 from pathlib import Path
 
+from asc_core.machine import busy
+
 # Whole-loop training throughput (clips/s, cached features, batch 64) of ONE run alone, at width 32 (a model's own
 # size where it has no width). CPU: `bench train` on the 2-core CPU this product is developed on (2 threads, the
 # Makefile's malloc settings, 27 Nov 2026): DCASE24 baseline 400, Rep-Mobile 161.5. The other networks are scaled
@@ -139,13 +141,14 @@ def clips_per_s(
 ) -> float:
     """A run's training clips/s with ``workers`` runs training at once. The median of this store's finished
     teacher-free runs of the same model and width that trained with as many threads as each of those workers gets
-    (their seconds already paid for the sharing); else this machine's last `bench train` (the same network, scaled
+    (their seconds already paid for the sharing), leaving out those that other work on the CPU slowed
+    (``machine.busy``) unless they are all there is; else this machine's last `bench train` (the same network, scaled
     from the nearest width measured as width^-e, e from the two widths it measured or ``_WIDTH_EXPONENT``; a network
     it did not measure: the defaults, scaled by this machine's Rep-Mobile against theirs); else the defaults. The last
     two are one run alone, times each worker's ``share``."""
     w = width or 32
     threads = worker_threads(workers) if device == "cpu" else None
-    rates = []
+    rates, slowed = [], []
     for r in runs:
         s = r.get("summary") or {}
         c = r.get("config") or {}
@@ -160,7 +163,8 @@ def clips_per_s(
         optim = c.get("optim") or {}
         if optim.get("epochs") and s.get("train_clips"):  # its seconds also paid for its validation passes
             spent = work(s["train_clips"], optim["epochs"], optim.get("validate_every"), eval_clips)
-            rates.append(spent / s["seconds"])
+            (slowed if busy(s) else rates).append(spent / s["seconds"])
+    rates = rates or slowed  # runs slowed by other work on their CPU only where no other run says
     if rates:
         return sorted(rates)[len(rates) // 2]
     bench = measured_rates()

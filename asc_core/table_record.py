@@ -39,7 +39,8 @@ RESULTS_DIR = PROJECT_ROOT / "docs" / "results"
 
 _FIELDS = ["table", "row", "subset", "seed", "config_digest", "run_id", "macro_accuracy", "seen", "unseen",
            "params", "macs", "device_specific_macro_accuracy", "seconds", "machine", "per_device", "per_class",
-           "per_device_specific", "teacher_accuracy", "pruning", "dataset", "threads", "curve"]  # fmt: skip
+           "per_device_specific", "teacher_accuracy", "pruning", "dataset", "threads", "curve",
+           "cpu_share"]  # fmt: skip
 
 
 def data_version(tag: str) -> int:
@@ -205,6 +206,12 @@ def _threads(summary: dict):
     return summary.get("threads", "")
 
 
+def _cpu_share(summary: dict):
+    """The share of its threads' CPU time the run's last attempt got (``machine.cpu_share``; "" where its summary
+    predates the record, 28 Nov 2026, or it ran on a GPU): under 0.8 its ``seconds`` were slowed by other work."""
+    return summary.get("cpu_share", "")
+
+
 def _curve(store, run: dict) -> str:
     """The student's learning curve as JSON {"test": [[epoch, %], ...], "train": [[epoch, %], ...]}: test accuracy
     after each epoch that validated (every ``validate_every``; runs logged before 28 Nov 2026 repeated the last
@@ -233,7 +240,12 @@ def _rounded(v):
 
 # Columns added after rows were recorded: collect fills them in from the run when it is in this machine's store
 # (rows made elsewhere keep them empty), and every new row gets them.
-_FROM_SUMMARY = {"teacher_accuracy": _teacher_accuracy, "pruning": _pruning, "threads": _threads}
+_FROM_SUMMARY = {
+    "teacher_accuracy": _teacher_accuracy,
+    "pruning": _pruning,
+    "threads": _threads,
+    "cpu_share": _cpu_share,
+}
 _LATER_COLUMNS = [*_FROM_SUMMARY, "curve"]
 
 
@@ -305,9 +317,9 @@ def nothing_recorded(cells: pd.DataFrame) -> bool:
 
 def cell_runs(table: str, row: str, subset: int) -> pd.DataFrame:
     """The committed runs behind one cell (a ``same_as`` row: the runs of the row it shows), one row per run with
-    the Compare page's columns (name, run_id, status, macro_acc, seen, unseen, macs, seconds, machine, threads, seed,
-    its teachers, pruning path, learning curve and
-    ``acc.<device>``), so its per-device bars come from the CSV alone — the run itself may be on another machine."""
+    the Compare page's columns (name, run_id, status, macro_acc, seen, unseen, macs, seconds, machine, threads,
+    cpu_share, seed, its teachers, pruning path, learning curve and ``acc.<device>``), so its per-device bars come
+    from the CSV alone — the run itself may be on another machine."""
     shown = next((i.get("same_as") or row for i in plan([table], (subset,), 1, "standard") if i["row"] == row), row)
     have = recorded()
     out, data = [], shown_dataset(table, have)
@@ -322,11 +334,12 @@ def cell_runs(table: str, row: str, subset: int) -> pd.DataFrame:
                     "macro_acc": _number(v.get("macro_accuracy")), "seen": _number(v.get("seen")),
                     "unseen": _number(v.get("unseen")), "macs": _number(v.get("macs")),
                     "seconds": _number(v.get("seconds")), "machine": v.get("machine", ""),
-                    "threads": _number(v.get("threads")), "teachers": _teachers_text(v.get("teacher_accuracy")),
+                    "threads": _number(v.get("threads")), "cpu_share": _number(v.get("cpu_share")),
+                    "teachers": _teachers_text(v.get("teacher_accuracy")),
                     "pruning": _json_cell(v.get("pruning"), list), "curve": _json_cell(v.get("curve"), dict),
                     **{f"acc.{d}": per_device.get(d) for d in DEVICES}})  # fmt: skip
     cols = ["name", "run_id", "status", "seed", "macro_acc", "seen", "unseen", "macs", "seconds", "machine",
-            "threads", "teachers", "pruning", "curve"]  # fmt: skip
+            "threads", "cpu_share", "teachers", "pruning", "curve"]  # fmt: skip
     return pd.DataFrame(out, columns=cols + [f"acc.{d}" for d in DEVICES]).sort_values("seed", ignore_index=True)
 
 

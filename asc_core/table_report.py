@@ -95,6 +95,9 @@ def render(path: Path | None = None) -> str:
              "the seeds' spread (Table II, 25 %, seed 0, all branches: 59.39 % at one thread, as recorded; 62.5 % "
              "at two). Two workers on this 2-core CPU train with one thread each (`tables run --workers 2`); one "
              "worker alone, with two. "
+             "A run's `seconds` are its training, less its waits for another run's teacher or parent; `cpu_share` "
+             "is the share of its threads' CPU time it got (about 1 alone on its cores; under 0.8, other work on "
+             "the machine slowed it and its seconds overstate; recorded from 28 Nov 2026 12:00, empty before). "
              "`· paper`: the Rep-Mobile paper's figure for the row (Han et al., Tables II–V, on TAU22's development "
              "split — 20× the clips, real recordings: compare the direction between rows, not the level; "
              "`assets/paper_tables.csv`).",

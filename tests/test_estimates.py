@@ -289,6 +289,27 @@ def test_a_finished_run_predicts_only_runs_sharing_the_cpu_as_it_did():
     assert student_s([run(None)], 1) == pytest.approx(student_s([], 1))
 
 
+def test_a_run_slowed_by_other_work_on_its_cpu_predicts_only_when_no_other_run_can():
+    """A run that got under 0.8 of its threads' CPU time (``machine.busy``: a test suite or a profile beside the
+    campaign) trained slower than this machine does: the estimates leave it out, unless it is all there is."""
+    from asc_core.grid import stage_plan
+    from asc_core.speeds import worker_threads
+
+    cfg = parse_config({"student": {"name": "rep_mobile", "width": 32}, "teachers": [], "optim": {"epochs": 10}})
+
+    def run(seconds, share):
+        summary = {"seconds": seconds, "student": "rep_mobile", "train_clips": 1000, "threads": worker_threads(1)}
+        return {"status": "done", "config": cfg.model_dump(mode="json"),
+                "summary": summary | ({"cpu_share": share} if share is not None else {})}  # fmt: skip
+
+    def student_s(runs):
+        return stage_plan(cfg, 1000, runs, device="cpu", workers=1)["student training"]
+
+    assert student_s([run(50.0, 0.95), run(80.0, 0.6), run(90.0, 0.5)]) == pytest.approx(50.0)
+    assert student_s([run(80.0, 0.6)]) == pytest.approx(80.0)  # the only word there is
+    assert student_s([run(50.0, None), run(80.0, 0.6)]) == pytest.approx(50.0)  # before the record: not known busy
+
+
 def test_the_estimates_count_the_workers_on_this_machine(tmp_path):
     """The app's Experiment page and `runs grid` cost a run with as many training beside it as there are workers
     here now (`make app WORKERS=2`: two); `tables plan --workers N` says how many."""

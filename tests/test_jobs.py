@@ -197,3 +197,13 @@ def test_cpu_workers_share_the_cores_and_gpu_workers_take_one_gpu_each():
     out = subprocess.run([sys.executable, "-c", probe], env=worker_env(0, 2, 0, bare, cores=2), capture_output=True,
                          text=True, check=True)  # fmt: skip
     assert out.stdout.strip() == "1"
+
+
+def test_a_finished_runs_time_says_what_it_waited_for_and_when_other_work_slowed_it():
+    """`runs show` and the Jobs page: its training seconds, its waits for another run's lock apart, and a warning
+    where it got under 0.8 of its threads' CPU time (its seconds say more about the machine's load than the run)."""
+    assert jobs.time_text({"seconds": 417.2}) == "417 s of training"
+    waited = jobs.time_text({"seconds": 417.2, "waited_s": 291.0, "cpu_share": 0.97, "threads": 1})
+    assert waited == "417 s of training (+ 291 s waiting for another run's teacher or parent)"
+    slowed = jobs.time_text({"seconds": 612.0, "cpu_share": 0.55, "threads": 1})
+    assert slowed.startswith("612 s of training, on a busy CPU: it got 55 % of its 1 thread(s)' time")

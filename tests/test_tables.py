@@ -96,7 +96,7 @@ def test_a_kd_run_keeps_its_teachers_accuracy_and_thread_count_and_an_older_row_
     items = [i for i in tables.plan(["IV"], (25,), 2, "standard") if i["row"].startswith("CNN teachers (")]
     summary = {"macro_accuracy": 61.5, "per_device": {"a": 70.0}, "teachers": ["cp_resnet", "cp_mobile"],
                "teacher_accuracy": [63.96, 58.04], "seconds": 10.0, "dataset_tag": "standard v2",
-               "threads": 1}  # fmt: skip
+               "threads": 1, "cpu_share": 0.93}  # fmt: skip
     ids = []
     for i in items:
         ids.append(store.create_run(i["config"].model_dump(mode="json"), name=i["config"].name, status="done"))
@@ -106,13 +106,13 @@ def test_a_kd_run_keeps_its_teachers_accuracy_and_thread_count_and_an_older_row_
     with open(path, newline="") as f:
         (row,) = list(csv.DictReader(f))
     assert json.loads(row["teacher_accuracy"]) == {"cp_resnet": 63.96, "cp_mobile": 58.04}
-    assert row["threads"] == "1"
+    assert row["threads"] == "1" and row["cpu_share"] == "0.93"
     cell = table_record.cell_runs("IV", items[0]["row"], 25)
     assert list(cell["teachers"]) == ["cp_resnet 64.0 %, cp_mobile 58.0 %"] and list(cell["threads"]) == [1.0]
     # the row as an older collect wrote it (no such column): the next collect fills it in, and only it
     old = path.read_text().splitlines()
     head, body = old[0].split(","), next(csv.reader(old[1:2]))
-    keep = [j for j, col in enumerate(head) if col not in ("teacher_accuracy", "threads")]
+    keep = [j for j, col in enumerate(head) if col not in ("teacher_accuracy", "threads", "cpu_share")]
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow([head[j] for j in keep])
@@ -121,7 +121,8 @@ def test_a_kd_run_keeps_its_teachers_accuracy_and_thread_count_and_an_older_row_
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     assert [r["run_id"] for r in rows] == ids and all(
-        json.loads(r["teacher_accuracy"])["cp_mobile"] == 58.04 and r["threads"] == "1" for r in rows
+        json.loads(r["teacher_accuracy"])["cp_mobile"] == 58.04 and r["threads"] == "1" and r["cpu_share"] == "0.93"
+        for r in rows
     )
     assert rows[0]["macro_accuracy"] == row["macro_accuracy"] and rows[0]["per_device"] == row["per_device"]
     assert table_record.progress("IV") == (2, 42) and table_record.progress("V") == (0, 40)  # recorded of planned

@@ -86,7 +86,8 @@ def pruned_runs(runs: list[dict]) -> pd.DataFrame:
 def cell_table(cell: pd.DataFrame) -> pd.DataFrame:
     """The runs behind a results cell (``table_record.cell_runs``) as the Learn page lists them: plain column names
     with units, accuracies to one decimal."""
-    cols = ["seed", "run_id", "macro_acc", "seen", "unseen", "macs", "seconds", "machine", "threads", "teachers"]
+    cols = ["seed", "run_id", "macro_acc", "seen", "unseen", "macs", "seconds", "machine", "threads", "cpu_share",
+            "teachers"]  # fmt: skip
     out = cell[cols].copy()
     out[["macro_acc", "seen", "unseen"]] = out[["macro_acc", "seen", "unseen"]].round(1)
     out["macs"] = (out["macs"] / 1e6).round(2)
@@ -95,6 +96,7 @@ def cell_table(cell: pd.DataFrame) -> pd.DataFrame:
     return out.rename(columns={"run_id": "run", "macro_acc": "macro accuracy (%)", "seen": "seen devices (%)",
                                "unseen": "unseen devices s4–s6 (%)", "macs": "M MACs",
                                "seconds": "training (s)", "threads": "CPU threads",
+                               "cpu_share": "share of its threads' CPU time",
                                "teachers": "its teachers alone (%)"})  # fmt: skip
 
 

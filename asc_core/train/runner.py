@@ -23,6 +23,7 @@ from asc_core.data.labels import SCENES, TRAIN_DEVICES
 from asc_core.embedded.synth import dataset_tag
 from asc_core.health import assess
 from asc_core.jobs import record
+from asc_core.machine import cpu_share
 from asc_core.memory import memory_mode, older_objects_frozen
 from asc_core.paths import default_dataset_root
 from asc_core.store import Store
@@ -93,7 +94,7 @@ def _stage_plan(cfg: ExperimentConfig, ds, store: Store) -> dict[str, float]:
 
 
 def _run(cfg: ExperimentConfig, store: Store, run_id: str, run_dir: Path, reporter: Reporter, resume: bool) -> dict:
-    t_start = time.time()
+    t_start, cpu_start = time.time(), time.process_time()
     before = store.get_run(run_id)  # a resumed run: its attempts before this one, less their waits for a lock
     earlier_waits = before.get("waited_s") or 0.0
     earlier_s = (before.get("active_s") or 0.0) - earlier_waits
@@ -208,6 +209,9 @@ def _run(cfg: ExperimentConfig, store: Store, run_id: str, run_dir: Path, report
     # its training time over all its attempts, not only the last, less its waits for another run's teacher or parent
     summary["seconds"] = round(earlier_s + time.time() - t_start - reporter.waited_s, 1)
     summary["waited_s"] = round(earlier_waits + reporter.waited_s, 1)
+    # how much of its threads' time this attempt got: under ~0.8 it shared its CPU with more than its threads
+    if compute_device(cfg.accelerator) == "cpu":  # on a GPU its CPU thread mostly waits for the device
+        summary["cpu_share"] = cpu_share(time.process_time() - cpu_start, time.time() - t_start - reporter.waited_s)
     reporter.close_stage()
     summary["peak_memory_mb"] = dict(reporter.peaks)  # per stage: where a memory problem comes from
     summary["memory_mode"] = memory_mode()

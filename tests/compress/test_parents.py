@@ -42,6 +42,7 @@ def test_pruning_runs_reuse_their_parent_and_get_the_result_they_would_have_trai
     a = Store(tmp_path / "a")
     wide = run_experiment(parse_config(student_config(tiny_root, 32, name="width 32")), a)
     assert wide["status"] == "done" and wide["parent"] is None
+    assert 0 < wide["cpu_share"] <= 1.1  # the share of its threads' CPU time it got (under 0.8: a busy machine)
     cfg = parse_config(_pruned(tiny_root))
     assert find_parent(cfg, a)["run_id"] == wide["run_id"]
     hold = threading.Event()
