@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -121,8 +122,11 @@ def work(train_clips: int, epochs: int, validate_every: int | None, eval_clips: 
 
 
 def worker_threads(workers: int) -> int:
-    """The threads each of ``workers`` CPU workers trains with (``jobs.worker_env``; one worker: torch's own)."""
+    """The threads each of ``workers`` CPU workers trains with (``jobs.worker_env``; one worker: torch's own, which
+    ``OMP_NUM_THREADS`` sets where it is given, so a command that only plans need not import torch to know it)."""
     if workers <= 1:
+        if os.environ.get("OMP_NUM_THREADS", "").isdigit() and "torch" not in sys.modules:
+            return max(1, int(os.environ["OMP_NUM_THREADS"]))
         import torch
 
         return torch.get_num_threads()

@@ -1,15 +1,6 @@
-"""The model zoo. Input [B, 1, F, T] log-mel, output 10-class logits."""
+"""The model zoo. Input [B, 1, F, T] log-mel, output 10-class logits. Names, families and front ends come from
+``catalog`` without torch; an architecture's module is imported when one of its models is first built."""
 
-from asc_core.models import (  # noqa: F401  (registers)
-    bc_resnet,
-    cp_mobile,
-    cp_resnet,
-    dssdn,
-    passt,
-    rep_mobile,
-    sscp_mobile,
-    tf_sepnet,
-)
 from asc_core.models._registry import (
     STUDENT_WIDTHS,
     create_model,

@@ -160,20 +160,20 @@ def load_passt_checkpoint(model: nn.Module, source, name: str = "") -> dict:
     return {"tensors": len(state), "heads_replaced": bool(replaced)}
 
 
-@register_model(family="teacher", features="waveform")
+@register_model
 def passt_s(n_classes: int = N_CLASSES, checkpoint: str | None = None, s_patchout_t: int = 0,
             s_patchout_f: int = 6) -> nn.Module:  # fmt: skip
     """PaSST-S, the published model (hear21passt; 159 tensors): from scratch, or the AudioSet weights."""
     return _build(n_classes, 768, 12, 12, s_patchout_t, s_patchout_f, checkpoint)
 
 
-@register_model(family="teacher", features="waveform")
+@register_model
 def passt_tiny(n_classes: int = N_CLASSES, checkpoint: str | None = None, width: int = 64) -> nn.Module:
     """A small PaSST that trains on a CPU (depth 2, width 64, 4 heads; the PaSST-S code and front end)."""
     return _build(n_classes, width, 2, 4, 0, 2, checkpoint)
 
 
-@register_model(family="teacher", features="waveform")
+@register_model
 def passt(n_classes: int = N_CLASSES, checkpoint: str | None = None, width: int = 192, depth: int = 4,
           heads: int = 4) -> nn.Module:  # fmt: skip
     """A PaSST of any size (defaults: depth 4, width 192, 4 heads), from scratch."""

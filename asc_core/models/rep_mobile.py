@@ -248,7 +248,7 @@ def rep_mobile(
     )
 
 
-@register_model(features="rep_mobile")
+@register_model
 def rep_mobile_paper(
     width: int = 32, n_classes: int = 10, branches=PAPER_BRANCHES, inference_mode: bool = False, strides="dcase23"
 ) -> CPMobile:

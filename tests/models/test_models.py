@@ -1,5 +1,9 @@
 """The model zoo: exact baseline figures, folding, forward/backward, fx tracing, clear errors."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -9,6 +13,7 @@ from asc_core.models import STUDENT_WIDTHS, create_model, input_shape, list_mode
 from asc_core.models.rep_mobile import BRANCHES, RepDepthwise, reparameterize_model
 
 STUDENTS = list_models("student")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_baseline_exact_complexity():
@@ -203,3 +208,36 @@ def test_strides_are_configurable(name):
         create_model(name, strides="dcase99")
     with pytest.raises(ValueError, match="bN with a"):
         create_model(name, strides={"b2": [0, 2]})
+
+
+def test_the_catalog_and_the_registry_agree_and_a_config_is_checked_without_torch():
+    """``catalog.CATALOG`` names every model with its module, family and front end; each module registers exactly
+    the catalog's models it is named for, and a model the catalog lacks is refused. Checking a config reads the
+    catalog alone, so a command that only plans never imports torch."""
+    import importlib
+    import inspect
+
+    from asc_core.models import _registry
+    from asc_core.models.catalog import CATALOG
+
+    for module in {e.module for e in CATALOG.values()}:
+        mod = importlib.import_module(f"asc_core.models.{module}")
+        factories = {n for n, f in inspect.getmembers(mod, inspect.isfunction) if _registry._MODELS.get(n) is f}
+        assert factories == {n for n, e in CATALOG.items() if e.module == module}, module
+    for name, entry in CATALOG.items():
+        assert create_model(name).feature_preset == entry.features and model_family(name) == entry.family
+
+    def resnet50():
+        """not in the catalog"""
+
+    with pytest.raises(ValueError, match="'resnet50' is not in asc_core/models/catalog.py"):
+        _registry.register_model(resnet50)
+    code = (
+        "import sys; from asc_core.config import parse_config; "
+        "c = parse_config({'student': {'name': 'rep_mobile', 'width': 32}, "
+        "'teachers': [{'model': {'name': 'passt_tiny'}}], 'pruning': {'mode': 'progressive', 'chain': [24, 16]}}); "
+        "assert c.student_input_shape == (1, 1, 256, 65); "
+        "print(sorted(m for m in ('torch', 'lightning') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr[-2000:]
