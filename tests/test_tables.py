@@ -465,7 +465,7 @@ def test_tables_run_with_a_grace_starts_nothing_after_its_budget(tiny_root, tmp_
     assert "the budget is spent: the runs in hand finish (up to 120 s more), no other starts" in r.stderr
     statuses = sorted(x["status"] for x in Store(runs).list_runs())  # 7 runs: Table II at 100 % has the 4× pair too
     assert statuses in (["queued"] * 7, ["done"] + ["queued"] * 6), (statuses, r.stderr[-2000:])
-    assert f"the workers ended (status 0); {statuses.count('queued')} runs left in the queue" in r.stderr
+    assert f"the workers ended (status 0); {statuses.count('queued')} runs left in the queue" in r.stderr, r.stderr
     assert re.search(r"^\[\d+ s\] [01] running, [67] queued$", r.stderr, re.M)  # the campaign's progress lines
 
 

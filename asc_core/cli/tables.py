@@ -237,6 +237,7 @@ def _run_workers(store, items, workers: int, budget_s: float, grace_s: float = 0
                 proc.wait(CHECK_S)
             except subprocess.TimeoutExpired:
                 pass
+            ended = proc.poll() is not None  # asked before the store is read: what it says is then their last word
             open_runs = [r for r in store.list_runs() if r["status"] in ("queued", "running")]
             try:
                 table_record.collect(store, items)
@@ -248,7 +249,7 @@ def _run_workers(store, items, workers: int, budget_s: float, grace_s: float = 0
             print(f"[{time.time() - t0:.0f} s] {running} running, {len(open_runs) - running} queued", file=sys.stderr)
             if not open_runs and collected:  # done when the last runs are in the CSVs too
                 break
-            if proc.poll() is not None:  # stopped from outside: the queued runs stay queued for the next workers
+            if ended:  # drained, or stopped from outside: the queued runs stay queued for the next workers
                 print(f"the workers ended (status {proc.returncode}); {len(open_runs)} runs left in the queue",
                       file=sys.stderr)  # fmt: skip
                 break
