@@ -53,6 +53,6 @@ def cpu_share(cpu_s: float, wall_s: float, threads: int | None = None) -> float 
 
 def busy(summary: dict) -> bool:
     """A finished CPU run that got under ``BUSY_SHARE`` of its threads' time (``summary["cpu_share"]``; runs before
-    28 Nov 2026 did not record it, and runs on a GPU do not)."""
+    28 Nov 2026 did not record it, nor do runs on a GPU or with loader workers)."""
     share = summary.get("cpu_share")
     return share is not None and share < BUSY_SHARE
