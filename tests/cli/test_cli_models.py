@@ -61,6 +61,16 @@ def test_bench_quick_runs():
     assert row["preset"] == "tiny" and row["dcase24_clips_per_s"] > 0 and row["dcase24_cache_speedup"] > 1
 
 
+def test_bench_cli_times_the_commands_that_do_not_train_and_they_load_no_torch():
+    """`bench cli`: each command in a fresh process; listing runs and planning a table read the catalog and the
+    store, never torch or Lightning (2.5 s of a 2-core CPU's time, every call)."""
+    r = run("bench", "cli", "--quick", "--json")
+    assert r.returncode == 0, r.stderr
+    rows = {x["command"].split(" --")[0]: x for x in json.loads(r.stdout)["rows"]}
+    assert set(rows) == {"--help", "runs list", "tables plan"}, rows
+    assert all(x["loads"] == "neither" and x["median s"] > 0 for x in rows.values()), rows
+
+
 @pytest.mark.slow  # a subprocess that trains a few steps
 def test_bench_teachers_measures_the_transformer_and_a_cnn_teacher(tiny_root):
     r = run("bench", "teachers", "--quick", "--json", env_extra={"ASC_DATA": str(tiny_root)})
