@@ -38,17 +38,11 @@ def describe() -> str:
 BUSY_SHARE = 0.8
 
 
-def cpu_share(cpu_s: float, wall_s: float, threads: int | None = None) -> float | None:
+def cpu_share(cpu_s: float, wall_s: float, threads: int) -> float | None:
     """The CPU time a process got (``time.process_time``, all its threads) over ``wall_s`` seconds, as a share of
     what its ``threads`` (torch's intra-op threads) could have had: about 1 alone on cores of its own, less when it
     shared them. None for no time."""
-    if wall_s <= 0:
-        return None
-    if threads is None:
-        import torch
-
-        threads = torch.get_num_threads()
-    return round(cpu_s / (wall_s * max(1, threads)), 2)
+    return round(cpu_s / (wall_s * max(1, threads)), 2) if wall_s > 0 else None
 
 
 def busy(summary: dict) -> bool:

@@ -209,14 +209,15 @@ def _run(cfg: ExperimentConfig, store: Store, run_id: str, run_dir: Path, report
     # its training time over all its attempts, not only the last, less its waits for another run's teacher or parent
     summary["seconds"] = round(earlier_s + time.time() - t_start - reporter.waited_s, 1)
     summary["waited_s"] = round(earlier_waits + reporter.waited_s, 1)
+    summary["threads"] = torch.get_num_threads()  # its share of the CPU: the estimates compare like with like
     # how much of its threads' time this attempt got: under ~0.8 it shared its CPU with more than its threads. Not on
     # a GPU (its CPU thread mostly waits for the device), nor with loader workers (their time is in other processes)
     if compute_device(cfg.accelerator) == "cpu" and not cfg.num_workers:
-        summary["cpu_share"] = cpu_share(time.process_time() - cpu_start, time.time() - t_start - reporter.waited_s)
+        active = time.time() - t_start - reporter.waited_s
+        summary["cpu_share"] = cpu_share(time.process_time() - cpu_start, active, summary["threads"])
     reporter.close_stage()
     summary["peak_memory_mb"] = dict(reporter.peaks)  # per stage: where a memory problem comes from
     summary["memory_mode"] = memory_mode()
-    summary["threads"] = torch.get_num_threads()  # its share of the CPU: the estimates compare like with like
     return summary
 
 
