@@ -75,6 +75,7 @@ ALL_BRANCHES_ROW = "all branches (3×3, 1×1, 3×1, 1×3)"
 # pair measures the one branch those tables' student has that the paper's does not.
 PAIRED_ROWS = {
     "II": (Paired("no KD", ALL_BRANCHES_ROW, of="IV"),),
+    # "IV": each KD row against *no KD*, set below ``row_overrides`` from its rows
     "V": (
         Paired("progressive 96→64→32 (full FT per round)", "single 96→32"),
         Paired("progressive 96→64→32 (same FT budget)", "single 96→32"),
@@ -85,6 +86,9 @@ PAIRED_WHY = {
     "trains a BatchNorm-only identity branch beside the paper's four (the deployed network is the same). Table IV's "
     "*no KD* row is this table's first row plus that branch, on the same recipe, seeds and data, so the two rows "
     "measure it (points; paired t-test):",
+    "IV": "Each KD row against its own seed's *no KD* run (the same initial weights and batches: the teachers and "
+    "the loss are the one difference; points; the paired t-test cancels the seed's level, which Welch's test against "
+    "the *no KD* row does not):",
     "V": "From the same parent, seed by seed (points; the paired t-test cancels the parent's level, which Welch's "
     "test against the first row does not):",
 }
@@ -200,6 +204,12 @@ def row_overrides(table: str) -> dict[str, dict]:
     if table == "device":  # the DCASE2025 baseline's recipe: every parameter per training device, no MixStyle
         return {"general model → device-specific fine-tuning": {"device_finetune": {"enabled": True}}}
     raise ValueError(f"unknown table {table!r}; tables: {', '.join(TABLES)}")
+
+
+# Table IV's student starts from its seed's weights whatever its teachers (the runner seeds again after training them)
+# and sees its seed's batches in the same order, so each KD run and its seed's *no KD* run differ in the teachers and
+# the loss alone (tests/test_tables.py compares the configs).
+PAIRED_ROWS["IV"] = tuple(Paired(row, "no KD") for row in row_overrides("IV") if row != "no KD")
 
 
 def row_subsets(table: str, over: dict, subsets=TABLE_SUBSETS) -> tuple[int, ...]:

@@ -272,7 +272,7 @@ def test_rows_pruning_the_same_parent_are_compared_seed_by_seed():
 
 def test_the_identity_branch_is_measured_across_two_tables():
     """Table II shows Table IV's *no KD* (its first row plus RepVGG's identity branch) against its first row, seed
-    by seed; Table IV's rows are not compared with themselves."""
+    by seed; Table IV shows each of its KD rows against its own *no KD*."""
     from scipy.stats import ttest_rel
 
     first = "all branches (3×3, 1×1, 3×1, 1×3)"
@@ -285,3 +285,10 @@ def test_the_identity_branch_is_measured_across_two_tables():
     p = pr.p_words(ttest_rel([60.1, 60.4, 60.2], [59.4, 61.3, 61.9]).pvalue)
     assert text.endswith(f"- *no KD* (Table IV) against *{first}*: 25 % +0.7, -0.9, -1.7 (mean -0.6; paired p {p}).")
     assert table_report.paired_text("II", df[df["table"] == "II"]) == ""  # no Table IV runs yet
+    assert table_report.paired_text("IV", df) == ""  # no KD row has runs
+    cnn = "CNN teachers (CP-ResNet + CP-Mobile-64)"
+    kd = pd.DataFrame([("IV", cnn, 25, s, a) for s, a in ((0, 61.0), (1, 60.0), (3, 70.0))], columns=df.columns)
+    text = table_report.paired_text("IV", pd.concat([df, kd]))
+    assert text.startswith("Each KD row against its own seed's *no KD* run")
+    p = pr.p_words(ttest_rel([61.0, 60.0], [60.1, 60.4]).pvalue)  # seed 3 has no *no KD* run: no pair
+    assert text.endswith(f"- *{cnn}* against *no KD*: 25 % +0.9, -0.4 (mean +0.2; paired p {p}).")

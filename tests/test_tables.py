@@ -67,7 +67,9 @@ def test_the_whole_plan_validates_with_scaled_epochs():
 
 def test_paired_rows_differ_in_the_one_thing_they_measure():
     """Rows compared seed by seed share everything but one thing per subset and seed: Table IV's *no KD* is Table II's
-    first row plus RepVGG's identity branch (``rep_mobile``'s default), so the pair measures that branch alone."""
+    first row plus RepVGG's identity branch (``rep_mobile``'s default), so the pair measures that branch alone; each
+    of Table IV's KD rows is its *no KD* with teachers (and a loss)."""
+    assert {p.row for p in tables.PAIRED_ROWS["IV"]} == set(tables.row_overrides("IV")) - {"no KD"}
     from asc_core.models.rep_mobile import BRANCHES, PAPER_BRANCHES
 
     items = tables.plan(dataset="data/mini")
@@ -82,6 +84,9 @@ def test_paired_rows_differ_in_the_one_thing_they_measure():
                         assert da["student"].pop("kwargs") == {}
                         assert db["student"].pop("kwargs") == {"branches": list(PAPER_BRANCHES)}
                         assert set(BRANCHES) - set(PAPER_BRANCHES) == {"identity"}
+                    elif table == "IV":  # the teachers and the loss: the student's recipe, seed and data the same
+                        assert da.pop("teachers") and not db.pop("teachers")
+                        da.pop("kd"), db.pop("kd")
                     else:  # the pruning: the same parent, pruned two ways
                         assert da.pop("pruning") != db.pop("pruning")
                     assert da == db, (table, pair, subset)
