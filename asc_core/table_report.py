@@ -28,6 +28,7 @@ from asc_core.tables import (
     TABLES,
     epochs_for,
 )
+from asc_core.teacher_lead import lead_words
 
 
 def standing_words(table: str, rows: dict | None = None) -> str:
@@ -127,6 +128,8 @@ def render(path: Path | None = None) -> str:
             parts += [verdicts, ""]
         if paired := paired_text(table, df):
             parts += [paired, ""]
+        if table == "IV" and (lead := lead_words(df)):  # the same pairs, against the teachers' lead
+            parts += [lead, ""]
         if finding(table):
             parts += [finding(table), ""]
         for tag in earlier_datasets(table):  # what the table showed before its data changed: kept, folded away

@@ -4,7 +4,7 @@ single-step vs progressive pruning — each linking to where the app uses it."""
 import plotly.express as px
 import streamlit as st
 
-from asc_core import paper_results, table_record, table_report, tables
+from asc_core import paper_results, table_record, table_report, tables, teacher_lead
 from asc_core.app import compare, learn
 from asc_core.app import model_views as mv
 from asc_core.app.learn import EVIDENCE_VIEWS
@@ -13,6 +13,7 @@ from asc_core.app.plots import (
     per_device_figure,
     pruning_path_figure,
     seed_curves_figure,
+    teacher_lead_figure,
     trajectory_figure,
 )
 from asc_core.data.labels import SCENES
@@ -188,6 +189,11 @@ for table, title in (("V", "Table V — widths and pruning"), ("IV", "Table IV �
             st.dataframe(learn.directions_table(directions), hide_index=True, width="stretch")
             if paired := table_report.paired_text(table, results):  # rows differing in one thing, seed by seed
                 st.markdown(paired)
+    if table == "IV" and not (pairs := teacher_lead.lead_pairs(results)).empty:
+        with st.expander("Does the student follow its teachers? Seed by seed, against its best teacher's lead"):
+            st.caption(teacher_lead.lead_words(results))
+            st.plotly_chart(teacher_lead_figure(pairs, teacher_lead.lead_fit(pairs), list(tables.row_overrides("IV"))),
+                            width="stretch", key="learn_teacher_lead")  # fmt: skip
     if rest:
         with st.expander("What the runs show, in full (the paper's numbers beside ours)"):
             st.markdown(rest)

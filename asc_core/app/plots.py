@@ -457,3 +457,56 @@ def vs_paper_gain_figure(gains, ours: str, paper: str, reference: str):
     fig.update_yaxes(title_text=f"points over {reference}", col=1)
     fig.update_layout(barmode="group")
     return fig
+
+
+def teacher_lead_figure(pairs, fit, rows: list[str]):
+    """Table IV seed by seed, one panel per subset: each KD run's gain over its own seed's *no KD* run (y, points)
+    against its best teacher's lead over that run (x, points), coloured by row as in the table's gain view (``rows``:
+    the table's rows, *no KD* first), with the least-squares line and Pearson's r in the panel's title. Points right
+    of zero had a teacher ahead of the student alone; above zero the student gained. ``pairs``/``fit``:
+    ``teacher_lead.lead_pairs`` / ``lead_fit``."""
+    import plotly.express as px
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from asc_core.paper_results import p_words
+
+    subsets = list(dict.fromkeys(pairs["subset"]))
+    by = fit.set_index("subset")
+
+    def title(s) -> str:
+        f = by.loc[s]
+        return f"{s} % · {int(f.n)} pairs" + ("" if np.isnan(f.r) else f" · r {f.r:.2f} (p {p_words(f.p)})")
+
+    fig = make_subplots(rows=1, cols=len(subsets), subplot_titles=[title(s) for s in subsets], shared_yaxes=True,
+                        horizontal_spacing=0.04)  # fmt: skip
+    colours = px.colors.qualitative.Plotly
+    shown = set()
+    for col, s in enumerate(subsets, start=1):
+        g = pairs[pairs["subset"] == s]
+        order = sorted(dict.fromkeys(g["row"]), key=lambda r: rows.index(r) if r in rows else len(rows))
+        for row in order:  # in the table's order, each row in its colour of the gain view
+            h = g[g["row"] == row]
+            k = rows.index(row) if row in rows else len(rows)
+            text = [f"seed {r.seed}: {r.student:.1f} % with teachers, {r.alone:.1f} % without<br>best teacher "
+                    f"{r.best_teacher} {r.teacher_accuracy:.1f} %" for r in h.itertuples()]  # fmt: skip
+            fig.add_trace(go.Scatter(x=h["lead"], y=h["gain"], mode="markers", name=row, legendgroup=row,
+                                     showlegend=row not in shown, text=text,
+                                     marker=dict(size=9, color=colours[k % len(colours)], line=dict(width=0.5)),
+                                     hovertemplate=f"{row}<br>%{{text}}<br>lead %{{x:+.1f}}, gain %{{y:+.1f}} "
+                                     "points<extra></extra>"), row=1, col=col)  # fmt: skip
+            shown.add(row)
+        f = by.loc[s]
+        if not np.isnan(f.slope):
+            xs = np.array([g["lead"].min(), g["lead"].max()])
+            line = g["gain"].mean() + f.slope * (xs - g["lead"].mean())  # least squares passes through the means
+            fig.add_trace(go.Scatter(x=xs, y=line, mode="lines", line=dict(color="grey", dash="dot"),
+                                     name="least squares", legendgroup="fit", showlegend="fit" not in shown,
+                                     hoverinfo="skip"), row=1, col=col)  # fmt: skip
+            shown.add("fit")
+    fig.add_hline(y=0, line_color="grey", line_width=1)
+    fig.add_vline(x=0, line_color="grey", line_width=1)
+    fig.update_xaxes(title_text="best teacher's lead over the student alone (points)")
+    fig.update_yaxes(title_text="student's gain from its teachers (points)", col=1)
+    fig.update_layout(height=440, margin=dict(l=50, r=10, t=40, b=40), legend=dict(orientation="h", y=-0.25))
+    return fig

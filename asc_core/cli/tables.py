@@ -1,7 +1,8 @@
-"""``tables plan | queue | run | collect | render | directions``: the seeds' Tables II–V and device fine-tuning,
+"""``tables plan | queue | run | collect | render | directions | lead``: the seeds' Tables II–V and device fine-tuning,
 run through the normal queue, kept as docs/results/*.csv and rendered into docs/RESULTS.md (``asc_core.tables``
 plans the runs, ``table_record`` keeps their results, ``table_report`` writes the page); ``directions`` sets each
-row's gain beside the paper's (``asc_core.paper_results``)."""
+row's gain beside the paper's (``asc_core.paper_results``); ``lead`` whether Table IV's students follow their teachers
+(``asc_core.teacher_lead``)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ def cmd_tables(a) -> int:
         table_record.RESULTS_DIR = Path(a.results)  # e.g. a trial on a small set, kept out of docs/results
     if a.action == "directions":
         return _directions(a)
+    if a.action == "lead":
+        return _lead(a)
     if a.action in ("plan", "queue", "run") and not _dataset_ready(a):
         return 2
     store = Store(a.runs)
@@ -176,6 +179,25 @@ def _directions(a) -> int:
     return 0
 
 
+def _lead(a) -> int:
+    """Table IV's seed pairs: each KD run's gain over its seed's *no KD* run against its best teacher's lead."""
+    from asc_core import table_record, teacher_lead
+
+    results = table_record.results_frame()
+    pairs = teacher_lead.lead_pairs(results)
+    fit = teacher_lead.lead_fit(pairs)
+    if pairs.empty:
+        _emit({"pairs": [], "fit": []}, a.json, "Table IV has no KD run beside a no-KD run of its seed yet")
+        return 0
+    shown = pairs.assign(**{c: pairs[c].round(1) for c in ("gain", "lead", "student", "alone", "teacher_accuracy")})
+    text = (shown.to_string(index=False) + "\n\n" + fit.round({"r": 2, "p": 3, "slope": 2}).to_string(index=False)
+            + "\n\n" + teacher_lead.lead_words(results))  # fmt: skip
+    records = {k: f.astype(object).where(f.notna(), None).to_dict("records") for k, f in (("pairs", pairs),
+                                                                                          ("fit", fit))}  # fmt: skip
+    _emit(records, a.json, text)
+    return 0
+
+
 def _wait_until_up(store, proc, workers: int, limit_s: float = 60) -> None:
     """Until the ``workers`` processes of ``proc``'s group have registered in the store (each then takes a drain
     as one, not as the default action of SIGUSR1, which ends a process), or ``limit_s`` has passed."""
@@ -271,8 +293,9 @@ def register(sub) -> None:
     t = sub.add_parser("tables", help="the seeds' Tables II-V and device fine-tuning, run and rendered")
     t.add_argument(
         "action",
-        choices=["plan", "queue", "run", "collect", "render", "directions"],
-        help="directions: each row's gain over the table's first row beside the paper's, with a verdict",
+        choices=["plan", "queue", "run", "collect", "render", "directions", "lead"],
+        help="directions: each row's gain over the table's first row beside the paper's, with a verdict; lead: "
+        "Table IV's students' gain over their seed's no-KD run against their best teacher's lead over it",
     )
     t.add_argument("--tables", default="", help="e.g. II,V (default: II,III,IV,V,device)")
     t.add_argument("--subsets", default="", help="e.g. 5,25,100 (the default)")

@@ -306,6 +306,12 @@ def test_learn_page_widgets_move_the_numbers(monkeypatch, filled, tiny_root):
     assert "*progressive 96→64→32 (full FT per round)* against *single 96→32*: 5 % " in same_parent
     identity = next(m.value for m in at.markdown if m.value.startswith("RepVGG's identity branch, seed by seed"))
     assert "- *no KD* (Table IV) against *all branches (3×3, 1×1, 3×1, 1×3)*: 5 % " in identity  # under Table II
+    kd = next(m.value for m in at.markdown if m.value.startswith("Each KD row against its own seed's *no KD* run"))
+    assert "- *CNN teachers (CP-ResNet + CP-Mobile-64)* against *no KD*: 5 % " in kd  # Table IV, seed by seed
+    assert any(c.value.startswith("Does the student follow its teachers?") for c in at.caption)
+    lead = json.loads(next(c for c in at.get("plotly_chart") if "learn_teacher_lead" in c.proto.id).proto.spec)
+    assert {t["xaxis"] for t in lead["data"]} == {"x", "x2", "x3"}  # a panel per subset
+    assert "least squares" in {t["name"] for t in lead["data"]} and "no KD" not in {t["name"] for t in lead["data"]}
     at.radio(key="learn_view_V").set_value("accuracy per subset").run()
     assert not at.exception, at.exception
     evidence = json.loads(next(c for c in at.get("plotly_chart") if "learn_evidence_V" in c.proto.id).proto.spec)

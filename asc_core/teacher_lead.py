@@ -1,0 +1,95 @@
+"""Does a student follow its teachers? Table IV, seed by seed: each KD run's gain over its own seed's *no KD* run
+against its best teacher's lead over that run.
+
+Each KD run of Table IV starts from the weights and batches of its seed's *no KD* run (``tables.PAIRED_ROWS``), and
+the CSVs keep its teachers' own test accuracy (``teacher_accuracy``). So for every seed and KD row there is one pair:
+
+- *gain*: the student's macro accuracy minus its seed's *no KD* student's (points);
+- *lead*: its best teacher's accuracy minus that same *no KD* student's (points): how far ahead of what the student
+  reaches alone the best thing it learns from is (negative where the student alone beats all its teachers).
+
+Where distillation passes on what the teachers know, the gain follows the lead: a student taught by teachers that
+trail it loses. Pearson's r over a subset's pairs, with its two-sided p, says how closely. The paper's own KD loss
+(τ 0.1, ``tables.CNN_PAPER_KD_ROW``) is left out: its cost is the loss's (it is the lowest KD row at every subset), and
+the question is what the teachers pass on through the loss the other rows share (CP-JKU's, at λ 0.3 or 0.02).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from asc_core.tables import CNN_PAPER_KD_ROW, TABLE_SUBSETS
+
+NO_KD = "no KD"
+LEFT_OUT = (CNN_PAPER_KD_ROW,)
+PAIR_COLUMNS = ["subset", "seed", "row", "gain", "lead", "student", "alone", "best_teacher", "teacher_accuracy"]
+
+
+def _teachers(cell) -> dict[str, float]:
+    """{teacher: accuracy %} from a CSV's teacher_accuracy; {} for none, a row recorded before the column, or junk."""
+    try:
+        accs = json.loads(cell) if isinstance(cell, str) and cell else {}
+    except ValueError:
+        return {}
+    return {str(k): float(v) for k, v in accs.items()} if isinstance(accs, dict) else {}
+
+
+def lead_pairs(results: pd.DataFrame) -> pd.DataFrame:
+    """One row per Table IV KD run with a *no KD* run of its subset and seed and its teachers' accuracy recorded:
+    ``PAIR_COLUMNS`` (gain and lead in points; student and alone: the two students' accuracy; best_teacher its
+    name and teacher_accuracy its accuracy). ``results``: ``table_record.results_frame()``."""
+    if results.empty or "table" not in results:
+        return pd.DataFrame(columns=PAIR_COLUMNS)
+    d = results[results["table"] == "IV"].copy()
+    d["acc"] = pd.to_numeric(d["macro_accuracy"], errors="coerce")
+    d["subset"], d["seed"] = d["subset"].astype(int), d["seed"].astype(int)
+    alone = d[d["row"] == NO_KD].drop_duplicates(["subset", "seed"], keep="last").set_index(["subset", "seed"])["acc"]
+    out = []
+    for r in d[~d["row"].isin((NO_KD, *LEFT_OUT))].itertuples():
+        teachers = _teachers(getattr(r, "teacher_accuracy", ""))
+        base = alone.get((r.subset, r.seed))
+        if not teachers or base is None or pd.isna(base) or pd.isna(r.acc):
+            continue
+        best = max(teachers, key=teachers.get)
+        out.append([r.subset, r.seed, r.row, r.acc - base, teachers[best] - base, r.acc, base, best, teachers[best]])
+    return pd.DataFrame(out, columns=PAIR_COLUMNS).sort_values(["subset", "seed", "row"], ignore_index=True)
+
+
+def lead_fit(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Per subset and over all ("all"): n pairs, Pearson's r of gain on lead and its two-sided p, and the least-squares
+    slope (points of gain per point of lead); r, p and slope NaN below three pairs or where lead does not vary."""
+    from scipy.stats import linregress
+
+    groups = [(s, pairs[pairs["subset"] == s]) for s in TABLE_SUBSETS] + [("all", pairs)]
+    out = []
+    for subset, g in groups:
+        if g.empty:
+            continue
+        r = p = slope = float("nan")
+        if len(g) >= 3 and g["lead"].nunique() > 1 and g["gain"].nunique() > 1:
+            fit = linregress(g["lead"], g["gain"])
+            r, p, slope = float(fit.rvalue), float(fit.pvalue), float(fit.slope)
+        out.append({"subset": subset, "n": len(g), "r": r, "p": p, "slope": slope})
+    return pd.DataFrame(out, columns=["subset", "n", "r", "p", "slope"])
+
+
+def lead_words(results: pd.DataFrame) -> str:
+    """The fit in one paragraph (RESULTS.md and the Learn page), or "" where Table IV has no pairs yet."""
+    from asc_core.paper_results import p_words
+
+    fit = lead_fit(lead_pairs(results))
+    if fit.empty:
+        return ""
+
+    def one(f) -> str:
+        where = "over all subsets" if f.subset == "all" else f"at {f.subset} %"
+        if pd.isna(f.r):
+            return f"{where}, {f.n} pair{'s' if f.n > 1 else ''} (too few for r)"
+        return f"{where}, r {f.r:.2f} (p {p_words(f.p)}, {f.n} pairs; {f.slope:+.2f} points per point of lead)"
+
+    said = "; ".join(one(f) for f in fit.itertuples())
+    return ("Does the student follow its teachers? Each KD run's gain over its own seed's *no KD* run against its best "
+            "teacher's lead over that run (points; the paper's KD loss left out, its cost being the loss's; Pearson's "
+            f"r, two-sided p; `python -m asc_core tables lead` lists the pairs): {said}.")  # fmt: skip
