@@ -12,6 +12,9 @@ Where distillation passes on what the teachers know, the gain follows the lead: 
 trail it loses. Pearson's r over a subset's pairs, with its two-sided p, says how closely. The paper's own KD loss
 (τ 0.1, ``tables.CNN_PAPER_KD_ROW``) is left out: its cost is the loss's (it is the lowest KD row at every subset), and
 the question is what the teachers pass on through the loss the other rows share (CP-JKU's, at λ 0.3 or 0.02).
+
+The same reading of a run store (``app.compare.teacher_lead_pairs``: the Compare page's Table IV tab, ``runs lead``)
+pairs each finished run with teachers with the finished run of the same config without them.
 """
 
 from __future__ import annotations
@@ -20,20 +23,35 @@ import json
 
 import pandas as pd
 
-from asc_core.tables import CNN_PAPER_KD_ROW, TABLE_SUBSETS
+from asc_core.tables import CNN_PAPER_KD_ROW
 
 NO_KD = "no KD"
 LEFT_OUT = (CNN_PAPER_KD_ROW,)
 PAIR_COLUMNS = ["subset", "seed", "row", "gain", "lead", "student", "alone", "best_teacher", "teacher_accuracy"]
 
 
-def _teachers(cell) -> dict[str, float]:
-    """{teacher: accuracy %} from a CSV's teacher_accuracy; {} for none, a row recorded before the column, or junk."""
+def _teachers(cell) -> list[tuple[str, float]]:
+    """[(teacher, accuracy %)] from a CSV's teacher_accuracy ({name: accuracy}); [] for none, a row recorded before
+    the column, or junk."""
     try:
         accs = json.loads(cell) if isinstance(cell, str) and cell else {}
     except ValueError:
-        return {}
-    return {str(k): float(v) for k, v in accs.items()} if isinstance(accs, dict) else {}
+        return []
+    return [(str(k), float(v)) for k, v in accs.items()] if isinstance(accs, dict) else []
+
+
+def pairs_of(items: list[dict]) -> pd.DataFrame:
+    """``PAIR_COLUMNS`` from runs given as {key, subset, seed, row, acc, teachers: [(name, accuracy)], base}: each
+    run with teachers against the run of its key that trained without (``base``; the last given where several did)."""
+    alone = {i["key"]: i["acc"] for i in items if i["base"] and not pd.isna(i["acc"])}
+    out = []
+    for i in items:
+        base = alone.get(i["key"])
+        if i["base"] or not i["teachers"] or base is None or pd.isna(i["acc"]):
+            continue
+        best, acc = max(i["teachers"], key=lambda t: t[1])
+        out.append([i["subset"], i["seed"], i["row"], i["acc"] - base, acc - base, i["acc"], base, best, acc])
+    return pd.DataFrame(out, columns=PAIR_COLUMNS).sort_values(["subset", "seed", "row"], ignore_index=True)
 
 
 def lead_pairs(results: pd.DataFrame) -> pd.DataFrame:
@@ -42,19 +60,11 @@ def lead_pairs(results: pd.DataFrame) -> pd.DataFrame:
     name and teacher_accuracy its accuracy). ``results``: ``table_record.results_frame()``."""
     if results.empty or "table" not in results:
         return pd.DataFrame(columns=PAIR_COLUMNS)
-    d = results[results["table"] == "IV"].copy()
-    d["acc"] = pd.to_numeric(d["macro_accuracy"], errors="coerce")
-    d["subset"], d["seed"] = d["subset"].astype(int), d["seed"].astype(int)
-    alone = d[d["row"] == NO_KD].drop_duplicates(["subset", "seed"], keep="last").set_index(["subset", "seed"])["acc"]
-    out = []
-    for r in d[~d["row"].isin((NO_KD, *LEFT_OUT))].itertuples():
-        teachers = _teachers(getattr(r, "teacher_accuracy", ""))
-        base = alone.get((r.subset, r.seed))
-        if not teachers or base is None or pd.isna(base) or pd.isna(r.acc):
-            continue
-        best = max(teachers, key=teachers.get)
-        out.append([r.subset, r.seed, r.row, r.acc - base, teachers[best] - base, r.acc, base, best, teachers[best]])
-    return pd.DataFrame(out, columns=PAIR_COLUMNS).sort_values(["subset", "seed", "row"], ignore_index=True)
+    d = results[(results["table"] == "IV") & ~results["row"].isin(LEFT_OUT)]
+    items = [{"key": (int(r.subset), int(r.seed)), "subset": int(r.subset), "seed": int(r.seed), "row": r.row,
+              "acc": pd.to_numeric(r.macro_accuracy, errors="coerce"), "base": r.row == NO_KD,
+              "teachers": _teachers(getattr(r, "teacher_accuracy", ""))} for r in d.itertuples()]  # fmt: skip
+    return pairs_of(items)
 
 
 def lead_fit(pairs: pd.DataFrame) -> pd.DataFrame:
@@ -62,7 +72,7 @@ def lead_fit(pairs: pd.DataFrame) -> pd.DataFrame:
     slope (points of gain per point of lead); r, p and slope NaN below three pairs or where lead does not vary."""
     from scipy.stats import linregress
 
-    groups = [(s, pairs[pairs["subset"] == s]) for s in TABLE_SUBSETS] + [("all", pairs)]
+    groups = [(s, pairs[pairs["subset"] == s]) for s in sorted(set(pairs["subset"]))] + [("all", pairs)]
     out = []
     for subset, g in groups:
         if g.empty:
@@ -75,11 +85,13 @@ def lead_fit(pairs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, columns=["subset", "n", "r", "p", "slope"])
 
 
-def lead_words(results: pd.DataFrame) -> str:
-    """The fit in one paragraph (RESULTS.md and the Learn page), or "" where Table IV has no pairs yet."""
+def lead_words(results: pd.DataFrame | None = None, pairs: pd.DataFrame | None = None) -> str:
+    """The fit in one paragraph (RESULTS.md, the Learn and Compare pages), or "" where there are no pairs yet:
+    Table IV's from ``results`` (``table_record.results_frame()``), or ``pairs`` as given (a store's:
+    ``app.compare.teacher_lead_pairs``)."""
     from asc_core.paper_results import p_words
 
-    fit = lead_fit(lead_pairs(results))
+    fit = lead_fit(lead_pairs(results) if pairs is None else pairs)
     if fit.empty:
         return ""
 
@@ -90,6 +102,23 @@ def lead_words(results: pd.DataFrame) -> str:
         return f"{where}, r {f.r:.2f} (p {p_words(f.p)}, {f.n} pairs; {f.slope:+.2f} points per point of lead)"
 
     said = "; ".join(one(f) for f in fit.itertuples())
+    if pairs is not None:
+        return ("Does the student follow its teachers? Each run with teachers against the run of the same config "
+                "without them (points; Pearson's r, two-sided p; `python -m asc_core runs lead` lists the pairs): "
+                f"{said}.")  # fmt: skip
     return ("Does the student follow its teachers? Each KD run's gain over its own seed's *no KD* run against its best "
             "teacher's lead over that run (points; the paper's KD loss left out, its cost being the loss's; Pearson's "
             f"r, two-sided p; `python -m asc_core tables lead` lists the pairs): {said}.")  # fmt: skip
+
+
+def lead_report(pairs: pd.DataFrame, words: str) -> tuple[dict, str]:
+    """({"pairs", "fit"} records for ``--json``, the pairs, the fit and ``words`` as text): `tables lead` and
+    `runs lead`."""
+    fit = lead_fit(pairs)
+    shown = pairs.assign(**{c: pairs[c].astype(float).round(1) for c in ("gain", "lead", "student", "alone",
+                                                                         "teacher_accuracy")})  # fmt: skip
+    text = "\n\n".join([shown.to_string(index=False), fit.round({"r": 2, "p": 3, "slope": 2}).to_string(index=False),
+                         words])  # fmt: skip
+    records = {k: f.astype(object).where(f.notna(), None).to_dict("records") for k, f in (("pairs", pairs),
+                                                                                          ("fit", fit))}  # fmt: skip
+    return records, text

@@ -4,7 +4,7 @@ paper's Tables IV and V regenerated from the runs that exist, exports."""
 
 import streamlit as st
 
-from asc_core import jobs, paper_results, table_record
+from asc_core import jobs, paper_results, table_record, teacher_lead
 from asc_core.app import compare
 from asc_core.app.plots import (
     confusion_figure,
@@ -12,6 +12,7 @@ from asc_core.app.plots import (
     overlaid_curves_figure,
     pareto_figure,
     per_device_figure,
+    teacher_lead_figure,
 )
 from asc_core.config import ConfigError, parse_config
 from asc_core.data.labels import DEVICES, SCENES
@@ -209,6 +210,14 @@ _paper_table(
     "ensemble",
     "table_iv",
 )
+with tab_iv:  # the same runs, seed by seed: does a student follow its teachers?
+    shown = set(done["run_id"])
+    pairs = compare.teacher_lead_pairs([r for r in runs if r["run_id"] in shown])
+    if not pairs.empty:
+        st.caption(teacher_lead.lead_words(pairs=pairs))
+        rows = sorted(set(pairs["row"]))
+        st.plotly_chart(teacher_lead_figure(pairs, teacher_lead.lead_fit(pairs), rows), width="stretch",
+                        key="cmp_teacher_lead")  # fmt: skip
 _paper_table(
     tab_v,
     "Macro accuracy (%) of Rep-Mobile students by pruning strategy and training subset (Rep-Mobile paper, Table V).",

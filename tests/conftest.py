@@ -36,6 +36,18 @@ def student_config(root, width: int = 16, **over) -> dict:
     return cfg | over
 
 
+def finished_run(store, cfg: dict, acc: float, teacher_acc: list[float] | None = None, status: str = "done") -> str:
+    """A finished run of ``cfg`` in a real store, with the figures a run records (its accuracy, its teachers' own)."""
+    from asc_core.config import parse_config
+
+    c = parse_config(cfg)
+    run_id = store.create_run(c.model_dump(mode="json"), name=c.name, status=status, config_hash=c.digest())
+    if status == "done":
+        summary = {"macro_accuracy": acc, "teachers": [t.model.name for t in c.teachers]}
+        store.update_run(run_id, summary=summary | {"teacher_accuracy": teacher_acc or []}, stage="done", progress=1.0)
+    return run_id
+
+
 def tiny_config(root, **over) -> dict:
     """A small experiment on the `tiny` dataset (passt_tiny teacher → dcase24_baseline-16 student), CPU."""
     cfg = {

@@ -94,3 +94,30 @@ def test_every_r_findings_iv_quotes_is_the_committed_runs():
     assert quoted, "findings/IV.md quotes no r: the check reads nothing"
     for r, p in quoted:
         assert (r, p) in given if p else r in {g[0] for g in given}, f"findings/IV.md quotes r {r}, p {p or '–'}"
+
+
+def test_a_store_pairs_each_run_with_teachers_with_its_twin_without(tmp_path, monkeypatch):
+    from asc_core.app import compare
+    from asc_core.store import Store
+    from tests.conftest import finished_run, run_cli, student_config
+
+    store = Store(tmp_path / "runs")
+    base = student_config(tmp_path / "data", 32)
+    cnn = [{"model": {"name": "cp_resnet", "width": 32}}, {"model": {"name": "cp_mobile", "width": 64}}]
+    finished_run(store, base | {"name": "alone"}, 40.0)
+    finished_run(store, base | {"teachers": cnn, "name": "taught"}, 44.0, [46.0, 39.0])  # led by 6, gained 4
+    finished_run(store, base | {"teachers": cnn, "kd": {"lam": 0.3}}, 38.0, [37.0, 35.0])  # trailed by 3, lost 2
+    finished_run(store, base | {"teachers": cnn, "seed": 1}, 50.0, [46.0, 39.0])  # no twin at seed 1
+    finished_run(store, base | {"teachers": cnn, "student": {"name": "rep_mobile", "width": 24}}, 50.0, [46.0, 39.0])
+    finished_run(store, base | {"teachers": cnn}, 0.0, status="failed")  # a failed run has no figures
+    pairs = compare.teacher_lead_pairs(store.list_runs())
+    assert sorted(zip(pairs["gain"], pairs["lead"])) == [(-2.0, -3.0), (4.0, 6.0)]
+    assert set(pairs["row"]) == {"cp_mobile + cp_resnet (CP-JKU's loss, τ 2, λ 0.02)",
+                                 "cp_mobile + cp_resnet (CP-JKU's loss, τ 2, λ 0.3)"}  # fmt: skip
+    assert set(pairs["best_teacher"]) == {"cp_resnet"} and set(pairs["subset"]) == {25}
+
+    r = run_cli("runs", "lead", "--runs", str(tmp_path / "runs"), "--json")  # what the Compare page shows
+    assert r.returncode == 0, r.stderr
+    assert sorted(p["gain"] for p in json.loads(r.stdout)["pairs"]) == [-2.0, 4.0]
+    r = run_cli("runs", "lead", "--runs", str(tmp_path / "empty"))
+    assert r.returncode == 0 and r.stdout.startswith("no finished run with teachers beside")

@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from asc_core import health
+from asc_core import health, teacher_lead
 from asc_core.aggregate import config_columns, paper_table  # noqa: F401  (config_columns: the page's, too)
 from asc_core.data.labels import DEVICES, SCENES, TRAIN_DEVICES
 
@@ -147,6 +147,33 @@ def table_v(df: pd.DataFrame):
     """Pruning strategies (with their teachers) × subsets — widths without pruning, single-step,
     progressive — for Rep-Mobile students: the Rep-Mobile paper's Table V."""
     return paper_table(df, "strategy_row", lambda d: d["cfg.student.name"] == "rep_mobile")
+
+
+_NOT_KD = ("name", "teachers", "kd")  # what a run with teachers and its twin without may differ in
+
+
+def _kd_words(cfg: dict) -> str:
+    kd = cfg.get("kd") or {}
+    loss = "the paper's loss" if kd.get("variant") == "paper" else "CP-JKU's loss"
+    return f"{loss}, τ {kd.get('tau', 2.0):g}, λ {kd.get('lam', 0.02):g}"
+
+
+def teacher_lead_pairs(runs: list[dict]) -> pd.DataFrame:
+    """The same pairs from a run store's finished runs (``Store.list_runs``): each run with teachers against the
+    finished run whose config is the same but for its teachers, its KD loss and its name (the same student, recipe,
+    data, subset and seed): ``teacher_lead.PAIR_COLUMNS``. A row is the teachers and the loss (``teachers_label``,
+    then τ and λ)."""
+    items = []
+    for r in runs:
+        cfg, s = r.get("config") or {}, r.get("summary") or {}
+        if r.get("status") != "done" or s.get("macro_accuracy") is None:
+            continue
+        key = json.dumps({k: v for k, v in cfg.items() if k not in _NOT_KD}, sort_keys=True, default=str)
+        named = [(n, a) for n, a in zip(s.get("teachers") or [], s.get("teacher_accuracy") or []) if a is not None]
+        items.append({"key": key, "subset": cfg.get("subset"), "seed": cfg.get("seed"),
+                      "row": f"{teachers_label(cfg)} ({_kd_words(cfg)})", "acc": float(s["macro_accuracy"]),
+                      "teachers": named, "base": not cfg.get("teachers")})  # fmt: skip
+    return teacher_lead.pairs_of(items)
 
 
 def fill_configs(df: pd.DataFrame, runs: list[dict], row_col: str, cells: pd.DataFrame) -> list[dict]:

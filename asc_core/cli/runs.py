@@ -160,6 +160,17 @@ def cmd_runs(a) -> int:
             or "no runs yet"
         )
         _emit(rows, a.json, text)
+    elif a.runs_command == "lead":  # the Compare page's Table IV tab, seed by seed
+        from asc_core import teacher_lead
+        from asc_core.app import compare
+
+        pairs = compare.teacher_lead_pairs(store.list_runs())
+        if pairs.empty:
+            _emit({"pairs": [], "fit": []}, a.json, "no finished run with teachers beside a finished run of the same "
+                  "config without them in this store")  # fmt: skip
+            return 0
+        records, text = teacher_lead.lead_report(pairs, teacher_lead.lead_words(pairs=pairs))
+        _emit(records, a.json, text)
     elif a.runs_command == "show":
         r = store.get_run(a.run)
         r["artifacts"] = store.artifacts(a.run)
@@ -193,6 +204,13 @@ def register(sub) -> None:
     rs.add_argument("--runs", default=None)
     rs.add_argument("--json", action="store_true")
     rs.set_defaults(func=cmd_runs)
+
+    lead_help = ("each finished run with teachers against the run of the same config without them: its gain "
+                 "against its best teacher's lead (does the student follow its teachers?)")  # fmt: skip
+    rd = r.add_parser("lead", help=lead_help)
+    rd.add_argument("--runs", default=None)
+    rd.add_argument("--json", action="store_true")
+    rd.set_defaults(func=cmd_runs)
 
     ld = r.add_parser("load-demo", help="copy the shipped demo runs (assets/demo_runs) into the run store")
     ld.add_argument("--runs", default=None)

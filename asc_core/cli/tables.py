@@ -185,15 +185,10 @@ def _lead(a) -> int:
 
     results = table_record.results_frame()
     pairs = teacher_lead.lead_pairs(results)
-    fit = teacher_lead.lead_fit(pairs)
     if pairs.empty:
         _emit({"pairs": [], "fit": []}, a.json, "Table IV has no KD run beside a no-KD run of its seed yet")
         return 0
-    shown = pairs.assign(**{c: pairs[c].round(1) for c in ("gain", "lead", "student", "alone", "teacher_accuracy")})
-    text = (shown.to_string(index=False) + "\n\n" + fit.round({"r": 2, "p": 3, "slope": 2}).to_string(index=False)
-            + "\n\n" + teacher_lead.lead_words(results))  # fmt: skip
-    records = {k: f.astype(object).where(f.notna(), None).to_dict("records") for k, f in (("pairs", pairs),
-                                                                                          ("fit", fit))}  # fmt: skip
+    records, text = teacher_lead.lead_report(pairs, teacher_lead.lead_words(results))
     _emit(records, a.json, text)
     return 0
 

@@ -177,6 +177,28 @@ def test_compare_draws_everything_and_fills_table_v(monkeypatch, filled, tiny_ro
     assert len(Store(filled).list_runs()) == before + 3
 
 
+def test_compare_sets_each_run_with_teachers_against_its_twin_without(monkeypatch, tiny_root, tmp_path):
+    """The Table IV tab: each finished run with teachers against the run of the same config without them, a panel per
+    subset (the runs here carry a run's figures in a real store; `runs lead` and tests/test_teacher_lead.py check
+    the pairs)."""
+    import json
+
+    from tests.conftest import finished_run, student_config
+
+    store = Store(tmp_path / "runs")
+    cnn = [{"model": {"name": "cp_resnet", "width": 32}}]
+    for subset, seed, alone, taught, teacher in ((25, 0, 40.0, 44.0, 46.0), (25, 1, 42.0, 41.0, 40.0),
+                                                  (25, 2, 41.0, 43.5, 45.0), (10, 0, 30.0, 29.0, 33.0)):  # fmt: skip
+        cfg = student_config(tiny_root, 32, subset=subset, seed=seed)
+        finished_run(store, cfg | {"name": f"alone {subset} {seed}"}, alone)
+        finished_run(store, cfg | {"name": f"taught {subset} {seed}", "teachers": cnn}, taught, [teacher])
+    at = _app(monkeypatch, tmp_path / "runs", tiny_root, "pages/compare.py")
+    assert any(c.value.startswith("Does the student follow its teachers? Each run with teachers") for c in at.caption)
+    lead = json.loads(next(c for c in at.get("plotly_chart") if "cmp_teacher_lead" in c.proto.id).proto.spec)
+    assert {t["xaxis"] for t in lead["data"]} == {"x", "x2"}  # 10 and 25 %
+    assert any("25 % · 3 pairs · r " in a["text"] for a in lead["layout"]["annotations"])  # the panel's title
+
+
 def test_listen_plays_a_mistake_and_follows_a_clicked_cell(monkeypatch, filled, tiny_root):
     at = _app(monkeypatch, filled, tiny_root, "pages/listen.py")
     assert len(at.get("audio")) == 1, "one player at a time"
