@@ -33,6 +33,9 @@ $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip >/dev/null
 	$(PY) -m pip install -r requirements.txt
+	@# librosa, the tests' reference log-mel, compiles its numba kernels on first use (~25 CPU s): once here, into the
+	@# venv's cache, as pip compiles .pyc files, rather than inside the first suite of every fresh clone
+	$(PY) -c "import numpy as np, librosa; librosa.feature.melspectrogram(y=np.zeros(4096, np.float32), sr=32000)"
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
