@@ -460,11 +460,12 @@ def vs_paper_gain_figure(gains, ours: str, paper: str, reference: str):
 
 
 def teacher_lead_figure(pairs, fit, rows: list[str]):
-    """Table IV seed by seed, one panel per subset: each KD run's gain over its own seed's *no KD* run (y, points)
-    against its best teacher's lead over that run (x, points), coloured by row as in the table's gain view (``rows``:
-    the table's rows, *no KD* first), with the least-squares line and Pearson's r in the panel's title. Points right
-    of zero had a teacher ahead of the student alone; above zero the student gained. ``pairs``/``fit``:
-    ``teacher_lead.lead_pairs`` / ``lead_fit``."""
+    """Seed by seed, one panel per subset: each KD run's gain over its twin without teachers (y, points) against its
+    best teacher's lead over that twin (x, points), with the least-squares line and Pearson's r in the panel's title.
+    Points right of zero had a teacher ahead of the student alone; above zero the student gained. ``rows`` orders
+    and colours the rows: Table IV's, *no KD* first, so that each keeps its colour of the table's gain view (the
+    Learn page), or a store's teacher sets (the Compare page). ``pairs``/``fit``: ``teacher_lead.lead_pairs`` (or
+    ``app.compare.teacher_lead_pairs``) / ``teacher_lead.lead_fit``."""
     import plotly.express as px
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
