@@ -482,8 +482,9 @@ def teacher_lead_figure(pairs, fit, rows: list[str]):
     fig = make_subplots(rows=1, cols=len(subsets), subplot_titles=[title(s) for s in subsets], shared_yaxes=True,
                         horizontal_spacing=0.04)  # fmt: skip
     colours = px.colors.qualitative.Plotly
-    shown = set()
+    shown, traces, shapes = set(), [], []
     for col, s in enumerate(subsets, start=1):
+        axes = dict(xaxis=f"x{col if col > 1 else ''}", yaxis=f"y{col if col > 1 else ''}")  # row/col, cheaper
         g = pairs[pairs["subset"] == s]
         order = sorted(dict.fromkeys(g["row"]), key=lambda r: rows.index(r) if r in rows else len(rows))
         for row in order:  # in the table's order, each row in its colour of the gain view
@@ -491,23 +492,32 @@ def teacher_lead_figure(pairs, fit, rows: list[str]):
             k = rows.index(row) if row in rows else len(rows)
             text = [f"seed {r.seed}: {r.student:.1f} % with teachers, {r.alone:.1f} % without<br>best teacher "
                     f"{r.best_teacher} {r.teacher_accuracy:.1f} %" for r in h.itertuples()]  # fmt: skip
-            fig.add_trace(go.Scatter(x=h["lead"], y=h["gain"], mode="markers", name=row, legendgroup=row,
-                                     showlegend=row not in shown, text=text,
+            traces.append(go.Scatter(x=h["lead"], y=h["gain"], mode="markers", name=row, legendgroup=row,
+                                     showlegend=row not in shown, text=text, **axes,
                                      marker=dict(size=9, color=colours[k % len(colours)], line=dict(width=0.5)),
                                      hovertemplate=f"{row}<br>%{{text}}<br>lead %{{x:+.1f}}, gain %{{y:+.1f}} "
-                                     "points<extra></extra>"), row=1, col=col)  # fmt: skip
+                                     "points<extra></extra>"))  # fmt: skip
             shown.add(row)
         f = by.loc[s]
         if not np.isnan(f.slope):
             xs = np.array([g["lead"].min(), g["lead"].max()])
             line = g["gain"].mean() + f.slope * (xs - g["lead"].mean())  # least squares passes through the means
-            fig.add_trace(go.Scatter(x=xs, y=line, mode="lines", line=dict(color="grey", dash="dot"),
+            traces.append(go.Scatter(x=xs, y=line, mode="lines", line=dict(color="grey", dash="dot"), **axes,
                                      name="least squares", legendgroup="fit", showlegend="fit" not in shown,
-                                     hoverinfo="skip"), row=1, col=col)  # fmt: skip
+                                     hoverinfo="skip"))  # fmt: skip
             shown.add("fit")
-    fig.add_hline(y=0, line_color="grey", line_width=1)
-    fig.add_vline(x=0, line_color="grey", line_width=1)
-    fig.update_xaxes(title_text="best teacher's lead over the student alone (points)")
-    fig.update_yaxes(title_text="student's gain from its teachers (points)", col=1)
-    fig.update_layout(height=440, margin=dict(l=50, r=10, t=40, b=40), legend=dict(orientation="h", y=-0.25))
+        x, y = axes["xaxis"], axes["yaxis"]  # zero lines, one pair a panel
+        grey = dict(color="grey", width=1)
+        shapes += [dict(type="line", xref=f"{x} domain", x0=0, x1=1, yref=y, y0=0, y1=0, line=grey),
+                   dict(type="line", xref=x, x0=0, x1=0, yref=f"{y} domain", y0=0, y1=1, line=grey)]  # fmt: skip
+    fig.add_traces(traces)
+    lead = {"title": {"text": "best teacher's lead over the student alone (points)"}}
+    fig.update_layout(
+        {f"xaxis{k if k > 1 else ''}": lead for k in range(1, len(subsets) + 1)},
+        shapes=shapes,
+        yaxis={"title": {"text": "student's gain from its teachers (points)"}},
+        height=440,
+        margin=dict(l=50, r=10, t=40, b=40),
+        legend=dict(orientation="h", y=-0.25),
+    )  # one update: fast
     return fig
