@@ -461,7 +461,8 @@ def vs_paper_gain_figure(gains, ours: str, paper: str, reference: str):
 
 def teacher_lead_figure(pairs, fit, rows: list[str]):
     """Seed by seed, one panel per subset: each KD run's gain over its twin without teachers (y, points) against its
-    best teacher's lead over that twin (x, points), with the least-squares line and Pearson's r in the panel's title.
+    best teacher's lead over that twin (x, points), with the least-squares line, and in the panel's title Pearson's r
+    beside its mean with the teachers shuffled among the pairs (what the shared twin gives alone) and its p.
     Points right of zero had a teacher ahead of the student alone; above zero the student gained. ``rows`` orders
     and colours the rows: Table IV's, *no KD* first, so that each keeps its colour of the table's gain view (the
     Learn page), or a store's teacher sets (the Compare page). ``pairs``/``fit``: ``teacher_lead.lead_pairs`` (or
@@ -477,7 +478,8 @@ def teacher_lead_figure(pairs, fit, rows: list[str]):
 
     def title(s) -> str:
         f = by.loc[s]
-        return f"{s} % · {int(f.n)} pairs" + ("" if np.isnan(f.r) else f" · r {f.r:.2f} (p {p_words(f.p)})")
+        said = f" · r {f.r:.2f} (teachers shuffled: {f.r_shuffled:.2f}; p {p_words(f.p)})"
+        return f"{s} % · {int(f.n)} pairs" + ("" if np.isnan(f.r) else said)
 
     fig = make_subplots(rows=1, cols=len(subsets), subplot_titles=[title(s) for s in subsets], shared_yaxes=True,
                         horizontal_spacing=0.04)  # fmt: skip
