@@ -461,12 +461,12 @@ def vs_paper_gain_figure(gains, ours: str, paper: str, reference: str):
 
 def teacher_lead_figure(pairs, fit, rows: list[str]):
     """Seed by seed, one panel per subset: each KD run's gain over its twin without teachers (y, points) against its
-    best teacher's lead over that twin (x, points), with the least-squares line, and in the panel's title Pearson's r
-    beside its mean with the teachers shuffled among the pairs (what the shared twin gives alone) and its p.
-    Points right of zero had a teacher ahead of the student alone; above zero the student gained. ``rows`` orders
-    and colours the rows: Table IV's, *no KD* first, so that each keeps its colour of the table's gain view (the
-    Learn page), or a store's teacher sets (the Compare page). ``pairs``/``fit``: ``teacher_lead.lead_pairs`` (or
-    ``app.compare.teacher_lead_pairs``) / ``teacher_lead.lead_fit``."""
+    best teacher's lead over that twin (x, points), with the least-squares line; each panel's title gives Pearson's
+    r beside its mean with the teachers shuffled among the pairs (what the shared twin gives alone) and its p. Right
+    of zero a teacher was ahead of the student alone; above zero the student gained. ``rows`` orders and colours the
+    rows: Table IV's, *no KD* first, so that each keeps its colour of the table's gain view (the Learn page), or a
+    store's teacher sets (the Compare page). ``pairs``: ``teacher_lead.lead_pairs`` or
+    ``app.compare.teacher_lead_pairs``; ``fit``: ``teacher_lead.lead_fit``."""
     import plotly.express as px
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
@@ -478,7 +478,7 @@ def teacher_lead_figure(pairs, fit, rows: list[str]):
 
     def title(s) -> str:
         f = by.loc[s]
-        said = f" · r {f.r:.2f} (teachers shuffled: {f.r_shuffled:.2f}; p {p_words(f.p)})"
+        said = f"<br>r {f.r:.2f}; teachers shuffled: {f.r_shuffled:.2f} (p {p_words(f.p)})"
         return f"{s} % · {int(f.n)} pairs" + ("" if np.isnan(f.r) else said)
 
     fig = make_subplots(rows=1, cols=len(subsets), subplot_titles=[title(s) for s in subsets], shared_yaxes=True,
@@ -513,13 +513,14 @@ def teacher_lead_figure(pairs, fit, rows: list[str]):
         shapes += [dict(type="line", xref=f"{x} domain", x0=0, x1=1, yref=y, y0=0, y1=0, line=grey),
                    dict(type="line", xref=x, x0=0, x1=0, yref=f"{y} domain", y0=0, y1=1, line=grey)]  # fmt: skip
     fig.add_traces(traces)
-    lead = {"title": {"text": "best teacher's lead over the student alone (points)"}}
+    lead = {"title": {"text": "best teacher's lead (points)"}}
     fig.update_layout(
         {f"xaxis{k if k > 1 else ''}": lead for k in range(1, len(subsets) + 1)},
         shapes=shapes,
-        yaxis={"title": {"text": "student's gain from its teachers (points)"}},
-        height=440,
-        margin=dict(l=50, r=10, t=40, b=40),
+        yaxis={"title": {"text": "student's gain (points)"}},
+        height=460,
+        margin=dict(l=50, r=10, t=60, b=40),
         legend=dict(orientation="h", y=-0.25),
     )  # one update: fast
+    fig.update_annotations(font_size=13)  # the panels' titles, two lines each
     return fig

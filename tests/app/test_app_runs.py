@@ -196,7 +196,7 @@ def test_compare_sets_each_run_with_teachers_against_its_twin_without(monkeypatc
     assert any(c.value.startswith("Does the student follow its teachers? Each run with teachers") for c in at.caption)
     lead = json.loads(next(c for c in at.get("plotly_chart") if "cmp_teacher_lead" in c.proto.id).proto.spec)
     assert {t["xaxis"] for t in lead["data"]} == {"x", "x2"}  # 10 and 25 %
-    assert any("25 % · 3 pairs · r " in a["text"] for a in lead["layout"]["annotations"])  # the panel's title
+    assert any("25 % · 3 pairs<br>r " in a["text"] for a in lead["layout"]["annotations"])  # the panel's title
 
 
 def test_listen_plays_a_mistake_and_follows_a_clicked_cell(monkeypatch, filled, tiny_root):
