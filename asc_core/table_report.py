@@ -28,7 +28,7 @@ from asc_core.tables import (
     TABLES,
     epochs_for,
 )
-from asc_core.teacher_lead import lead_words
+from asc_core.teacher_lead import lead_fit, lead_pairs, lead_words
 
 
 def standing_words(table: str, rows: dict | None = None) -> str:
@@ -128,7 +128,7 @@ def render(path: Path | None = None) -> str:
             parts += [verdicts, ""]
         if paired := paired_text(table, df):
             parts += [paired, ""]
-        if table == "IV" and (lead := lead_words(df)):  # the same pairs, against the teachers' lead
+        if table == "IV" and (lead := lead_words(lead_fit(lead_pairs(df)))):  # the same pairs, against the lead
             parts += [lead, ""]
         if finding(table):
             parts += [finding(table), ""]

@@ -112,13 +112,11 @@ def lead_fit(pairs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, columns=["subset", "n", "r", "slope", "r_shuffled", "p"])
 
 
-def lead_words(results: pd.DataFrame | None = None, pairs: pd.DataFrame | None = None) -> str:
-    """The fit in one paragraph (RESULTS.md, the Learn and Compare pages), or "" where there are no pairs yet:
-    Table IV's from ``results`` (``table_record.results_frame()``), or ``pairs`` as given (a store's:
-    ``app.compare.teacher_lead_pairs``)."""
+def lead_words(fit: pd.DataFrame, store: bool = False) -> str:
+    """``lead_fit``'s figures in one paragraph (RESULTS.md, the Learn and Compare pages, the commands), or "" where
+    there are no pairs yet: Table IV's, or a run store's (``store``: ``app.compare.teacher_lead_pairs``)."""
     from asc_core.paper_results import p_words
 
-    fit = lead_fit(lead_pairs(results) if pairs is None else pairs)
     if fit.empty:
         return ""
 
@@ -132,7 +130,7 @@ def lead_words(results: pd.DataFrame | None = None, pairs: pd.DataFrame | None =
         )
 
     said = "; ".join(one(f) for f in fit.itertuples())
-    if pairs is not None:
+    if store:
         return ("Does the student follow its teachers? Each run with teachers against the run of the same config "
                 "without them: its gain against its best teacher's lead (points; Pearson's r, tested against the "
                 "teachers shuffled among the pairs, since gain and lead share the run without teachers; `python -m "
@@ -144,15 +142,9 @@ def lead_words(results: pd.DataFrame | None = None, pairs: pd.DataFrame | None =
             f"{said}.")  # fmt: skip
 
 
-def lead_report(pairs: pd.DataFrame, words: str) -> tuple[dict, str]:
-    """({"pairs", "fit"} records for ``--json``, the pairs, the fit and ``words`` as text): `tables lead` and
-    `runs lead`."""
-    fit = lead_fit(pairs)
+def lead_text(pairs: pd.DataFrame, fit: pd.DataFrame, words: str) -> str:
+    """The pairs, the fit and ``words`` as the commands print them (`tables lead`, `runs lead`)."""
     shown = pairs.assign(**{c: pairs[c].astype(float).round(1) for c in ("gain", "lead", "student", "alone",
                                                                          "teacher_accuracy")})  # fmt: skip
-    text = "\n\n".join([shown.to_string(index=False),
-                         fit.round({"r": 2, "slope": 2, "r_shuffled": 2, "p": 3}).to_string(index=False),
-                         words])  # fmt: skip
-    records = {k: f.astype(object).where(f.notna(), None).to_dict("records") for k, f in (("pairs", pairs),
-                                                                                          ("fit", fit))}  # fmt: skip
-    return records, text
+    rounded = fit.round({"r": 2, "slope": 2, "r_shuffled": 2, "p": 3})
+    return "\n\n".join([shown.to_string(index=False), rounded.to_string(index=False), words])

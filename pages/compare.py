@@ -214,9 +214,10 @@ with tab_iv:  # the same runs, seed by seed: does a student follow its teachers?
     shown = set(done["run_id"])
     pairs = compare.teacher_lead_pairs([r for r in runs if r["run_id"] in shown])
     if not pairs.empty:
-        st.caption(teacher_lead.lead_words(pairs=pairs))
+        fit = teacher_lead.lead_fit(pairs)  # once: the caption and the figure
+        st.caption(teacher_lead.lead_words(fit, store=True))
         rows = sorted(set(pairs["row"]))
-        st.plotly_chart(teacher_lead_figure(pairs, teacher_lead.lead_fit(pairs), rows), width="stretch",
+        st.plotly_chart(teacher_lead_figure(pairs, fit, rows), width="stretch",
                         key="cmp_teacher_lead")  # fmt: skip
 _paper_table(
     tab_v,

@@ -191,8 +191,9 @@ for table, title in (("V", "Table V â€” widths and pruning"), ("IV", "Table IV â
                 st.markdown(paired)
     if table == "IV" and not (pairs := teacher_lead.lead_pairs(results)).empty:
         with st.expander("Does the student follow its teachers? Seed by seed, against its best teacher's lead"):
-            st.caption(teacher_lead.lead_words(results))
-            st.plotly_chart(teacher_lead_figure(pairs, teacher_lead.lead_fit(pairs), list(tables.row_overrides("IV"))),
+            fit = teacher_lead.lead_fit(pairs)  # once: the caption and the figure
+            st.caption(teacher_lead.lead_words(fit))
+            st.plotly_chart(teacher_lead_figure(pairs, fit, list(tables.row_overrides("IV"))),
                             width="stretch", key="learn_teacher_lead")  # fmt: skip
     if rest:
         with st.expander("What the runs show, in full (the paper's numbers beside ours)"):

@@ -55,7 +55,7 @@ def test_each_kd_run_is_set_against_its_own_seeds_run_without_teachers():
     assert fit.loc[5, "n"] == 4 and fit.loc[5, "r"] == pytest.approx(r) and 0 < fit.loc[5, "p"] <= 1
     assert fit.loc[25, "n"] == 1 and pd.isna(fit.loc[25, "r"])  # one pair: no r
     assert fit.loc["all", "n"] == 5 and 100 not in fit.index  # a subset with no pair has no line
-    words = teacher_lead.lead_words(df)
+    words = teacher_lead.lead_words(teacher_lead.lead_fit(teacher_lead.lead_pairs(df)))
     assert words.startswith("Does the student follow its teachers?")
     assert f"at 5 %, r {r:.2f} against " in words and "at 25 %, 1 pair (too few for r)" in words
     assert teacher_lead.lead_fit(pairs).equals(teacher_lead.lead_fit(pairs))  # seeded: a page shows the same p
@@ -87,7 +87,10 @@ def test_a_lucky_run_without_teachers_is_not_taken_for_students_following_their_
 
 
 def test_nothing_to_pair_says_nothing():
-    assert teacher_lead.lead_pairs(pd.DataFrame()).empty and teacher_lead.lead_words(pd.DataFrame()) == ""
+    assert (
+        teacher_lead.lead_pairs(pd.DataFrame()).empty
+        and teacher_lead.lead_words(teacher_lead.lead_fit(teacher_lead.lead_pairs(pd.DataFrame()))) == ""
+    )
     only = _frame([("no KD", 5, 0, 40.0, None), (CNN, 5, 0, 41.0, "")])  # a hand-edited cell reads as none
     only.loc[1, "teacher_accuracy"] = "not json"
     assert teacher_lead.lead_pairs(only).empty

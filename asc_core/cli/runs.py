@@ -6,7 +6,7 @@ import logging
 import sys
 from pathlib import Path
 
-from asc_core.cli._common import _emit
+from asc_core.cli._common import _emit, _emit_lead
 
 
 def cmd_train(a) -> int:
@@ -161,16 +161,10 @@ def cmd_runs(a) -> int:
         )
         _emit(rows, a.json, text)
     elif a.runs_command == "lead":  # the Compare page's Table IV tab, seed by seed
-        from asc_core import teacher_lead
         from asc_core.app import compare
 
-        pairs = compare.teacher_lead_pairs(store.list_runs())
-        if pairs.empty:
-            _emit({"pairs": [], "fit": []}, a.json, "no finished run with teachers beside a finished run of the same "
-                  "config without them in this store")  # fmt: skip
-            return 0
-        records, text = teacher_lead.lead_report(pairs, teacher_lead.lead_words(pairs=pairs))
-        _emit(records, a.json, text)
+        none = "no finished run with teachers beside a finished run of the same config without them in this store"
+        _emit_lead(compare.teacher_lead_pairs(store.list_runs()), a.json, True, none)
     elif a.runs_command == "show":
         r = store.get_run(a.run)
         r["artifacts"] = store.artifacts(a.run)

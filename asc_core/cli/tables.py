@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from asc_core.cli._common import _emit
+from asc_core.cli._common import _emit, _emit_lead, _records
 
 
 def _plan(a):
@@ -174,7 +174,7 @@ def _directions(a) -> int:
     frames = {t: paper_results.directions(t, results) for t in which}
     text = "\n\n".join(f"Table {t}\n{paper_results.directions_text(t, results) or 'nothing recorded yet'}"
                         for t in which)  # fmt: skip
-    records = {t: f.astype(object).where(f.notna(), None).to_dict("records") for t, f in frames.items()}  # NaN: null
+    records = {t: _records(f) for t, f in frames.items()}
     _emit(records, a.json, text)
     return 0
 
@@ -183,13 +183,8 @@ def _lead(a) -> int:
     """Table IV's seed pairs: each KD run's gain over its seed's *no KD* run against its best teacher's lead."""
     from asc_core import table_record, teacher_lead
 
-    results = table_record.results_frame()
-    pairs = teacher_lead.lead_pairs(results)
-    if pairs.empty:
-        _emit({"pairs": [], "fit": []}, a.json, "Table IV has no KD run beside a no-KD run of its seed yet")
-        return 0
-    records, text = teacher_lead.lead_report(pairs, teacher_lead.lead_words(results))
-    _emit(records, a.json, text)
+    pairs = teacher_lead.lead_pairs(table_record.results_frame())
+    _emit_lead(pairs, a.json, False, "Table IV has no KD run beside a no-KD run of its seed yet")
     return 0
 
 
